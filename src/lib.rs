@@ -1,0 +1,1 @@
+//! huxley: fast, differentiable simulation of morphologically detailed neurons.
