@@ -1,1 +1,54 @@
-//! huxley: fast, differentiable simulation of morphologically detailed neurons.
+//! # huxley
+//!
+//! Fast, differentiable simulation of morphologically detailed neurons: compartments, branches
+//! and cells, ion channels and pumps, the cable equation solved by implicit Euler on the
+//! neuron's tree, step-by-step integration, and derivatives through the same code by dual
+//! numbers. Default numerics reproduce [Jaxley](https://github.com/jaxleyverse/jaxley) 0.14.0.
+//!
+//! Data flows one way: **describe** ([`model`]: [`Compartment`], [`Branch`], [`Cell`], views,
+//! `set`/`insert`/`record`/`stimulate`) → **compile** ([`compile`]: flat arrays, node and
+//! elimination orders, state layouts) → **step** ([`step`](crate::StepFn), [`solver`],
+//! [`mechanisms`]) → **observe** (recordings, spikes).
+//!
+//! ```
+//! use huxley::{Branch, Cell, Compartment, HH, IntegrateOptions, integrate, spike_count, step_current};
+//! # fn main() -> huxley::Result<()> {
+//! let branch = Branch::new(&Compartment::new(), 4)?;
+//! let mut cell = Cell::new(&branch, &[-1, 0, 0, 1, 1])?;
+//! cell.insert(HH)?;
+//! cell.branch(0)?.comp(0)?.stimulate(&step_current(1.0, 5.0, 0.1, 0.025, 20.0, 0.0));
+//! cell.branch(4)?.loc(1.0)?.record("v")?;
+//! let sim = integrate(&cell, &IntegrateOptions::default())?;
+//! let v: Vec<f64> = sim.recordings.row(0).iter().copied().collect();
+//! assert!(spike_count(&v, 0.0) >= 1);
+//! # Ok(()) }
+//! ```
+
+pub mod compile;
+mod error;
+pub mod externals;
+mod integrate;
+pub mod math;
+pub mod mechanisms;
+pub mod model;
+pub mod scalar;
+pub mod solver;
+mod spikes;
+pub mod state;
+mod step;
+
+pub use error::{Error, Result};
+pub use externals::{Externals, ExternalsAt, step_current};
+pub use integrate::{
+    InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
+};
+pub use mechanisms::{CaL, CaNernstReversal, CaPump, CaT, HH, K, Km, Leak, Mechanism, Na};
+pub use model::{
+    Branch, Cell, Clamp, Compartment, Level, Module, ParamGroup, ParamState, Recording, Stimulus,
+    View, Views,
+};
+pub use scalar::{Dual64, Scalar};
+pub use solver::{Solver, VoltageSolver};
+pub use spikes::{spike_count, spike_times};
+pub use state::{AllParams, AllStates};
+pub use step::point_to_density;

@@ -1,0 +1,195 @@
+//! The compartment graph (Jaxley's `_comp_edges`) and the tree the Hines solver eliminates on.
+
+use crate::model::MorphIndex;
+use crate::model::Morphology;
+
+/// The kind of a graph edge (Jaxley's `type` column).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// Compartment ↔ compartment within a branch (type 0).
+    CompToComp,
+    /// Branchpoint → last compartment of the parent branch (type 1).
+    BpToParent,
+    /// Branchpoint → first compartment of a child branch (type 2).
+    BpToChild,
+    /// Last compartment of the parent branch → branchpoint (type 3).
+    ParentToBp,
+    /// First compartment of a child branch → branchpoint (type 4).
+    ChildToBp,
+}
+
+/// A directed edge: current flows into `sink` proportionally to `v[source] - v[sink]`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Edge {
+    /// Node the conductance belongs to (the row of the system matrix).
+    pub sink: usize,
+    /// The neighbour (the column).
+    pub source: usize,
+    /// Edge type.
+    pub kind: EdgeKind,
+    /// Jaxley's `ordered` flag: 1 if the source is proximal to the sink.
+    pub ordered: bool,
+}
+
+/// Graph of all cells: edges in Jaxley's order (per cell: type 0 branch by branch, forward then
+/// backward; then types 1, 2, 3, 4), and the tree structure.
+#[derive(Clone, Debug)]
+pub struct Graph {
+    /// All edges.
+    pub edges: Vec<Edge>,
+    /// Tree parent of each node (`usize::MAX` for the root of each cell).
+    pub parent: Vec<usize>,
+    /// Depth of each node below its cell's root.
+    pub depth: Vec<usize>,
+    /// Whether each node is a compartment (false: branchpoint).
+    pub is_comp: Vec<bool>,
+    /// Cell of each node.
+    pub node_cell: Vec<usize>,
+}
+
+impl Graph {
+    pub(crate) fn build(morph: &Morphology, ix: &MorphIndex) -> Graph {
+        let n = ix.n_nodes;
+        let mut edges = Vec::new();
+        let mut parent = vec![usize::MAX; n];
+        let mut is_comp = vec![false; n];
+        let mut node_cell = vec![0; n];
+        for &node in &ix.comp_node {
+            is_comp[node] = true;
+        }
+        for (c, cell) in morph.cells.iter().enumerate() {
+            let off = ix.cell_first_node[c];
+            let n_comps: usize = cell.ncomp.iter().sum();
+            let bps = cell.branchpoint_parents();
+            for k in 0..n_comps + bps.len() {
+                node_cell[off + k] = c;
+            }
+            let mut first = Vec::with_capacity(cell.ncomp.len());
+            let mut acc = 0;
+            for &nc in &cell.ncomp {
+                first.push(off + acc);
+                acc += nc;
+            }
+            let last = |b: usize| first[b] + cell.ncomp[b] - 1;
+            let bp_node =
+                |p: usize| off + n_comps + bps.binary_search(&p).expect("parent has a branchpoint");
+            let e = |sink, source, kind, ordered| Edge {
+                sink,
+                source,
+                kind,
+                ordered,
+            };
+            for (b, &nc) in cell.ncomp.iter().enumerate() {
+                for k in 0..nc.saturating_sub(1) {
+                    edges.push(e(
+                        first[b] + k + 1,
+                        first[b] + k,
+                        EdgeKind::CompToComp,
+                        true,
+                    ));
+                    parent[first[b] + k + 1] = first[b] + k;
+                }
+                for k in 0..nc.saturating_sub(1) {
+                    edges.push(e(
+                        first[b] + k,
+                        first[b] + k + 1,
+                        EdgeKind::CompToComp,
+                        false,
+                    ));
+                }
+            }
+            for &p in &bps {
+                edges.push(e(last(p), bp_node(p), EdgeKind::BpToParent, false));
+                parent[bp_node(p)] = last(p);
+            }
+            for b in 1..cell.parents.len() {
+                let p = cell.parents[b] as usize;
+                edges.push(e(first[b], bp_node(p), EdgeKind::BpToChild, true));
+                parent[first[b]] = bp_node(p);
+            }
+            for &p in &bps {
+                edges.push(e(bp_node(p), last(p), EdgeKind::ParentToBp, true));
+            }
+            for b in 1..cell.parents.len() {
+                let p = cell.parents[b] as usize;
+                edges.push(e(bp_node(p), first[b], EdgeKind::ChildToBp, false));
+            }
+        }
+        // Depth by walking up: parents of compartments and branchpoints always have lower depth,
+        // and are visited first in a BFS from the roots.
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, &p) in parent.iter().enumerate() {
+            if p != usize::MAX {
+                children[p].push(i);
+            }
+        }
+        let mut depth = vec![0; n];
+        let mut queue: std::collections::VecDeque<usize> =
+            (0..n).filter(|&i| parent[i] == usize::MAX).collect();
+        while let Some(i) = queue.pop_front() {
+            for &ch in &children[i] {
+                depth[ch] = depth[i] + 1;
+                queue.push_back(ch);
+            }
+        }
+        Graph {
+            edges,
+            parent,
+            depth,
+            is_comp,
+            node_cell,
+        }
+    }
+
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
+        self.parent.len()
+    }
+}
+
+/// The elimination order of the Hines solver: every node after all its children, nodes of equal
+/// depth together (all cells and branches interleaved), deepest first.
+#[derive(Clone, Debug)]
+pub struct HinesOrder {
+    /// Node at each elimination position.
+    pub order: Vec<u32>,
+    /// Elimination position of each position's tree parent (`u32::MAX` for roots).
+    pub parent_pos: Vec<u32>,
+    /// Per position: index of the edge with sink = node, source = parent (row node, column parent).
+    pub lower_edge: Vec<u32>,
+    /// Per position: index of the edge with sink = parent, source = node.
+    pub upper_edge: Vec<u32>,
+}
+
+impl HinesOrder {
+    pub(crate) fn build(g: &Graph) -> HinesOrder {
+        let n = g.n_nodes();
+        let mut order: Vec<u32> = (0..n as u32).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(g.depth[i as usize]));
+        let mut pos = vec![0u32; n];
+        for (k, &i) in order.iter().enumerate() {
+            pos[i as usize] = k as u32;
+        }
+        let mut edge_of = std::collections::HashMap::with_capacity(g.edges.len());
+        for (e, edge) in g.edges.iter().enumerate() {
+            edge_of.insert((edge.sink, edge.source), e as u32);
+        }
+        let mut parent_pos = vec![u32::MAX; n];
+        let mut lower_edge = vec![u32::MAX; n];
+        let mut upper_edge = vec![u32::MAX; n];
+        for (k, &i) in order.iter().enumerate() {
+            let p = g.parent[i as usize];
+            if p != usize::MAX {
+                parent_pos[k] = pos[p];
+                lower_edge[k] = edge_of[&(i as usize, p)];
+                upper_edge[k] = edge_of[&(p, i as usize)];
+            }
+        }
+        HinesOrder {
+            order,
+            parent_pos,
+            lower_edge,
+            upper_edge,
+        }
+    }
+}

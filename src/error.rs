@@ -1,0 +1,121 @@
+//! The crate's error type.
+
+/// Everything that can go wrong when describing, compiling or running a model.
+///
+/// Every variant says what was wrong and where: the offending name, index, node, step or line.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Error {
+    /// The parents list of a cell does not describe a tree.
+    #[error("invalid parents list: {0}")]
+    InvalidParents(String),
+    /// A number is outside the range it must lie in.
+    #[error("`{name}` must be {requirement}, got {value} ({location})")]
+    InvalidValue {
+        /// What the value is (a parameter name, `delta_t`, ...).
+        name: String,
+        /// The offending value.
+        value: f64,
+        /// The rule it breaks, e.g. "positive and finite".
+        requirement: &'static str,
+        /// Where it was given (compartment, argument, ...).
+        location: String,
+    },
+    /// A parameter, state or mechanism name that this module does not have.
+    #[error("unknown name `{name}`: {context}")]
+    UnknownName {
+        /// The name that was asked for.
+        name: String,
+        /// Why it is unknown / what exists instead.
+        context: String,
+    },
+    /// An index beyond the end of a list (a branch, compartment, cell, ...).
+    #[error("{what} index {index} is out of range: there are {len}")]
+    IndexOutOfRange {
+        /// What was indexed ("branch", "compartment", "cell", ...).
+        what: &'static str,
+        /// The index given.
+        index: usize,
+        /// How many there are.
+        len: usize,
+    },
+    /// A view that selects nothing.
+    #[error("empty view: {0}")]
+    EmptyView(String),
+    /// `integrate` was called without anything recorded.
+    #[error("nothing is recorded: call `record(...)` on the module or a view before `integrate`")]
+    NoRecordings,
+    /// `integrate` was called without stimuli or clamps and without `t_max`.
+    #[error("without stimuli or clamps the duration is unknown: pass `t_max` to `integrate`")]
+    MissingTmax,
+    /// Several external inputs of different lengths and no `t_max` to settle the length.
+    #[error("external inputs have different lengths ({0}); pass `t_max` to choose the duration")]
+    InconsistentExternals(String),
+    /// A clamp shorter than the simulation.
+    #[error("the clamp of `{state}` has {len} time points but the run needs {needed}")]
+    ClampTooShort {
+        /// Clamped state.
+        state: String,
+        /// Length of the clamp.
+        len: usize,
+        /// Steps the run needs.
+        needed: usize,
+    },
+    /// Arrays whose lengths do not fit together.
+    #[error("length mismatch for {what}: expected {expected}, got {got}")]
+    LengthMismatch {
+        /// What has the wrong length.
+        what: String,
+        /// Expected length.
+        expected: usize,
+        /// Actual length.
+        got: usize,
+    },
+    /// A mechanism inserted under a name that another, different mechanism already uses.
+    #[error("a different mechanism is already inserted under the name `{0}`")]
+    MechanismConflict(String),
+    /// A state or parameter container built for a different model.
+    #[error("{0}")]
+    LayoutMismatch(String),
+    /// A simulation produced NaN or infinity.
+    #[error(
+        "non-finite value {value} in `{state}` at node {node} after step {step} (t = {time} ms)"
+    )]
+    NonFinite {
+        /// The state that became non-finite.
+        state: String,
+        /// Node index (Jaxley's numbering).
+        node: usize,
+        /// Step after which it appeared (1 = the first step).
+        step: usize,
+        /// Time at the end of that step.
+        time: f64,
+        /// The value (NaN or ±inf).
+        value: f64,
+    },
+    /// The linear solver failed.
+    #[error("linear solver failed: {0}")]
+    Solver(String),
+    /// An operation that the model does not support in its current state.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}
+
+/// Shorthand for `Result<T, huxley::Error>`.
+pub type Result<T> = std::result::Result<T, Error>;
+
+pub(crate) fn check_positive(
+    name: &str,
+    value: f64,
+    location: impl FnOnce() -> String,
+) -> Result<()> {
+    if value.is_finite() && value > 0.0 {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue {
+            name: name.to_string(),
+            value,
+            requirement: "positive and finite",
+            location: location(),
+        })
+    }
+}

@@ -1,0 +1,373 @@
+//! The loops that drive a [`Mechanism`] over every compartment where it lives.
+//!
+//! The user writes one compartment; this module writes the loop. Compartments are processed in
+//! tiles of [`LANES`]: the states, parameters and voltages of a tile are gathered into small arrays
+//! on the stack, the mechanism runs lane by lane over them (a loop of fixed length over
+//! non-aliasing local arrays, which the compiler vectorises), and the results are scattered back.
+//! For `f64` the tile loops are compiled three times — for AVX-512, AVX2+FMA and the baseline — and
+//! the variant is chosen once at run time for the CPU the program runs on, so users who link the
+//! crate get SIMD without `target-cpu=native`.
+//!
+//! Dynamic dispatch happens once per mechanism per step ([`DynMechanism`]), never per compartment.
+
+use super::{Mechanism, MechanismInfo};
+use crate::scalar::{Dual64, Scalar};
+use std::sync::OnceLock;
+
+/// Number of compartments processed together in one tile.
+pub const LANES: usize = 8;
+
+/// The compartments a mechanism lives on: a contiguous range of nodes or a list of node indices.
+#[derive(Clone, Copy, Debug)]
+pub enum Nodes<'a> {
+    /// Nodes `start..start + len`.
+    Range {
+        /// First node.
+        start: usize,
+        /// Number of nodes.
+        len: usize,
+    },
+    /// Arbitrary node indices.
+    List(&'a [u32]),
+}
+
+impl Nodes<'_> {
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        match self {
+            Nodes::Range { len, .. } => *len,
+            Nodes::List(l) => l.len(),
+        }
+    }
+
+    /// Whether there are no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Node indices of the tile starting at position `i`; lanes past the end repeat the last node.
+    #[inline(always)]
+    fn tile(&self, i: usize) -> [usize; LANES] {
+        let n = self.len();
+        std::array::from_fn(|l| {
+            let j = (i + l).min(n - 1);
+            match self {
+                Nodes::Range { start, .. } => start + j,
+                Nodes::List(list) => list[j] as usize,
+            }
+        })
+    }
+}
+
+/// Arguments of a state update (or of the initialisation to steady state).
+pub struct UpdateArgs<'a, T> {
+    /// Where the mechanism lives.
+    pub nodes: Nodes<'a>,
+    /// The state store: every state array, one after the other.
+    pub store: &'a mut [T],
+    /// Offset of each of the mechanism's states in `store`.
+    pub state_off: &'a [usize],
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each of the mechanism's parameters in `params`.
+    pub param_off: &'a [usize],
+    /// Membrane voltage of every node at the start of the step.
+    pub v: &'a [T],
+    /// Offset of `v` in `store` (written by mechanisms that set the voltage).
+    pub v_off: usize,
+    /// Time step (ms).
+    pub dt: T,
+}
+
+/// Arguments of the current computation and its linearisation.
+pub struct CurrentArgs<'a, T> {
+    /// Where the mechanism lives.
+    pub nodes: Nodes<'a>,
+    /// The state store (read only here).
+    pub store: &'a [T],
+    /// Offset of each of the mechanism's states in `store`.
+    pub state_off: &'a [usize],
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each of the mechanism's parameters in `params`.
+    pub param_off: &'a [usize],
+    /// Offset in `store` of the state the current acts on (`v`, or the pump's ion).
+    pub target_off: usize,
+    /// Per node: the slope `dI/dx` is added here.
+    pub lin: &'a mut [T],
+    /// Per node: `-(I - slope·x)` is added here.
+    pub cst: &'a mut [T],
+    /// Per node: the current `I` is added here.
+    pub current: &'a mut [T],
+}
+
+/// Object-safe face of a mechanism: one method per supported scalar type.
+pub trait DynMechanism: Send + Sync {
+    /// Names, defaults and kind.
+    fn info(&self) -> &MechanismInfo;
+    /// State update (`init = false`) or steady-state initialisation (`init = true`) in `f64`.
+    fn update_f64(&self, args: &mut UpdateArgs<'_, f64>, init: bool);
+    /// The same with dual numbers.
+    fn update_dual(&self, args: &mut UpdateArgs<'_, Dual64>, init: bool);
+    /// Currents and their finite-difference linearisation in `f64`.
+    fn current_f64(&self, args: &mut CurrentArgs<'_, f64>);
+    /// The same with dual numbers.
+    fn current_dual(&self, args: &mut CurrentArgs<'_, Dual64>);
+}
+
+/// A mechanism together with its resolved names.
+pub(crate) struct Wrapped<M, const P: usize, const S: usize> {
+    pub(crate) mech: M,
+    pub(crate) info: MechanismInfo,
+}
+
+/// Finite difference (mV) of Jaxley's current linearisation.
+pub const FD_DELTA: f64 = 1e-3;
+
+#[inline(always)]
+fn update_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut UpdateArgs<'_, T>,
+    init: bool,
+) {
+    let n = a.nodes.len();
+    let zero = T::zero();
+    let mut i = 0;
+    while i < n {
+        let idx = a.nodes.tile(i);
+        let mut s = [[zero; LANES]; S];
+        let mut p = [[zero; LANES]; P];
+        let mut v = [zero; LANES];
+        for l in 0..LANES {
+            v[l] = a.v[idx[l]];
+        }
+        for k in 0..S {
+            let off = a.state_off[k];
+            for l in 0..LANES {
+                s[k][l] = a.store[off + idx[l]];
+            }
+        }
+        for k in 0..P {
+            let off = a.param_off[k];
+            for l in 0..LANES {
+                p[k][l] = a.params[off + idx[l]];
+            }
+        }
+        let mut vnew = v;
+        for l in 0..LANES {
+            let mut sl: [T; S] = std::array::from_fn(|k| s[k][l]);
+            let pl: [T; P] = std::array::from_fn(|k| p[k][l]);
+            if init {
+                m.init_state(&mut sl, &pl, v[l], a.dt);
+            } else {
+                m.update_states(&mut sl, &pl, v[l], a.dt);
+                if M::SETS_VOLTAGE {
+                    vnew[l] = m.update_voltage(&mut sl, &pl, v[l], a.dt);
+                }
+            }
+            for k in 0..S {
+                s[k][l] = sl[k];
+            }
+        }
+        let w = LANES.min(n - i);
+        for k in 0..S {
+            let off = a.state_off[k];
+            for l in 0..w {
+                a.store[off + idx[l]] = s[k][l];
+            }
+        }
+        if M::SETS_VOLTAGE && !init {
+            for l in 0..w {
+                a.store[a.v_off + idx[l]] = vnew[l];
+            }
+        }
+        i += LANES;
+    }
+}
+
+#[inline(always)]
+fn current_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut CurrentArgs<'_, T>,
+) {
+    let n = a.nodes.len();
+    let zero = T::zero();
+    let delta = T::from(FD_DELTA);
+    let mut i = 0;
+    while i < n {
+        let idx = a.nodes.tile(i);
+        let mut s = [[zero; LANES]; S];
+        let mut p = [[zero; LANES]; P];
+        let mut x = [zero; LANES];
+        for l in 0..LANES {
+            x[l] = a.store[a.target_off + idx[l]];
+        }
+        for k in 0..S {
+            let off = a.state_off[k];
+            for l in 0..LANES {
+                s[k][l] = a.store[off + idx[l]];
+            }
+        }
+        for k in 0..P {
+            let off = a.param_off[k];
+            for l in 0..LANES {
+                p[k][l] = a.params[off + idx[l]];
+            }
+        }
+        let mut i0 = [zero; LANES];
+        let mut slope = [zero; LANES];
+        let mut cst = [zero; LANES];
+        for l in 0..LANES {
+            let sl: [T; S] = std::array::from_fn(|k| s[k][l]);
+            let pl: [T; P] = std::array::from_fn(|k| p[k][l]);
+            let c0 = m.compute_current(&sl, &pl, x[l]);
+            let c1 = m.compute_current(&sl, &pl, x[l] + delta);
+            let g = (c1 - c0) / delta;
+            i0[l] = c0;
+            slope[l] = g;
+            cst[l] = -(c0 - g * x[l]);
+        }
+        let w = LANES.min(n - i);
+        for l in 0..w {
+            let j = idx[l];
+            a.lin[j] += slope[l];
+            a.cst[j] += cst[l];
+            a.current[j] += i0[l];
+        }
+        i += LANES;
+    }
+}
+
+/// The vector instruction sets the `f64` kernels are compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SimdLevel {
+    /// AVX-512 (F, VL, DQ) with FMA.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// Whatever the build targets (SSE2 on x86-64).
+    Baseline,
+}
+
+/// The instruction set chosen for this CPU (detected once).
+pub fn simd_level() -> SimdLevel {
+    static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("HUXLEY_NO_SIMD").is_some() {
+                return SimdLevel::Baseline;
+            }
+            if is_x86_feature_detected!("avx512f")
+                && is_x86_feature_detected!("avx512vl")
+                && is_x86_feature_detected!("avx512dq")
+                && is_x86_feature_detected!("fma")
+            {
+                return SimdLevel::Avx512;
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return SimdLevel::Avx2;
+            }
+        }
+        SimdLevel::Baseline
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn update_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut UpdateArgs<'_, f64>,
+        init: bool,
+    ) {
+        update_tiles::<M, f64, P, S>(m, a, init)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn update_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut UpdateArgs<'_, f64>,
+        init: bool,
+    ) {
+        update_tiles::<M, f64, P, S>(m, a, init)
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn current_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut CurrentArgs<'_, f64>,
+    ) {
+        current_tiles::<M, f64, P, S>(m, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn current_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut CurrentArgs<'_, f64>,
+    ) {
+        current_tiles::<M, f64, P, S>(m, a)
+    }
+}
+
+impl<M: Mechanism<P, S>, const P: usize, const S: usize> DynMechanism for Wrapped<M, P, S> {
+    fn info(&self) -> &MechanismInfo {
+        &self.info
+    }
+
+    fn update_f64(&self, a: &mut UpdateArgs<'_, f64>, init: bool) {
+        check_args(a.state_off.len(), a.param_off.len(), S, P);
+        if a.nodes.is_empty() {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        match simd_level() {
+            // SAFETY: the CPU supports the features (checked by `simd_level`).
+            SimdLevel::Avx512 => {
+                return unsafe { x86::update_avx512::<M, P, S>(&self.mech, a, init) };
+            }
+            SimdLevel::Avx2 => return unsafe { x86::update_avx2::<M, P, S>(&self.mech, a, init) },
+            SimdLevel::Baseline => {}
+        }
+        update_tiles::<M, f64, P, S>(&self.mech, a, init)
+    }
+
+    fn update_dual(&self, a: &mut UpdateArgs<'_, Dual64>, init: bool) {
+        check_args(a.state_off.len(), a.param_off.len(), S, P);
+        if !a.nodes.is_empty() {
+            update_tiles::<M, Dual64, P, S>(&self.mech, a, init)
+        }
+    }
+
+    fn current_f64(&self, a: &mut CurrentArgs<'_, f64>) {
+        check_args(a.state_off.len(), a.param_off.len(), S, P);
+        if a.nodes.is_empty() {
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        match simd_level() {
+            // SAFETY: the CPU supports the features (checked by `simd_level`).
+            SimdLevel::Avx512 => return unsafe { x86::current_avx512::<M, P, S>(&self.mech, a) },
+            SimdLevel::Avx2 => return unsafe { x86::current_avx2::<M, P, S>(&self.mech, a) },
+            SimdLevel::Baseline => {}
+        }
+        current_tiles::<M, f64, P, S>(&self.mech, a)
+    }
+
+    fn current_dual(&self, a: &mut CurrentArgs<'_, Dual64>) {
+        check_args(a.state_off.len(), a.param_off.len(), S, P);
+        if !a.nodes.is_empty() {
+            current_tiles::<M, Dual64, P, S>(&self.mech, a)
+        }
+    }
+}
+
+#[inline]
+fn check_args(ns: usize, np: usize, s: usize, p: usize) {
+    assert!(
+        ns == s && np == p,
+        "mechanism called with {ns} states / {np} params, expects {s} / {p}"
+    );
+}

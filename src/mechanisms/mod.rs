@@ -1,0 +1,261 @@
+//! Mechanisms: ion channels and pumps.
+//!
+//! A mechanism describes **one compartment**: its parameters and states with their defaults, how
+//! its states advance over a time step at a given voltage, the current it passes, and its steady
+//! state. The library drives it over every compartment where it is inserted, in loops it compiles
+//! for the vector units of the CPU it runs on (see [`driver`]).
+//!
+//! Write a mechanism by implementing [`Mechanism`] with the number of parameters `P` and states `S`
+//! as const generics; every method is generic over the scalar type, so the same code runs in `f64`
+//! simulations and with dual numbers for derivatives. Mark the methods `#[inline(always)]` and use
+//! [`crate::math`] for `exp` and friends: the loops over compartments then vectorise.
+//!
+//! ```
+//! use huxley::mechanisms::{Mechanism, Var, own};
+//! use huxley::{Scalar, math};
+//!
+//! /// A leak whose conductance is given in mS/cm².
+//! #[derive(Clone)]
+//! struct MyLeak;
+//!
+//! impl Mechanism<2, 0> for MyLeak {
+//!     fn name(&self) -> &str { "MyLeak" }
+//!     fn params(&self) -> [Var; 2] { [own("g", 0.1), own("e", -65.0)] }
+//!     fn states(&self) -> [Var; 0] { [] }
+//!     #[inline(always)]
+//!     fn update_states<T: Scalar>(&self, _s: &mut [T; 0], _p: &[T; 2], _v: T, _dt: T) {}
+//!     #[inline(always)]
+//!     fn compute_current<T: Scalar>(&self, _s: &[T; 0], p: &[T; 2], v: T) -> T {
+//!         // mA/cm² (Jaxley's unit for channel currents), outward positive.
+//!         p[0] * T::from(1e-3) * (v - p[1])
+//!     }
+//! }
+//!
+//! let mut comp = huxley::Compartment::new();
+//! comp.insert(MyLeak);
+//! assert!(comp.has_mechanism("MyLeak"));
+//! ```
+
+pub mod driver;
+mod hh;
+mod pospischil;
+mod pumps;
+
+pub use hh::HH;
+pub use pospischil::{CaL, CaT, K, Km, Leak, Na};
+pub use pumps::{CaNernstReversal, CaPump};
+
+use crate::scalar::Scalar;
+
+/// A parameter or state of a mechanism: its name and default value.
+///
+/// Own variables ([`own`]) are stored under `"<mechanism name>_<name>"`, so two mechanisms never
+/// share them and renaming the mechanism renames them. Shared variables ([`shared`]) are stored
+/// under their bare name and are one array for all mechanisms that declare them (Jaxley's `eCa`,
+/// `CaCon_i`, `i_Ca`, `vt`, …). A shared parameter named after a compartment property (`radius`,
+/// `length`, `axial_resistivity`, `capacitance`, `area`, `volume`) reads that property.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Var {
+    /// Name (without the mechanism prefix for own variables).
+    pub name: &'static str,
+    /// Default value, written where the mechanism is inserted.
+    pub default: f64,
+    /// Whether the variable is shared (unprefixed).
+    pub shared: bool,
+}
+
+/// An own (prefixed) parameter or state.
+pub const fn own(name: &'static str, default: f64) -> Var {
+    Var {
+        name,
+        default,
+        shared: false,
+    }
+}
+
+/// A shared (unprefixed) parameter or state.
+pub const fn shared(name: &'static str, default: f64) -> Var {
+    Var {
+        name,
+        default,
+        shared: true,
+    }
+}
+
+/// Whether a mechanism's current acts on the membrane voltage or on an ion concentration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A channel: its current (mA/cm², outward positive) enters the voltage equation.
+    Channel,
+    /// A pump: its "current" is `-d[ion]/dt` (mM/ms) of the named ion state, which is advanced by
+    /// implicit Euler (Jaxley's `Pump`).
+    Pump {
+        /// Name of the ion concentration state the pump acts on, e.g. `"CaCon_i"`.
+        ion: &'static str,
+    },
+}
+
+/// A channel or pump, described for one compartment.
+///
+/// `P` is the number of parameters and `S` the number of states. Parameters and states arrive in
+/// the order of [`Mechanism::params`] and [`Mechanism::states`].
+pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'static {
+    /// Whether the mechanism writes the membrane voltage directly (Jaxley's non-capacitive
+    /// mechanisms such as Izhikevich or integrate-and-fire). When `true`, the library calls
+    /// [`Mechanism::update_voltage`] after [`Mechanism::update_states`] and stores the voltage it
+    /// returns.
+    const SETS_VOLTAGE: bool = false;
+
+    /// The mechanism's name: the prefix of its own variables (e.g. `"HH"`).
+    fn name(&self) -> &str;
+
+    /// Parameters with defaults.
+    fn params(&self) -> [Var; P];
+
+    /// States with defaults.
+    fn states(&self) -> [Var; S];
+
+    /// The name of the current this mechanism adds to, given the name it is inserted under.
+    /// Mechanisms with the same current name add up (Jaxley: `i_K` from K and Km). Default:
+    /// `i_<name>`.
+    fn current_name(&self, name: &str) -> String {
+        format!("i_{name}")
+    }
+
+    /// Channel (acts on `v`) or pump (acts on an ion).
+    fn kind(&self) -> Kind {
+        Kind::Channel
+    }
+
+    /// Advances the states by `dt` (ms) at membrane voltage `v` (mV).
+    fn update_states<T: Scalar>(&self, states: &mut [T; S], params: &[T; P], v: T, dt: T);
+
+    /// The current at voltage `v` (or, for a pump, at ion concentration `v`): mA/cm² for
+    /// channels, mM/ms for pumps.
+    fn compute_current<T: Scalar>(&self, states: &[T; S], params: &[T; P], v: T) -> T;
+
+    /// Sets the states to their steady state at voltage `v`. The default leaves them unchanged.
+    fn init_state<T: Scalar>(&self, _states: &mut [T; S], _params: &[T; P], _v: T, _dt: T) {}
+
+    /// For mechanisms with [`Mechanism::SETS_VOLTAGE`]: the new membrane voltage, given the
+    /// updated states and the voltage at the start of the step. May also change the states (a
+    /// spike reset). The default returns `v` unchanged.
+    fn update_voltage<T: Scalar>(&self, _states: &mut [T; S], _params: &[T; P], v: T, _dt: T) -> T {
+        v
+    }
+
+    /// The same mechanism under another name (Jaxley's `change_name`), e.g. two leaks with
+    /// different parameters: `cell.insert(Leak.rename("Leak2"))`. Own variables are then stored
+    /// as `Leak2_gLeak`, and the default current name becomes `i_Leak2`.
+    fn rename(self, name: &str) -> Renamed<Self>
+    where
+        Self: Sized,
+    {
+        Renamed {
+            inner: self,
+            name: name.to_string(),
+        }
+    }
+}
+
+/// A mechanism inserted under another name; see [`Mechanism::rename`].
+#[derive(Clone, Debug)]
+pub struct Renamed<M> {
+    inner: M,
+    name: String,
+}
+
+impl<M: Mechanism<P, S>, const P: usize, const S: usize> Mechanism<P, S> for Renamed<M> {
+    const SETS_VOLTAGE: bool = M::SETS_VOLTAGE;
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn params(&self) -> [Var; P] {
+        self.inner.params()
+    }
+    fn states(&self) -> [Var; S] {
+        self.inner.states()
+    }
+    fn current_name(&self, name: &str) -> String {
+        self.inner.current_name(name)
+    }
+    fn kind(&self) -> Kind {
+        self.inner.kind()
+    }
+    #[inline(always)]
+    fn update_states<T: Scalar>(&self, s: &mut [T; S], p: &[T; P], v: T, dt: T) {
+        self.inner.update_states(s, p, v, dt)
+    }
+    #[inline(always)]
+    fn compute_current<T: Scalar>(&self, s: &[T; S], p: &[T; P], v: T) -> T {
+        self.inner.compute_current(s, p, v)
+    }
+    #[inline(always)]
+    fn init_state<T: Scalar>(&self, s: &mut [T; S], p: &[T; P], v: T, dt: T) {
+        self.inner.init_state(s, p, v, dt)
+    }
+    #[inline(always)]
+    fn update_voltage<T: Scalar>(&self, s: &mut [T; S], p: &[T; P], v: T, dt: T) -> T {
+        self.inner.update_voltage(s, p, v, dt)
+    }
+}
+
+/// A mechanism as the module stores it: names resolved, defaults known.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MechanismInfo {
+    /// Name it was inserted under.
+    pub name: String,
+    /// Channel or pump.
+    pub kind: InfoKind,
+    /// Name of the current it adds to.
+    pub current_name: String,
+    /// Full parameter names (prefixed for own ones) with defaults, in declaration order.
+    pub params: Vec<(String, f64)>,
+    /// Full state names with defaults, in declaration order.
+    pub states: Vec<(String, f64)>,
+    /// Whether it writes the membrane voltage.
+    pub sets_voltage: bool,
+}
+
+/// Owned form of [`Kind`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum InfoKind {
+    /// Acts on `v`.
+    Channel,
+    /// Acts on the named ion concentration.
+    Pump(String),
+}
+
+impl MechanismInfo {
+    /// The state its current acts on: `"v"` or the pump's ion.
+    pub fn target(&self) -> &str {
+        match &self.kind {
+            InfoKind::Channel => "v",
+            InfoKind::Pump(ion) => ion,
+        }
+    }
+
+    pub(crate) fn from_mechanism<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+    ) -> Self {
+        let name = m.name().to_string();
+        let full = |v: &Var| {
+            if v.shared {
+                v.name.to_string()
+            } else {
+                format!("{name}_{}", v.name)
+            }
+        };
+        MechanismInfo {
+            kind: match m.kind() {
+                Kind::Channel => InfoKind::Channel,
+                Kind::Pump { ion } => InfoKind::Pump(ion.to_string()),
+            },
+            current_name: m.current_name(&name),
+            params: m.params().iter().map(|v| (full(v), v.default)).collect(),
+            states: m.states().iter().map(|v| (full(v), v.default)).collect(),
+            sets_voltage: M::SETS_VOLTAGE,
+            name,
+        }
+    }
+}

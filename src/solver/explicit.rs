@@ -1,0 +1,72 @@
+//! Forward Euler for the cable, and the branchpoint voltages.
+
+use crate::compile::{Compiled, EdgeKind};
+use crate::scalar::Scalar;
+
+/// Sets the voltage of every branchpoint to the conductance-weighted mean of its neighbours
+/// (`v_bp = Σ w_j v_j / Σ w_j`, the value the implicit system gives it). `num` and `den` are
+/// scratch arrays of length `n_nodes`.
+pub fn branchpoint_voltages<T: Scalar>(
+    c: &Compiled,
+    axial: &[T],
+    v: &mut [T],
+    num: &mut [T],
+    den: &mut [T],
+) {
+    let edges = &c.graph.edges;
+    let mut any = false;
+    for e in edges
+        .iter()
+        .filter(|e| matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp))
+    {
+        num[e.sink] = T::zero();
+        den[e.sink] = T::zero();
+        any = true;
+    }
+    if !any {
+        return;
+    }
+    for (e, g) in edges.iter().zip(axial) {
+        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
+            num[e.sink] += *g * v[e.source];
+            den[e.sink] += *g;
+        }
+    }
+    for e in edges.iter().filter(|e| e.kind == EdgeKind::ParentToBp) {
+        v[e.sink] = num[e.sink] / den[e.sink];
+    }
+}
+
+/// One forward-Euler step of the cable equation: `v += dt (−lin v + cst + Σ g (v_src − v))`,
+/// with branchpoint voltages from their neighbours before and after.
+#[allow(clippy::too_many_arguments)]
+pub fn step<T: Scalar>(
+    c: &Compiled,
+    axial: &[T],
+    lin: &[T],
+    cst: &[T],
+    v: &mut [T],
+    dt: T,
+    field: &mut [T],
+    num: &mut [T],
+    den: &mut [T],
+) {
+    branchpoint_voltages(c, axial, v, num, den);
+    for &i in &c.comp_nodes {
+        let i = i as usize;
+        field[i] = -lin[i] * v[i] + cst[i];
+    }
+    for (e, g) in c.graph.edges.iter().zip(axial) {
+        if matches!(
+            e.kind,
+            EdgeKind::CompToComp | EdgeKind::BpToParent | EdgeKind::BpToChild
+        ) {
+            field[e.sink] += (v[e.source] - v[e.sink]) * *g;
+        }
+    }
+    for &i in &c.comp_nodes {
+        let i = i as usize;
+        v[i] += dt * field[i];
+    }
+    branchpoint_voltages(c, axial, v, num, den);
+}

@@ -1,0 +1,258 @@
+//! Named containers: `all_states` and `all_params`, as Jaxley has them (name → array over nodes,
+//! branchpoints included), stored as one contiguous buffer plus a shared layout.
+
+use crate::compile::{Compiled, KeyKind, Layout};
+use crate::error::{Error, Result};
+use crate::scalar::Scalar;
+use std::sync::Arc;
+
+/// Every state of a simulation (Jaxley's `all_states`): `v`, every mechanism state and every
+/// membrane current, one value per node (compartments and branchpoints).
+///
+/// Where Jaxley writes placeholders this container holds meaning: NaN where a mechanism is absent
+/// and in the branchpoint rows of everything but `v`; `v` at a branchpoint is the branchpoint's
+/// voltage (the conductance-weighted mean of its neighbours).
+#[derive(Clone, Debug)]
+pub struct AllStates<T> {
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) data: Vec<T>,
+    pub(crate) ws: Workspace<T>,
+}
+
+/// Every parameter of a simulation (Jaxley's `all_params`): the compartment geometry, the
+/// mechanism parameters (one value per node), and what is derived from them once (the axial
+/// conductances and the coefficients of the voltage solver).
+#[derive(Clone, Debug)]
+pub struct AllParams<T> {
+    pub(crate) layout: Arc<Layout>,
+    pub(crate) data: Vec<T>,
+    /// Axial conductance of every graph edge (1/ms, already divided by the sink's capacitance),
+    /// Jaxley's `axial_conductances["v"]`.
+    pub(crate) axial: Vec<T>,
+    /// Per Hines position: conductance of row `node`, column `parent`.
+    pub(crate) h_lower: Vec<T>,
+    /// Per Hines position: conductance of row `parent`, column `node`.
+    pub(crate) h_upper: Vec<T>,
+    /// Per Hines position: sum of the conductances into the node.
+    pub(crate) h_gsum: Vec<T>,
+    /// Exponential-Euler transition matrix and the time step it was built for.
+    pub(crate) exp_euler: Option<(f64, nalgebra::DMatrix<T>)>,
+}
+
+/// Scratch arrays of the step, allocated once per state container.
+#[derive(Clone, Debug)]
+pub(crate) struct Workspace<T> {
+    pub v_old: Vec<T>,
+    /// Per target (v, pumped ions): slope and constant of the linearised currents.
+    pub lin: Vec<Vec<T>>,
+    pub cst: Vec<Vec<T>>,
+    /// Per membrane current: its sum over mechanisms.
+    pub cur: Vec<Vec<T>>,
+    pub iext: Vec<T>,
+    /// Hines: diagonal, right-hand side, solution in elimination order.
+    pub d: Vec<T>,
+    pub r: Vec<T>,
+    /// Extra vectors for solvers (exponential Euler, Crank–Nicolson, sparse LU).
+    pub tmp: Vec<T>,
+    pub tmp2: Vec<T>,
+    pub lu: Option<Box<crate::solver::sparse_lu::LuWork>>,
+}
+
+impl<T> Default for Workspace<T> {
+    fn default() -> Self {
+        Workspace {
+            v_old: vec![],
+            lin: vec![],
+            cst: vec![],
+            cur: vec![],
+            iext: vec![],
+            d: vec![],
+            r: vec![],
+            tmp: vec![],
+            tmp2: vec![],
+            lu: None,
+        }
+    }
+}
+
+impl<T: Scalar> Workspace<T> {
+    pub(crate) fn new(c: &Compiled) -> Self {
+        let n = c.n_nodes();
+        let z = || vec![T::zero(); n];
+        Workspace {
+            v_old: z(),
+            lin: c.targets.iter().map(|_| z()).collect(),
+            cst: c.targets.iter().map(|_| z()).collect(),
+            cur: c.currents.iter().map(|_| z()).collect(),
+            iext: z(),
+            d: z(),
+            r: z(),
+            tmp: z(),
+            tmp2: z(),
+            lu: None,
+        }
+    }
+}
+
+fn key_error(layout: &Layout, key: &str, what: &str) -> Error {
+    Error::UnknownName {
+        name: key.to_string(),
+        context: format!("not a key of {what}; keys: {}", layout.names.join(", ")),
+    }
+}
+
+macro_rules! named_container {
+    ($ty:ident, $what:literal) => {
+        impl<T: Scalar> $ty<T> {
+            /// Key names in order.
+            pub fn keys(&self) -> &[String] {
+                &self.layout.names
+            }
+            /// The layout (names, defined nodes).
+            pub fn layout(&self) -> &Arc<Layout> {
+                &self.layout
+            }
+            /// Whether `key` exists.
+            pub fn contains(&self, key: &str) -> bool {
+                self.layout.index.contains_key(key)
+            }
+            /// The array of `key`, one value per node.
+            pub fn get(&self, key: &str) -> Result<&[T]> {
+                let k = self
+                    .layout
+                    .position(key)
+                    .ok_or_else(|| key_error(&self.layout, key, $what))?;
+                let n = self.layout.n;
+                Ok(&self.data[k * n..(k + 1) * n])
+            }
+            /// The array of `key`, mutably.
+            pub fn get_mut(&mut self, key: &str) -> Result<&mut [T]> {
+                let k = self
+                    .layout
+                    .position(key)
+                    .ok_or_else(|| key_error(&self.layout, key, $what))?;
+                let n = self.layout.n;
+                Ok(&mut self.data[k * n..(k + 1) * n])
+            }
+            /// `(key, array)` pairs in order.
+            pub fn iter(&self) -> impl Iterator<Item = (&str, &[T])> {
+                let n = self.layout.n;
+                self.layout
+                    .names
+                    .iter()
+                    .enumerate()
+                    .map(move |(k, name)| (name.as_str(), &self.data[k * n..(k + 1) * n]))
+            }
+            /// Number of nodes (length of every array).
+            pub fn n_nodes(&self) -> usize {
+                self.layout.n
+            }
+            /// All values, key after key.
+            pub fn as_slice(&self) -> &[T] {
+                &self.data
+            }
+            pub(crate) fn check_layout(&self, layout: &Arc<Layout>) -> Result<()> {
+                if Arc::ptr_eq(&self.layout, layout) || self.layout.id == layout.id {
+                    Ok(())
+                } else {
+                    Err(Error::LayoutMismatch(format!(
+                        "{} built for another model (layout {} vs {})",
+                        $what, self.layout.id, layout.id
+                    )))
+                }
+            }
+        }
+    };
+}
+named_container!(AllStates, "all_states");
+named_container!(AllParams, "all_params");
+
+impl<T: Scalar> AllStates<T> {
+    pub(crate) fn from_data(c: &Compiled, data: Vec<T>) -> Self {
+        AllStates {
+            layout: c.states.clone(),
+            data,
+            ws: Workspace::new(c),
+        }
+    }
+
+    /// The same states in another scalar type (real parts for dual → f64, zero derivatives for
+    /// f64 → dual).
+    pub fn cast<U: Scalar>(&self) -> AllStates<U> {
+        let ws = Workspace {
+            v_old: vec![U::zero(); self.ws.v_old.len()],
+            lin: self
+                .ws
+                .lin
+                .iter()
+                .map(|x| vec![U::zero(); x.len()])
+                .collect(),
+            cst: self
+                .ws
+                .cst
+                .iter()
+                .map(|x| vec![U::zero(); x.len()])
+                .collect(),
+            cur: self
+                .ws
+                .cur
+                .iter()
+                .map(|x| vec![U::zero(); x.len()])
+                .collect(),
+            iext: vec![U::zero(); self.ws.iext.len()],
+            d: vec![U::zero(); self.ws.d.len()],
+            r: vec![U::zero(); self.ws.r.len()],
+            tmp: vec![U::zero(); self.ws.tmp.len()],
+            tmp2: vec![U::zero(); self.ws.tmp2.len()],
+            lu: None,
+        };
+        AllStates {
+            layout: self.layout.clone(),
+            data: self.data.iter().map(|x| U::from(x.re())).collect(),
+            ws,
+        }
+    }
+
+    /// The value of `key` at `node`.
+    pub fn value(&self, key: &str, node: usize) -> Result<T> {
+        let a = self.get(key)?;
+        a.get(node).copied().ok_or(Error::IndexOutOfRange {
+            what: "node",
+            index: node,
+            len: a.len(),
+        })
+    }
+
+    /// Whether key `key` is a membrane current that no mechanism reads (an observable).
+    pub fn is_observable_current(&self, key: &str) -> bool {
+        self.layout
+            .position(key)
+            .is_some_and(|k| self.layout.kinds[k] == KeyKind::Current { read: false })
+    }
+}
+
+impl<T: Scalar> AllParams<T> {
+    /// Jaxley's `axial_conductances["v"]`: one conductance per graph edge (see
+    /// [`crate::compile::Graph::edges`]), in 1/ms, already divided by the sink's capacitance.
+    /// For edges into a branchpoint it is the relative weight `1/(Ra·r_half)`.
+    pub fn axial_conductances(&self) -> &[T] {
+        &self.axial
+    }
+
+    /// The same parameters in another scalar type.
+    pub fn cast<U: Scalar>(&self) -> AllParams<U> {
+        let c = |v: &Vec<T>| v.iter().map(|x| U::from(x.re())).collect::<Vec<U>>();
+        AllParams {
+            layout: self.layout.clone(),
+            data: c(&self.data),
+            axial: c(&self.axial),
+            h_lower: c(&self.h_lower),
+            h_upper: c(&self.h_upper),
+            h_gsum: c(&self.h_gsum),
+            exp_euler: self
+                .exp_euler
+                .as_ref()
+                .map(|(dt, m)| (*dt, m.map(|x| U::from(x.re())))),
+        }
+    }
+}

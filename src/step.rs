@@ -1,0 +1,236 @@
+//! Step: one time step of the whole model, generic over the scalar type.
+//!
+//! 1. every mechanism advances its states at the old voltage (channels, then pumps, in insertion
+//!    order, each seeing the updates of the previous ones);
+//! 2. every mechanism's current and its linearisation by a 1e-3 finite difference, summed per
+//!    node, with the new states and the old voltage;
+//! 3. pumped ions advance by implicit Euler; clamps of states other than `v` are applied;
+//! 4. the voltage is solved (backward Euler, Crank–Nicolson, forward or exponential Euler);
+//! 5. the `v` clamp is applied.
+//!
+//! Nothing here allocates once the workspace exists.
+
+use crate::compile::Compiled;
+use crate::error::{Error, Result};
+use crate::externals::ExternalsAt;
+use crate::mechanisms::driver::{CurrentArgs, UpdateArgs};
+use crate::scalar::Scalar;
+use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, hines, sparse_lu};
+use crate::state::{AllParams, AllStates, Workspace};
+
+/// Conversion of a point current (nA) into a density (µA/cm²) on a compartment of area `area`
+/// (µm²): `I / area · 1e5`.
+#[inline]
+pub fn point_to_density<T: Scalar>(current: T, area: T) -> T {
+    current / area * T::from(100_000.0)
+}
+
+/// Stage 1: state updates of every mechanism.
+pub(crate) fn update_states<T: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ws: &mut Workspace<T>,
+    dt: T,
+) {
+    let n = c.n_nodes();
+    ws.v_old.copy_from_slice(&s.data[..n]);
+    for m in &c.mechs {
+        let mut args = UpdateArgs {
+            nodes: m.nodes.nodes(),
+            store: &mut s.data,
+            state_off: &m.state_off,
+            params: &p.data,
+            param_off: &m.param_off,
+            v: &ws.v_old,
+            v_off: 0,
+            dt,
+        };
+        T::run_update(m.mech.as_ref(), &mut args, false);
+    }
+}
+
+/// Stage 2: currents and their linearisation; writes the summed currents into the states.
+pub(crate) fn currents<T: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ws: &mut Workspace<T>,
+) {
+    for x in ws
+        .lin
+        .iter_mut()
+        .chain(ws.cst.iter_mut())
+        .chain(ws.cur.iter_mut())
+    {
+        x.fill(T::zero());
+    }
+    for m in &c.mechs {
+        let mut args = CurrentArgs {
+            nodes: m.nodes.nodes(),
+            store: &s.data,
+            state_off: &m.state_off,
+            params: &p.data,
+            param_off: &m.param_off,
+            target_off: s.layout.offset(c.targets[m.target]),
+            lin: &mut ws.lin[m.target],
+            cst: &mut ws.cst[m.target],
+            current: &mut ws.cur[m.current],
+        };
+        T::run_current(m.mech.as_ref(), &mut args);
+    }
+    let n = c.n_nodes();
+    for (slot, &key) in c.currents.iter().enumerate() {
+        let dst = &mut s.data[key * n..(key + 1) * n];
+        for &node in s.layout.defined(key) {
+            dst[node as usize] = ws.cur[slot][node as usize];
+        }
+    }
+}
+
+/// One step of the model, in place. See the module documentation for the order of operations.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step<T: Scalar>(
+    c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, T>,
+    dt: f64,
+) -> Result<()> {
+    let mut ws = std::mem::take(&mut s.ws);
+    if ws.v_old.len() != c.n_nodes() {
+        ws = Workspace::new(c);
+    }
+    let result = step_with(c, solver, vsolver, s, p, ext, dt, &mut ws);
+    s.ws = ws;
+    result
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_with<T: Scalar>(
+    c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, T>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) -> Result<()> {
+    let n = c.n_nodes();
+    let h = T::from(dt);
+    update_states(c, s, p, ws, h);
+    currents(c, s, p, ws);
+
+    // External current (nA → µA/cm²), then the voltage terms divided by the capacitance.
+    ws.iext.fill(T::zero());
+    let area = p.get("area").expect("geometry");
+    let cm = p.get("capacitance").expect("geometry");
+    for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
+        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
+            let node = node as usize;
+            ws.iext[node] += point_to_density(i, area[node]);
+        }
+    }
+    let thousand = T::from(1000.0);
+    let (lin_v, rest_lin) = ws.lin.split_first_mut().expect("v is a target");
+    let (cst_v, rest_cst) = ws.cst.split_first_mut().expect("v is a target");
+    for &node in &c.comp_nodes {
+        let i = node as usize;
+        lin_v[i] = lin_v[i] * thousand / cm[i];
+        cst_v[i] = (cst_v[i] * thousand + ws.iext[i]) / cm[i];
+    }
+
+    // Pumped ions: implicit Euler for a diagonal system.
+    for ((&key, lin), cst) in c.targets[1..]
+        .iter()
+        .zip(rest_lin.iter())
+        .zip(rest_cst.iter())
+    {
+        let u = &mut s.data[key * n..(key + 1) * n];
+        for &node in s.layout.defined(key) {
+            let i = node as usize;
+            u[i] = (u[i] + h * cst[i]) / (T::one() + h * lin[i]);
+        }
+    }
+
+    // Clamps of states other than v: before the voltage solve.
+    for series in ext
+        .ext
+        .series
+        .iter()
+        .filter(|x| x.key_id != usize::MAX && x.key_id != 0)
+    {
+        let dst = &mut s.data[series.key_id * n..(series.key_id + 1) * n];
+        for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
+            dst[node as usize] = x;
+        }
+    }
+
+    let lin_v = &ws.lin[0];
+    let cst_v = &ws.cst[0];
+    let (v, _) = s.data.split_at_mut(n);
+    match solver {
+        Solver::BwdEuler | Solver::CrankNicolson => {
+            let hh = if solver == Solver::CrankNicolson {
+                T::from(dt / 2.0)
+            } else {
+                h
+            };
+            ws.tmp.copy_from_slice(v);
+            match vsolver {
+                VoltageSolver::Hines => {
+                    hines::solve(c, p, lin_v, cst_v, &ws.tmp, hh, &mut ws.d, &mut ws.r, v)
+                }
+                VoltageSolver::SparseLu => {
+                    let plan = c.lu_plan()?;
+                    let work = ws
+                        .lu
+                        .get_or_insert_with(|| Box::new(sparse_lu::LuWork::new(plan)));
+                    sparse_lu::solve(plan, work, c, p, lin_v, cst_v, &ws.tmp, hh, v)?;
+                }
+            }
+            if solver == Solver::CrankNicolson {
+                let two = T::from(2.0);
+                for i in 0..n {
+                    v[i] = two * v[i] - ws.tmp[i];
+                }
+            }
+        }
+        Solver::FwdEuler => {
+            explicit::step(
+                c,
+                &p.axial,
+                lin_v,
+                cst_v,
+                v,
+                h,
+                &mut ws.tmp,
+                &mut ws.d,
+                &mut ws.r,
+            );
+        }
+        Solver::ExpEuler => {
+            let (mdt, m) = p.exp_euler.as_ref().ok_or_else(|| {
+                Error::Unsupported("exponential Euler needs its transition matrix: build all_params with init_fn of an exp-Euler step function".into())
+            })?;
+            if *mdt != dt {
+                return Err(Error::Unsupported(format!(
+                    "the exponential-Euler transition matrix was built for delta_t = {mdt}, the step uses {dt}"
+                )));
+            }
+            exp_euler::step(c, m, lin_v, cst_v, v, h, &mut ws.tmp);
+            explicit::branchpoint_voltages(c, &p.axial, v, &mut ws.d, &mut ws.r);
+        }
+    }
+
+    // The v clamp: after the solve.
+    for series in ext.ext.series.iter().filter(|x| x.key_id == 0) {
+        for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
+            v[node as usize] = x;
+        }
+    }
+    Ok(())
+}
