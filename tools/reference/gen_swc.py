@@ -13,7 +13,9 @@ no arguments: everything. See tools/reference/README.md for the file format.
 
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 
@@ -347,8 +349,8 @@ RANDOM_OPTIONS = [
 
 def case_random_trees(n_trees=150, seed=20240611):
     rng = np.random.default_rng(seed)
-    tmp = os.path.join(REPO_ROOT, "target", "gen_swc_tmp.swc")
-    os.makedirs(os.path.dirname(tmp), exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix="gen_swc_")
+    tmp = os.path.join(tmp_dir, "tree.swc")
     trees, n_err = [], 0
     for index in range(n_trees):
         v = RANDOM_OPTIONS[index % len(RANDOM_OPTIONS)]
@@ -373,7 +375,7 @@ def case_random_trees(n_trees=150, seed=20240611):
                 **entry,
             }
         )
-    os.remove(tmp)
+    shutil.rmtree(tmp_dir)
     print(f"    {n_trees} trees, Jaxley raised on {n_err}")
     return {
         "generator": GENERATOR,
