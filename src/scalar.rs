@@ -34,6 +34,8 @@ pub trait Scalar:
     /// `e^x` with the library's branch-free polynomial (≤ 1 ulp from the correctly rounded value
     /// on `[-708, 709]`; 0 below, +∞ above; NaN stays NaN).
     fn exp_fast(self) -> Self;
+    /// `e^min(x, 20)` (Jaxley's `save_exp`) with the same polynomial as [`Scalar::exp_fast`].
+    fn save_exp_fast(self) -> Self;
     /// Natural logarithm.
     fn ln_fast(self) -> Self;
     /// `true` if the value (and for dual numbers every derivative part) is finite.
@@ -52,6 +54,10 @@ impl Scalar for f64 {
     #[inline(always)]
     fn exp_fast(self) -> Self {
         math::exp_f64(self)
+    }
+    #[inline(always)]
+    fn save_exp_fast(self) -> Self {
+        math::save_exp_f64(self)
     }
     #[inline(always)]
     fn ln_fast(self) -> Self {
@@ -78,6 +84,12 @@ impl Scalar for Dual64 {
     fn exp_fast(self) -> Self {
         let e = math::exp_f64(self.re);
         Dual64::new(e, self.eps * e)
+    }
+    #[inline(always)]
+    fn save_exp_fast(self) -> Self {
+        let e = math::save_exp_f64(self.re);
+        // d/dx e^min(x, 20) is 0 above the clip.
+        Dual64::new(e, if self.re > 20.0 { 0.0 } else { self.eps * e })
     }
     #[inline(always)]
     fn ln_fast(self) -> Self {

@@ -179,11 +179,11 @@ fn step_with<T: Scalar>(
             } else {
                 h
             };
-            ws.tmp.copy_from_slice(v);
+            if solver == Solver::CrankNicolson || vsolver == VoltageSolver::SparseLu {
+                ws.tmp.copy_from_slice(v);
+            }
             match vsolver {
-                VoltageSolver::Hines => {
-                    hines::solve(c, p, lin_v, cst_v, &ws.tmp, hh, &mut ws.d, &mut ws.r, v)
-                }
+                VoltageSolver::Hines => hines::solve(c, p, lin_v, cst_v, v, hh, &mut ws.d, &mut ws.r),
                 VoltageSolver::SparseLu => {
                     let plan = c.lu_plan()?;
                     let work = ws

@@ -77,7 +77,8 @@ fn hines_sparse_lu_and_dense_lu_agree_on_random_trees() -> Result<()> {
             let v: Vec<f64> = (0..n).map(|_| -80.0 + 60.0 * rng.next()).collect();
             let h = 0.05;
             let (mut d, mut r, mut x_hines) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            hines::solve(c, &p, &lin, &cst, &v, h, &mut d, &mut r, &mut x_hines);
+            x_hines.copy_from_slice(&v);
+            hines::solve(c, &p, &lin, &cst, &mut x_hines, h, &mut d, &mut r);
             let plan = sparse_lu::Plan::new(c)?;
             let mut work = sparse_lu::LuWork::new(&plan);
             let mut x_lu = vec![0.0; n];

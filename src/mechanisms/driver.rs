@@ -15,7 +15,7 @@ use crate::scalar::{Dual64, Scalar};
 use std::sync::OnceLock;
 
 /// Number of compartments processed together in one tile.
-pub const LANES: usize = 8;
+pub const LANES: usize = 32;
 
 /// The compartments a mechanism lives on: a contiguous range of nodes or a list of node indices.
 #[derive(Clone, Copy, Debug)]
@@ -43,19 +43,6 @@ impl Nodes<'_> {
     /// Whether there are no nodes.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
-    }
-
-    /// Node indices of the tile starting at position `i`; lanes past the end repeat the last node.
-    #[inline(always)]
-    fn tile(&self, i: usize) -> [usize; LANES] {
-        let n = self.len();
-        std::array::from_fn(|l| {
-            let j = (i + l).min(n - 1);
-            match self {
-                Nodes::Range { start, .. } => start + j,
-                Nodes::List(list) => list[j] as usize,
-            }
-        })
     }
 }
 
@@ -124,61 +111,148 @@ pub(crate) struct Wrapped<M, const P: usize, const S: usize> {
 /// Finite difference (mV) of Jaxley's current linearisation.
 pub const FD_DELTA: f64 = 1e-3;
 
+/// How a tile finds its node indices: monomorphised for contiguous ranges (vector loads) and for
+/// index lists (gathers).
+trait NodeIndex: Copy {
+    fn node(self, j: usize) -> usize;
+}
+
+#[derive(Clone, Copy)]
+struct RangeIndex(usize);
+impl NodeIndex for RangeIndex {
+    #[inline(always)]
+    fn node(self, j: usize) -> usize {
+        self.0 + j
+    }
+}
+
+#[derive(Clone, Copy)]
+struct ListIndex<'a>(&'a [u32]);
+impl NodeIndex for ListIndex<'_> {
+    #[inline(always)]
+    fn node(self, j: usize) -> usize {
+        // SAFETY: callers only pass j < len (checked in `tile_nodes`).
+        unsafe { *self.0.get_unchecked(j) as usize }
+    }
+}
+
+/// Node indices of the tile at position `i` of `n`; lanes past the end repeat the last node.
+#[inline(always)]
+fn tile_nodes<I: NodeIndex>(ix: I, i: usize, n: usize) -> [usize; LANES] {
+    let mut idx = [0usize; LANES];
+    if i + LANES <= n {
+        for (l, x) in idx.iter_mut().enumerate() {
+            *x = ix.node(i + l);
+        }
+    } else {
+        for (l, x) in idx.iter_mut().enumerate() {
+            *x = ix.node((i + l).min(n - 1));
+        }
+    }
+    idx
+}
+
+/// One past the largest node index of `nodes` (0 if empty).
+fn node_bound(nodes: &Nodes<'_>) -> usize {
+    match nodes {
+        Nodes::Range { start, len } => start + len,
+        Nodes::List(l) => l.iter().map(|&x| x as usize + 1).max().unwrap_or(0),
+    }
+}
+
+/// Checks that every array the kernels touch through raw pointers is long enough.
+fn check_bounds(bound: usize, len: usize, offsets: &[usize], what: &str) {
+    for &off in offsets {
+        assert!(off + bound <= len, "mechanism {what} array too short: offset {off} + {bound} > {len}");
+    }
+}
+
 #[inline(always)]
 fn update_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     m: &M,
     a: &mut UpdateArgs<'_, T>,
     init: bool,
 ) {
-    let n = a.nodes.len();
-    let zero = T::zero();
+    let bound = node_bound(&a.nodes);
+    check_bounds(bound, a.store.len(), a.state_off, "state");
+    check_bounds(bound, a.store.len(), &[a.v_off], "state");
+    check_bounds(bound, a.params.len(), a.param_off, "parameter");
+    check_bounds(bound, a.v.len(), &[0], "voltage");
+    match a.nodes {
+        Nodes::Range { start, len } => update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init),
+        Nodes::List(list) => update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init),
+    }
+}
+
+#[inline(always)]
+fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut UpdateArgs<'_, T>,
+    ix: I,
+    n: usize,
+    init: bool,
+) {
+    let store = a.store.as_mut_ptr();
+    let params = a.params.as_ptr();
+    let v_in = a.v.as_ptr();
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
     let mut i = 0;
     while i < n {
-        let idx = a.nodes.tile(i);
-        let mut s = [[zero; LANES]; S];
-        let mut p = [[zero; LANES]; P];
-        let mut v = [zero; LANES];
-        for l in 0..LANES {
-            v[l] = a.v[idx[l]];
-        }
-        for k in 0..S {
-            let off = a.state_off[k];
+        let idx = tile_nodes(ix, i, n);
+        let w = LANES.min(n - i);
+        // SAFETY: every index is below `bound` and every offset + bound fits (checked above);
+        // states, parameters and voltages are distinct arrays or distinct parts of the store.
+        unsafe {
+            let mut v = [T::zero(); LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
-                s[k][l] = a.store[off + idx[l]];
+                v[l] = *v_in.add(idx[l]);
             }
-        }
-        for k in 0..P {
-            let off = a.param_off[k];
+            for k in 0..S {
+                for l in 0..LANES {
+                    s[k][l] = *store.add(soff[k] + idx[l]);
+                }
+            }
+            for k in 0..P {
+                for l in 0..LANES {
+                    p[k][l] = *params.add(poff[k] + idx[l]);
+                }
+            }
+            let mut vnew = v;
             for l in 0..LANES {
-                p[k][l] = a.params[off + idx[l]];
-            }
-        }
-        let mut vnew = v;
-        for l in 0..LANES {
-            let mut sl: [T; S] = std::array::from_fn(|k| s[k][l]);
-            let pl: [T; P] = std::array::from_fn(|k| p[k][l]);
-            if init {
-                m.init_state(&mut sl, &pl, v[l], a.dt);
-            } else {
-                m.update_states(&mut sl, &pl, v[l], a.dt);
-                if M::SETS_VOLTAGE {
-                    vnew[l] = m.update_voltage(&mut sl, &pl, v[l], a.dt);
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                if init {
+                    m.init_state(&mut sl, &pl, v[l], a.dt);
+                } else {
+                    m.update_states(&mut sl, &pl, v[l], a.dt);
+                    if M::SETS_VOLTAGE {
+                        vnew[l] = m.update_voltage(&mut sl, &pl, v[l], a.dt);
+                    }
+                }
+                for k in 0..S {
+                    s[k][l] = sl[k];
                 }
             }
             for k in 0..S {
-                s[k][l] = sl[k];
+                for l in 0..w {
+                    *store.add(soff[k] + idx[l]) = s[k][l];
+                }
             }
-        }
-        let w = LANES.min(n - i);
-        for k in 0..S {
-            let off = a.state_off[k];
-            for l in 0..w {
-                a.store[off + idx[l]] = s[k][l];
-            }
-        }
-        if M::SETS_VOLTAGE && !init {
-            for l in 0..w {
-                a.store[a.v_off + idx[l]] = vnew[l];
+            if M::SETS_VOLTAGE && !init {
+                for l in 0..w {
+                    *store.add(a.v_off + idx[l]) = vnew[l];
+                }
             }
         }
         i += LANES;
@@ -190,49 +264,81 @@ fn current_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     m: &M,
     a: &mut CurrentArgs<'_, T>,
 ) {
-    let n = a.nodes.len();
-    let zero = T::zero();
+    let bound = node_bound(&a.nodes);
+    check_bounds(bound, a.store.len(), a.state_off, "state");
+    check_bounds(bound, a.store.len(), &[a.target_off], "state");
+    check_bounds(bound, a.params.len(), a.param_off, "parameter");
+    check_bounds(bound, a.lin.len().min(a.cst.len()).min(a.current.len()), &[0], "output");
+    match a.nodes {
+        Nodes::Range { start, len } => current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len),
+        Nodes::List(list) => current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len()),
+    }
+}
+
+#[inline(always)]
+fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut CurrentArgs<'_, T>,
+    ix: I,
+    n: usize,
+) {
     let delta = T::from(FD_DELTA);
+    let inv_delta = T::from(1.0 / FD_DELTA);
+    let store = a.store.as_ptr();
+    let params = a.params.as_ptr();
+    let (lin, cst, cur) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr(), a.current.as_mut_ptr());
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let toff = a.target_off;
     let mut i = 0;
     while i < n {
-        let idx = a.nodes.tile(i);
-        let mut s = [[zero; LANES]; S];
-        let mut p = [[zero; LANES]; P];
-        let mut x = [zero; LANES];
-        for l in 0..LANES {
-            x[l] = a.store[a.target_off + idx[l]];
-        }
-        for k in 0..S {
-            let off = a.state_off[k];
-            for l in 0..LANES {
-                s[k][l] = a.store[off + idx[l]];
-            }
-        }
-        for k in 0..P {
-            let off = a.param_off[k];
-            for l in 0..LANES {
-                p[k][l] = a.params[off + idx[l]];
-            }
-        }
-        let mut i0 = [zero; LANES];
-        let mut slope = [zero; LANES];
-        let mut cst = [zero; LANES];
-        for l in 0..LANES {
-            let sl: [T; S] = std::array::from_fn(|k| s[k][l]);
-            let pl: [T; P] = std::array::from_fn(|k| p[k][l]);
-            let c0 = m.compute_current(&sl, &pl, x[l]);
-            let c1 = m.compute_current(&sl, &pl, x[l] + delta);
-            let g = (c1 - c0) / delta;
-            i0[l] = c0;
-            slope[l] = g;
-            cst[l] = -(c0 - g * x[l]);
-        }
+        let idx = tile_nodes(ix, i, n);
         let w = LANES.min(n - i);
-        for l in 0..w {
-            let j = idx[l];
-            a.lin[j] += slope[l];
-            a.cst[j] += cst[l];
-            a.current[j] += i0[l];
+        // SAFETY: as in `update_loop`; the outputs are separate arrays.
+        unsafe {
+            let mut x = [T::zero(); LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
+            for l in 0..LANES {
+                x[l] = *store.add(toff + idx[l]);
+            }
+            for k in 0..S {
+                for l in 0..LANES {
+                    s[k][l] = *store.add(soff[k] + idx[l]);
+                }
+            }
+            for k in 0..P {
+                for l in 0..LANES {
+                    p[k][l] = *params.add(poff[k] + idx[l]);
+                }
+            }
+            let mut i0 = [T::zero(); LANES];
+            let mut slope = [T::zero(); LANES];
+            let mut c = [T::zero(); LANES];
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                let c0 = m.compute_current(&sl, &pl, x[l]);
+                let c1 = m.compute_current(&sl, &pl, x[l] + delta);
+                let g = (c1 - c0) * inv_delta;
+                i0[l] = c0;
+                slope[l] = g;
+                c[l] = -(c0 - g * x[l]);
+            }
+            for l in 0..w {
+                let j = idx[l];
+                *lin.add(j) += slope[l];
+                *cst.add(j) += c[l];
+                *cur.add(j) += i0[l];
+            }
         }
         i += LANES;
     }
@@ -278,89 +384,91 @@ mod x86 {
     use super::*;
 
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    pub(super) fn update_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    pub(super) fn update_avx512<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
         m: &M,
-        a: &mut UpdateArgs<'_, f64>,
+        a: &mut UpdateArgs<'_, T>,
         init: bool,
     ) {
-        update_tiles::<M, f64, P, S>(m, a, init)
+        update_tiles::<M, T, P, S>(m, a, init)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn update_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    pub(super) fn update_avx2<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
         m: &M,
-        a: &mut UpdateArgs<'_, f64>,
+        a: &mut UpdateArgs<'_, T>,
         init: bool,
     ) {
-        update_tiles::<M, f64, P, S>(m, a, init)
+        update_tiles::<M, T, P, S>(m, a, init)
     }
 
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-    pub(super) fn current_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    pub(super) fn current_avx512<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
         m: &M,
-        a: &mut CurrentArgs<'_, f64>,
+        a: &mut CurrentArgs<'_, T>,
     ) {
-        current_tiles::<M, f64, P, S>(m, a)
+        current_tiles::<M, T, P, S>(m, a)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    pub(super) fn current_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    pub(super) fn current_avx2<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
         m: &M,
-        a: &mut CurrentArgs<'_, f64>,
+        a: &mut CurrentArgs<'_, T>,
     ) {
-        current_tiles::<M, f64, P, S>(m, a)
+        current_tiles::<M, T, P, S>(m, a)
     }
+}
+
+/// Runs the update kernel compiled for the best instruction set of this CPU.
+fn dispatch_update<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut UpdateArgs<'_, T>,
+    init: bool,
+) {
+    check_args(a.state_off.len(), a.param_off.len(), S, P);
+    if a.nodes.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::update_avx512::<M, T, P, S>(m, a, init) },
+        SimdLevel::Avx2 => return unsafe { x86::update_avx2::<M, T, P, S>(m, a, init) },
+        SimdLevel::Baseline => {}
+    }
+    update_tiles::<M, T, P, S>(m, a, init)
+}
+
+/// Runs the current kernel compiled for the best instruction set of this CPU.
+fn dispatch_current<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(m: &M, a: &mut CurrentArgs<'_, T>) {
+    check_args(a.state_off.len(), a.param_off.len(), S, P);
+    if a.nodes.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::current_avx512::<M, T, P, S>(m, a) },
+        SimdLevel::Avx2 => return unsafe { x86::current_avx2::<M, T, P, S>(m, a) },
+        SimdLevel::Baseline => {}
+    }
+    current_tiles::<M, T, P, S>(m, a)
 }
 
 impl<M: Mechanism<P, S>, const P: usize, const S: usize> DynMechanism for Wrapped<M, P, S> {
     fn info(&self) -> &MechanismInfo {
         &self.info
     }
-
     fn update_f64(&self, a: &mut UpdateArgs<'_, f64>, init: bool) {
-        check_args(a.state_off.len(), a.param_off.len(), S, P);
-        if a.nodes.is_empty() {
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        match simd_level() {
-            // SAFETY: the CPU supports the features (checked by `simd_level`).
-            SimdLevel::Avx512 => {
-                return unsafe { x86::update_avx512::<M, P, S>(&self.mech, a, init) };
-            }
-            SimdLevel::Avx2 => return unsafe { x86::update_avx2::<M, P, S>(&self.mech, a, init) },
-            SimdLevel::Baseline => {}
-        }
-        update_tiles::<M, f64, P, S>(&self.mech, a, init)
+        dispatch_update(&self.mech, a, init)
     }
-
     fn update_dual(&self, a: &mut UpdateArgs<'_, Dual64>, init: bool) {
-        check_args(a.state_off.len(), a.param_off.len(), S, P);
-        if !a.nodes.is_empty() {
-            update_tiles::<M, Dual64, P, S>(&self.mech, a, init)
-        }
+        dispatch_update(&self.mech, a, init)
     }
-
     fn current_f64(&self, a: &mut CurrentArgs<'_, f64>) {
-        check_args(a.state_off.len(), a.param_off.len(), S, P);
-        if a.nodes.is_empty() {
-            return;
-        }
-        #[cfg(target_arch = "x86_64")]
-        match simd_level() {
-            // SAFETY: the CPU supports the features (checked by `simd_level`).
-            SimdLevel::Avx512 => return unsafe { x86::current_avx512::<M, P, S>(&self.mech, a) },
-            SimdLevel::Avx2 => return unsafe { x86::current_avx2::<M, P, S>(&self.mech, a) },
-            SimdLevel::Baseline => {}
-        }
-        current_tiles::<M, f64, P, S>(&self.mech, a)
+        dispatch_current(&self.mech, a)
     }
-
     fn current_dual(&self, a: &mut CurrentArgs<'_, Dual64>) {
-        check_args(a.state_off.len(), a.param_off.len(), S, P);
-        if !a.nodes.is_empty() {
-            current_tiles::<M, Dual64, P, S>(&self.mech, a)
-        }
+        dispatch_current(&self.mech, a)
     }
 }
 

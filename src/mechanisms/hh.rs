@@ -17,19 +17,19 @@ impl HH {
     #[inline(always)]
     fn m_gate<T: Scalar>(v: T) -> (T, T) {
         let alpha = c::<T>(0.1) * vtrap(-(v + c(40.0)), c(10.0));
-        let beta = c::<T>(4.0) * save_exp(-(v + c(65.0)) / c(18.0));
+        let beta = c::<T>(4.0) * save_exp(-(v + c(65.0)) * c(1.0 / 18.0));
         (alpha, beta)
     }
     #[inline(always)]
     fn h_gate<T: Scalar>(v: T) -> (T, T) {
-        let alpha = c::<T>(0.07) * save_exp(-(v + c(65.0)) / c(20.0));
-        let beta = c::<T>(1.0) / (save_exp(-(v + c(35.0)) / c(10.0)) + c(1.0));
+        let alpha = c::<T>(0.07) * save_exp(-(v + c(65.0)) * c(1.0 / 20.0));
+        let beta = c::<T>(1.0) / (save_exp(-(v + c(35.0)) * c(1.0 / 10.0)) + c(1.0));
         (alpha, beta)
     }
     #[inline(always)]
     fn n_gate<T: Scalar>(v: T) -> (T, T) {
         let alpha = c::<T>(0.01) * vtrap(-(v + c(55.0)), c(10.0));
-        let beta = c::<T>(0.125) * save_exp(-(v + c(65.0)) / c(80.0));
+        let beta = c::<T>(0.125) * save_exp(-(v + c(65.0)) * c(1.0 / 80.0));
         (alpha, beta)
     }
 }

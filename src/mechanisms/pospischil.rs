@@ -36,17 +36,17 @@ impl Na {
     #[inline(always)]
     fn m_gate<T: Scalar>(v: T, vt: T) -> (T, T) {
         let v_alpha = v - vt - c(13.0);
-        let alpha = c::<T>(0.32) * efun(c::<T>(-0.25) * v_alpha) / c(0.25);
+        let alpha = c::<T>(0.32) * efun(c::<T>(-0.25) * v_alpha) * c(1.0 / 0.25);
         let v_beta = v - vt - c(40.0);
-        let beta = c::<T>(0.28) * efun(c::<T>(0.2) * v_beta) / c(0.2);
+        let beta = c::<T>(0.28) * efun(c::<T>(0.2) * v_beta) * c(1.0 / 0.2);
         (alpha, beta)
     }
     #[inline(always)]
     fn h_gate<T: Scalar>(v: T, vt: T) -> (T, T) {
         let v_alpha = v - vt - c(17.0);
-        let alpha = c::<T>(0.128) * save_exp(-v_alpha / c(18.0));
+        let alpha = c::<T>(0.128) * save_exp(-v_alpha * c(1.0 / 18.0));
         let v_beta = v - vt - c(40.0);
-        let beta = c::<T>(4.0) / (save_exp(-v_beta / c(5.0)) + c(1.0));
+        let beta = c::<T>(4.0) / (save_exp(-v_beta * c(1.0 / 5.0)) + c(1.0));
         (alpha, beta)
     }
 }
@@ -94,9 +94,9 @@ impl K {
     #[inline(always)]
     fn n_gate<T: Scalar>(v: T, vt: T) -> (T, T) {
         let v_alpha = v - vt - c(15.0);
-        let alpha = c::<T>(0.032) * efun(c::<T>(-0.2) * v_alpha) / c(0.2);
+        let alpha = c::<T>(0.032) * efun(c::<T>(-0.2) * v_alpha) * c(1.0 / 0.2);
         let v_beta = v - vt - c(10.0);
-        let beta = c::<T>(0.5) * save_exp(-v_beta / c(40.0));
+        let beta = c::<T>(0.5) * save_exp(-v_beta * c(1.0 / 40.0));
         (alpha, beta)
     }
 }
@@ -190,17 +190,17 @@ impl CaL {
     #[inline(always)]
     fn q_gate<T: Scalar>(v: T) -> (T, T) {
         let v_alpha = -v - c(27.0);
-        let alpha = c::<T>(0.055) * efun(v_alpha / c(3.8)) * c(3.8);
+        let alpha = c::<T>(0.055) * efun(v_alpha * c(1.0 / 3.8)) * c(3.8);
         let v_beta = -v - c(75.0);
-        let beta = c::<T>(0.94) * save_exp(v_beta / c(17.0));
+        let beta = c::<T>(0.94) * save_exp(v_beta * c(1.0 / 17.0));
         (alpha, beta)
     }
     #[inline(always)]
     fn r_gate<T: Scalar>(v: T) -> (T, T) {
         let v_alpha = -v - c(13.0);
-        let alpha = c::<T>(0.000457) * save_exp(v_alpha / c(50.0));
+        let alpha = c::<T>(0.000457) * save_exp(v_alpha * c(1.0 / 50.0));
         let v_beta = -v - c(15.0);
-        let beta = c::<T>(0.0065) / (save_exp(v_beta / c(28.0)) + c(1.0));
+        let beta = c::<T>(0.0065) / (save_exp(v_beta * c(1.0 / 28.0)) + c(1.0));
         (alpha, beta)
     }
 }
@@ -249,9 +249,9 @@ impl CaT {
     #[inline(always)]
     fn u_gate<T: Scalar>(v: T, vx: T) -> (T, T) {
         let v_u1 = v + vx + c(81.0);
-        let u_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp(v_u1 / c(4.0)));
-        let tau = (c::<T>(30.8) + (c::<T>(211.4) + save_exp((v + vx + c(113.2)) / c(5.0))))
-            / (c::<T>(3.7) * (c::<T>(1.0) + save_exp((v + vx + c(84.0)) / c(3.2))));
+        let u_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp(v_u1 * c(1.0 / 4.0)));
+        let tau = (c::<T>(30.8) + (c::<T>(211.4) + save_exp((v + vx + c(113.2)) * c(1.0 / 5.0))))
+            / (c::<T>(3.7) * (c::<T>(1.0) + save_exp((v + vx + c(84.0)) * c(1.0 / 3.2))));
         (u_inf, tau)
     }
 }
@@ -276,7 +276,7 @@ impl Mechanism<3, 1> for CaT {
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 3], v: T) -> T {
-        let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp(-(v + p[1] + c(57.0)) / c(6.2)));
+        let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp(-(v + p[1] + c(57.0)) * c(1.0 / 6.2)));
         p[0] * (s_inf * s_inf) * s[0] * (v - p[2])
     }
     #[inline(always)]
