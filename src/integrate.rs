@@ -278,6 +278,7 @@ fn init<T: Scalar>(
         h_lower: vec![],
         h_upper: vec![],
         h_gsum: vec![],
+        inv_cm: vec![],
         exp_euler: None,
     };
     check_geometry(c, &p)?;
@@ -399,6 +400,15 @@ pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
     p.h_lower = pick(&ord.lower_edge);
     p.h_upper = pick(&ord.upper_edge);
     p.h_gsum = ord.order.iter().map(|&i| gsum_node[i as usize]).collect();
+    p.inv_cm = (0..n)
+        .map(|i| {
+            if c.graph.is_comp[i] {
+                one / cm[i]
+            } else {
+                T::zero()
+            }
+        })
+        .collect();
     p.axial = axial;
 }
 

@@ -35,6 +35,8 @@ pub struct AllParams<T> {
     pub(crate) h_upper: Vec<T>,
     /// Per Hines position: sum of the conductances into the node.
     pub(crate) h_gsum: Vec<T>,
+    /// Per node: `1 / capacitance` (0 at branchpoints).
+    pub(crate) inv_cm: Vec<T>,
     /// Exponential-Euler transition matrix and the time step it was built for.
     pub(crate) exp_euler: Option<(f64, nalgebra::DMatrix<T>)>,
 }
@@ -48,7 +50,6 @@ pub(crate) struct Workspace<T> {
     pub cst: Vec<Vec<T>>,
     /// Per membrane current: its sum over mechanisms.
     pub cur: Vec<Vec<T>>,
-    pub iext: Vec<T>,
     /// Hines: diagonal, right-hand side, solution in elimination order.
     pub d: Vec<T>,
     pub r: Vec<T>,
@@ -65,7 +66,6 @@ impl<T> Default for Workspace<T> {
             lin: vec![],
             cst: vec![],
             cur: vec![],
-            iext: vec![],
             d: vec![],
             r: vec![],
             tmp: vec![],
@@ -84,7 +84,6 @@ impl<T: Scalar> Workspace<T> {
             lin: c.targets.iter().map(|_| z()).collect(),
             cst: c.targets.iter().map(|_| z()).collect(),
             cur: c.currents.iter().map(|_| z()).collect(),
-            iext: z(),
             d: z(),
             r: z(),
             tmp: z(),
@@ -199,7 +198,6 @@ impl<T: Scalar> AllStates<T> {
                 .iter()
                 .map(|x| vec![U::zero(); x.len()])
                 .collect(),
-            iext: vec![U::zero(); self.ws.iext.len()],
             d: vec![U::zero(); self.ws.d.len()],
             r: vec![U::zero(); self.ws.r.len()],
             tmp: vec![U::zero(); self.ws.tmp.len()],
@@ -249,6 +247,7 @@ impl<T: Scalar> AllParams<T> {
             h_lower: c(&self.h_lower),
             h_upper: c(&self.h_upper),
             h_gsum: c(&self.h_gsum),
+            inv_cm: c(&self.inv_cm),
             exp_euler: self
                 .exp_euler
                 .as_ref()

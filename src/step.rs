@@ -13,7 +13,7 @@
 use crate::compile::Compiled;
 use crate::error::{Error, Result};
 use crate::externals::ExternalsAt;
-use crate::mechanisms::driver::{CurrentArgs, UpdateArgs};
+use crate::mechanisms::driver::{CurrentArgs, SimdLevel, UpdateArgs, simd_level};
 use crate::scalar::Scalar;
 use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, hines, sparse_lu};
 use crate::state::{AllParams, AllStates, Workspace};
@@ -103,11 +103,53 @@ pub(crate) fn step<T: Scalar>(
     if ws.v_old.len() != c.n_nodes() {
         ws = Workspace::new(c);
     }
-    let result = step_with(c, solver, vsolver, s, p, ext, dt, &mut ws);
+    let result = match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => unsafe { step_avx512(c, solver, vsolver, s, p, ext, dt, &mut ws) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => unsafe { step_avx2(c, solver, vsolver, s, p, ext, dt, &mut ws) },
+        _ => step_with(c, solver, vsolver, s, p, ext, dt, &mut ws),
+    };
     s.ws = ws;
     result
 }
 
+/// [`step_with`] compiled for AVX-512 (the solver and the loops over nodes vectorise).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn step_avx512<T: Scalar>(
+    c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, T>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) -> Result<()> {
+    step_with(c, solver, vsolver, s, p, ext, dt, ws)
+}
+
+/// [`step_with`] compiled for AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+fn step_avx2<T: Scalar>(
+    c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, T>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) -> Result<()> {
+    step_with(c, solver, vsolver, s, p, ext, dt, ws)
+}
+
+#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn step_with<T: Scalar>(
     c: &Compiled,
@@ -124,23 +166,23 @@ fn step_with<T: Scalar>(
     update_states(c, s, p, ws, h);
     currents(c, s, p, ws);
 
-    // External current (nA → µA/cm²), then the voltage terms divided by the capacitance.
-    ws.iext.fill(T::zero());
-    let area = p.get("area").expect("geometry");
-    let cm = p.get("capacitance").expect("geometry");
+    // Voltage terms divided by the capacitance (mA/cm² → µA/cm²), then the external current
+    // (nA → µA/cm²).
+    let thousand = T::from(1000.0);
+    let inv_cm = &p.inv_cm[..n];
+    let (lin_v, rest_lin) = ws.lin.split_first_mut().expect("v is a target");
+    let (cst_v, rest_cst) = ws.cst.split_first_mut().expect("v is a target");
+    let (lin_v, cst_v) = (&mut lin_v[..n], &mut cst_v[..n]);
+    for i in 0..n {
+        lin_v[i] = lin_v[i] * thousand * inv_cm[i];
+        cst_v[i] = cst_v[i] * thousand * inv_cm[i];
+    }
+    let area = &p.data[c.area_key * n..(c.area_key + 1) * n];
     for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
         for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
             let node = node as usize;
-            ws.iext[node] += point_to_density(i, area[node]);
+            cst_v[node] += point_to_density(i, area[node]) * inv_cm[node];
         }
-    }
-    let thousand = T::from(1000.0);
-    let (lin_v, rest_lin) = ws.lin.split_first_mut().expect("v is a target");
-    let (cst_v, rest_cst) = ws.cst.split_first_mut().expect("v is a target");
-    for &node in &c.comp_nodes {
-        let i = node as usize;
-        lin_v[i] = lin_v[i] * thousand / cm[i];
-        cst_v[i] = (cst_v[i] * thousand + ws.iext[i]) / cm[i];
     }
 
     // Pumped ions: implicit Euler for a diagonal system.
@@ -183,7 +225,9 @@ fn step_with<T: Scalar>(
                 ws.tmp.copy_from_slice(v);
             }
             match vsolver {
-                VoltageSolver::Hines => hines::solve(c, p, lin_v, cst_v, v, hh, &mut ws.d, &mut ws.r),
+                VoltageSolver::Hines => {
+                    hines::solve(c, p, lin_v, cst_v, v, hh, &mut ws.d, &mut ws.r)
+                }
                 VoltageSolver::SparseLu => {
                     let plan = c.lu_plan()?;
                     let work = ws

@@ -8,45 +8,85 @@ fn branch() -> Branch {
 
 #[test]
 fn parents_first_not_root() {
-    assert!(matches!(Cell::new(&branch(), &[0, 0]), Err(Error::InvalidParents(m)) if m.contains("root")));
+    assert!(
+        matches!(Cell::new(&branch(), &[0, 0]), Err(Error::InvalidParents(m)) if m.contains("root"))
+    );
 }
 
 #[test]
 fn parents_not_before_child() {
-    assert!(matches!(Cell::new(&branch(), &[-1, 1, 0]), Err(Error::InvalidParents(m)) if m.contains("branch 1")));
+    assert!(
+        matches!(Cell::new(&branch(), &[-1, 1, 0]), Err(Error::InvalidParents(m)) if m.contains("branch 1"))
+    );
 }
 
 #[test]
 fn parents_out_of_range() {
-    assert!(matches!(Cell::new(&branch(), &[-1, 7]), Err(Error::InvalidParents(m)) if m.contains("parent 7")));
+    assert!(
+        matches!(Cell::new(&branch(), &[-1, 7]), Err(Error::InvalidParents(m)) if m.contains("parent 7"))
+    );
 }
 
 #[test]
 fn parents_second_root_or_empty() {
-    assert!(matches!(Cell::new(&branch(), &[-1, -1]), Err(Error::InvalidParents(_))));
-    assert!(matches!(Cell::new(&branch(), &[]), Err(Error::InvalidParents(_))));
+    assert!(matches!(
+        Cell::new(&branch(), &[-1, -1]),
+        Err(Error::InvalidParents(_))
+    ));
+    assert!(matches!(
+        Cell::new(&branch(), &[]),
+        Err(Error::InvalidParents(_))
+    ));
 }
 
 #[test]
 fn branch_without_compartments() {
-    assert!(matches!(Branch::new(&Compartment::new(), 0), Err(Error::InvalidValue { name, .. }) if name == "ncomp"));
+    assert!(
+        matches!(Branch::new(&Compartment::new(), 0), Err(Error::InvalidValue { name, .. }) if name == "ncomp")
+    );
 }
 
 #[test]
 fn radius_and_length_must_be_positive() {
     let mut cell = Cell::new(&branch(), &[-1, 0]).unwrap();
-    for (name, value) in [("radius", 0.0), ("radius", -1.0), ("radius", f64::NAN), ("length", 0.0), ("length", f64::NAN)] {
-        let err = cell.branch(1).unwrap().comp(1).unwrap().set(name, value).err().expect("rejected");
-        assert!(matches!(&err, Error::InvalidValue { name: n, location, .. } if n == name && location == "compartment 3"), "{err}");
+    for (name, value) in [
+        ("radius", 0.0),
+        ("radius", -1.0),
+        ("radius", f64::NAN),
+        ("length", 0.0),
+        ("length", f64::NAN),
+    ] {
+        let err = cell
+            .branch(1)
+            .unwrap()
+            .comp(1)
+            .unwrap()
+            .set(name, value)
+            .err()
+            .expect("rejected");
+        assert!(
+            matches!(&err, Error::InvalidValue { name: n, location, .. } if n == name && location == "compartment 3"),
+            "{err}"
+        );
     }
-    assert_eq!(cell.column("radius").unwrap(), &[1.0; 4], "nothing was changed");
+    assert_eq!(
+        cell.column("radius").unwrap(),
+        &[1.0; 4],
+        "nothing was changed"
+    );
 }
 
 #[test]
 fn resistivity_and_capacitance_must_be_positive() {
     let mut comp = Compartment::new();
-    assert!(matches!(comp.set("axial_resistivity", 0.0), Err(Error::InvalidValue { .. })));
-    assert!(matches!(comp.set("capacitance", -1.0), Err(Error::InvalidValue { .. })));
+    assert!(matches!(
+        comp.set("axial_resistivity", 0.0),
+        Err(Error::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        comp.set("capacitance", -1.0),
+        Err(Error::InvalidValue { .. })
+    ));
 }
 
 #[test]
@@ -63,26 +103,41 @@ fn delta_t_must_be_positive() {
     let mut comp = Compartment::new();
     comp.record("v").unwrap();
     for dt in [0.0, -0.1, f64::NAN] {
-        let opts = IntegrateOptions { delta_t: dt, t_max: Some(1.0), ..Default::default() };
-        assert!(matches!(integrate(&comp, &opts), Err(Error::InvalidValue { name, .. }) if name == "delta_t"));
+        let opts = IntegrateOptions {
+            delta_t: dt,
+            t_max: Some(1.0),
+            ..Default::default()
+        };
+        assert!(
+            matches!(integrate(&comp, &opts), Err(Error::InvalidValue { name, .. }) if name == "delta_t")
+        );
     }
-    let (init_fn, step_fn) = build_init_and_step_fn(&comp, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
+    let (init_fn, step_fn) =
+        build_init_and_step_fn(&comp, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
     let (mut s, p) = init_fn.init::<f64>(&[], None, None, 0.025).unwrap();
-    assert!(matches!(step_fn.step(&mut s, &p, Externals::none().at(0), 0.0), Err(Error::InvalidValue { .. })));
+    assert!(matches!(
+        step_fn.step(&mut s, &p, Externals::none().at(0), 0.0),
+        Err(Error::InvalidValue { .. })
+    ));
 }
 
 #[test]
 fn t_max_must_not_be_negative() {
     let mut comp = Compartment::new();
     comp.record("v").unwrap();
-    assert!(matches!(integrate(&comp, &IntegrateOptions::t_max(-1.0)), Err(Error::InvalidValue { name, .. }) if name == "t_max"));
+    assert!(
+        matches!(integrate(&comp, &IntegrateOptions::t_max(-1.0)), Err(Error::InvalidValue { name, .. }) if name == "t_max")
+    );
 }
 
 #[test]
 fn t_max_needed_without_inputs() {
     let mut comp = Compartment::new();
     comp.record("v").unwrap();
-    assert!(matches!(integrate(&comp, &IntegrateOptions::default()), Err(Error::MissingTmax)));
+    assert!(matches!(
+        integrate(&comp, &IntegrateOptions::default()),
+        Err(Error::MissingTmax)
+    ));
 }
 
 #[test]
@@ -90,14 +145,20 @@ fn unknown_name_in_set() {
     let mut comp = Compartment::new();
     let err = comp.set("HH_gNa", 0.1).err().unwrap();
     assert!(matches!(&err, Error::UnknownName { name, .. } if name == "HH_gNa"));
-    assert!(err.to_string().contains("radius"), "the message lists what exists: {err}");
+    assert!(
+        err.to_string().contains("radius"),
+        "the message lists what exists: {err}"
+    );
 }
 
 #[test]
 fn set_where_not_defined() {
     let mut cell = Cell::new(&branch(), &[-1, 0]).unwrap();
     cell.branch(0).unwrap().insert(HH).unwrap();
-    assert!(matches!(cell.branch(1).unwrap().set("HH_gNa", 0.1), Err(Error::EmptyView(_))));
+    assert!(matches!(
+        cell.branch(1).unwrap().set("HH_gNa", 0.1),
+        Err(Error::EmptyView(_))
+    ));
 }
 
 #[test]
@@ -113,7 +174,10 @@ fn unknown_name_in_record() {
 #[test]
 fn nothing_recorded() {
     let comp = Compartment::new();
-    assert!(matches!(integrate(&comp, &IntegrateOptions::t_max(1.0)), Err(Error::NoRecordings)));
+    assert!(matches!(
+        integrate(&comp, &IntegrateOptions::t_max(1.0)),
+        Err(Error::NoRecordings)
+    ));
 }
 
 #[test]
@@ -128,9 +192,25 @@ fn clamp_shorter_than_the_run() {
 #[test]
 fn view_indices_out_of_range() {
     let mut cell = Cell::new(&branch(), &[-1, 0]).unwrap();
-    assert!(matches!(cell.branch(2), Err(Error::IndexOutOfRange { what: "branch", index: 2, len: 2 })));
-    assert!(matches!(cell.branch(0).unwrap().comp(5), Err(Error::IndexOutOfRange { what: "compartment", .. })));
-    assert!(matches!(cell.cell(1), Err(Error::IndexOutOfRange { what: "cell", .. })));
+    assert!(matches!(
+        cell.branch(2),
+        Err(Error::IndexOutOfRange {
+            what: "branch",
+            index: 2,
+            len: 2
+        })
+    ));
+    assert!(matches!(
+        cell.branch(0).unwrap().comp(5),
+        Err(Error::IndexOutOfRange {
+            what: "compartment",
+            ..
+        })
+    ));
+    assert!(matches!(
+        cell.cell(1),
+        Err(Error::IndexOutOfRange { what: "cell", .. })
+    ));
     assert!(matches!(cell.loc(1.5), Err(Error::InvalidValue { .. })));
 }
 
@@ -141,11 +221,19 @@ fn unstable_forward_euler_reports_the_first_bad_step_and_node() {
     comp.set("length", 0.5).unwrap();
     let mut cell = Cell::new(&Branch::new(&comp, 20).unwrap(), &[-1]).unwrap();
     cell.insert(Leak).unwrap();
-    cell.comp(0).unwrap().stimulate(&step_current(0.0, 1.0, 0.1, 0.025, 500.0, 0.0));
+    cell.comp(0)
+        .unwrap()
+        .stimulate(&step_current(0.0, 1.0, 0.1, 0.025, 500.0, 0.0));
     cell.comp(19).unwrap().record("v").unwrap();
-    let opts = IntegrateOptions { t_max: Some(500.0), solver: Solver::FwdEuler, ..Default::default() };
+    let opts = IntegrateOptions {
+        t_max: Some(500.0),
+        solver: Solver::FwdEuler,
+        ..Default::default()
+    };
     match integrate(&cell, &opts) {
-        Err(Error::NonFinite { state, step, node, .. }) => {
+        Err(Error::NonFinite {
+            state, step, node, ..
+        }) => {
             assert_eq!(state, "v");
             assert!(step > 1 && step < 20_000, "step {step}");
             assert!(node < 20);
@@ -167,10 +255,14 @@ fn states_of_one_model_used_with_another() {
     let mut b = Compartment::new();
     b.insert(HH).unwrap();
     let (init_a, _) = build_init_and_step_fn(&a, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
-    let (init_b, step_b) = build_init_and_step_fn(&b, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
+    let (init_b, step_b) =
+        build_init_and_step_fn(&b, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
     let (mut sa, _) = init_a.init::<f64>(&[], None, None, 0.025).unwrap();
     let (_, pb) = init_b.init::<f64>(&[], None, None, 0.025).unwrap();
-    assert!(matches!(step_b.step(&mut sa, &pb, Externals::none().at(0), 0.025), Err(Error::LayoutMismatch(_))));
+    assert!(matches!(
+        step_b.step(&mut sa, &pb, Externals::none().at(0), 0.025),
+        Err(Error::LayoutMismatch(_))
+    ));
 }
 
 #[test]

@@ -8,12 +8,22 @@ use huxley::*;
 fn passive_compartment_follows_the_backward_euler_closed_form() -> Result<()> {
     let (g, e, i_na, dt) = (2e-4, -65.0, 0.05, 0.025);
     let mut comp = Compartment::new();
-    comp.insert(Leak)?.set("Leak_gLeak", g)?.set("Leak_eLeak", e)?.set("v", e)?;
+    comp.insert(Leak)?
+        .set("Leak_gLeak", g)?
+        .set("Leak_eLeak", e)?
+        .set("v", e)?;
     comp.set("capacitance", 1.5)?;
     comp.record("v")?;
     let n = 2000;
     comp.stimulate(&vec![i_na; n]);
-    let out = integrate(&comp, &IntegrateOptions { delta_t: dt, ..Default::default() })?.recordings;
+    let out = integrate(
+        &comp,
+        &IntegrateOptions {
+            delta_t: dt,
+            ..Default::default()
+        },
+    )?
+    .recordings;
     let area = comp.column("area")?[0];
     // cm dV/dt = −1000 g (V − E) + I·1e5/area  (µA/cm²)
     let ir = i_na / area * 1e5 / (1000.0 * g);
@@ -47,8 +57,9 @@ fn random_cell(rng: &mut Rng, n_branches: usize) -> Result<Cell> {
     for b in 1..n_branches {
         parents.push(rng.below(b) as i64);
     }
-    let branches: Vec<Branch> =
-        (0..n_branches).map(|_| Branch::new(&Compartment::new(), 1 + rng.below(5))).collect::<Result<_>>()?;
+    let branches: Vec<Branch> = (0..n_branches)
+        .map(|_| Branch::new(&Compartment::new(), 1 + rng.below(5)))
+        .collect::<Result<_>>()?;
     let mut cell = Cell::from_branches(&branches, &parents)?;
     let n = cell.n_comps();
     let radius: Vec<f64> = (0..n).map(|_| 0.2 + 3.0 * rng.next()).collect();
@@ -68,12 +79,29 @@ fn hines_sparse_lu_and_dense_lu_agree_on_random_trees() -> Result<()> {
     for &n_branches in &[1usize, 2, 3, 7, 20, 60] {
         for _ in 0..3 {
             let cell = random_cell(&mut rng, n_branches)?;
-            let (init_fn, _) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
+            let (init_fn, _) =
+                build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
             let c = init_fn.compiled();
             let (_, p) = init_fn.init::<f64>(&[], None, None, 0.025)?;
             let n = c.n_nodes();
-            let lin: Vec<f64> = (0..n).map(|i| if c.graph().is_comp[i] { 5.0 * rng.next() } else { 0.0 }).collect();
-            let cst: Vec<f64> = (0..n).map(|i| if c.graph().is_comp[i] { 100.0 * (rng.next() - 0.5) } else { 0.0 }).collect();
+            let lin: Vec<f64> = (0..n)
+                .map(|i| {
+                    if c.graph().is_comp[i] {
+                        5.0 * rng.next()
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            let cst: Vec<f64> = (0..n)
+                .map(|i| {
+                    if c.graph().is_comp[i] {
+                        100.0 * (rng.next() - 0.5)
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
             let v: Vec<f64> = (0..n).map(|_| -80.0 + 60.0 * rng.next()).collect();
             let h = 0.05;
             let (mut d, mut r, mut x_hines) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
@@ -85,8 +113,14 @@ fn hines_sparse_lu_and_dense_lu_agree_on_random_trees() -> Result<()> {
             sparse_lu::solve(&plan, &mut work, c, &p, &lin, &cst, &v, h, &mut x_lu)?;
             let x_dense = dense::solve(c, &p, &lin, &cst, &v, h).expect("non-singular");
             for i in 0..n {
-                assert!((x_hines[i] - x_dense[i]).abs() < 1e-10, "Hines vs dense at node {i} ({n_branches} branches)");
-                assert!((x_lu[i] - x_dense[i]).abs() < 1e-10, "sparse LU vs dense at node {i}");
+                assert!(
+                    (x_hines[i] - x_dense[i]).abs() < 1e-10,
+                    "Hines vs dense at node {i} ({n_branches} branches)"
+                );
+                assert!(
+                    (x_lu[i] - x_dense[i]).abs() < 1e-10,
+                    "sparse LU vs dense at node {i}"
+                );
             }
         }
     }
@@ -98,7 +132,9 @@ fn hines_and_sparse_lu_give_the_same_simulation() -> Result<()> {
     let mut rng = Rng(11);
     let mut cell = random_cell(&mut rng, 15)?;
     cell.insert(HH)?;
-    cell.branch(0)?.comp(0)?.stimulate(&step_current(1.0, 3.0, 0.5, 0.025, 10.0, 0.0));
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(1.0, 3.0, 0.5, 0.025, 10.0, 0.0));
     let mut brs = cell.branches();
     while let Some(b) = brs.next() {
         b.loc(1.0)?.record("v")?;
@@ -109,6 +145,9 @@ fn hines_and_sparse_lu_give_the_same_simulation() -> Result<()> {
     let b = integrate(&cell, &opts)?.recordings;
     let worst = (&a - &b).abs().max();
     assert!(worst < 1e-10, "max |ΔV| = {worst:e}");
-    assert!(a.max() > 0.0, "the cell spikes, so the comparison covers the nonlinear regime");
+    assert!(
+        a.max() > 0.0,
+        "the cell spikes, so the comparison covers the nonlinear regime"
+    );
     Ok(())
 }

@@ -155,7 +155,12 @@ fn cat_u_inf(v: f64, vx: f64) -> f64 {
 fn pospischil_channels_with_calcium() -> Result<()> {
     let case = load("core_pospischil_ca.json");
     let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0])?;
-    cell.insert(Leak)?.insert(Na)?.insert(K)?.insert(Km)?.insert(CaL)?.insert(CaT)?;
+    cell.insert(Leak)?
+        .insert(Na)?
+        .insert(K)?
+        .insert(Km)?
+        .insert(CaL)?
+        .insert(CaT)?;
     cell.branch(0)?.insert(CaPump)?;
     cell.branch(1)?.insert(CaPump)?;
     cell.insert(CaNernstReversal)?;
@@ -168,7 +173,9 @@ fn pospischil_channels_with_calcium() -> Result<()> {
         assert!((u - cat_u_inf(-65.0, 2.0)).abs() < 1e-15);
     }
     cell.branch(2)?.set("CaCon_e", 3.0)?;
-    cell.branch(0)?.comp(0)?.stimulate(&step_current(2.0, 20.0, 0.2, DT, 50.0, 0.0));
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(2.0, 20.0, 0.2, DT, 50.0, 0.0));
     cell.branch(0)?.comp(0)?.record("v")?;
     cell.branch(1)?.comp(2)?.record("v")?;
     cell.branch(2)?.comp(1)?.record("v")?;
@@ -185,16 +192,32 @@ fn pospischil_channels_with_calcium() -> Result<()> {
     // mechanism passes them; we write NaN there).
     let (init_fn, _) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
     let (states, params) = init_fn.init::<f64>(&[], None, None, DT)?;
-    let keys: Vec<String> =
-        case["initial_states_keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap().to_string()).collect();
-    assert_eq!(states.keys(), &keys[..], "all_states keys in Jaxley's order");
+    let keys: Vec<String> = case["initial_states_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        states.keys(),
+        &keys[..],
+        "all_states keys in Jaxley's order"
+    );
     for key in &keys {
         let theirs = vec_f64(&case["initial_states"][key]);
         let ours = states.get(key)?;
-        for &node in &init_fn.compiled().state_layout().defined(states.layout().position(key).unwrap()).to_vec() {
+        for &node in &init_fn
+            .compiled()
+            .state_layout()
+            .defined(states.layout().position(key).unwrap())
+            .to_vec()
+        {
             let (a, b) = (ours[node as usize], theirs[node as usize]);
             if init_fn.compiled().graph().is_comp[node as usize] {
-                assert!((a - b).abs() <= 1e-12 * b.abs().max(1e-300), "{key} at node {node}: {a} vs {b}");
+                assert!(
+                    (a - b).abs() <= 1e-12 * b.abs().max(1e-300),
+                    "{key} at node {node}: {a} vs {b}"
+                );
             }
         }
     }
@@ -212,7 +235,9 @@ fn solver_cell() -> Result<Cell> {
     cell.branch(2)?.set("radius", 2.0)?;
     cell.set("length", 30.0)?;
     cell.set("axial_resistivity", 500.0)?;
-    cell.branch(0)?.comp(0)?.stimulate(&step_current(1.0, 2.0, 0.2, DT, 10.0, 0.0));
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(1.0, 2.0, 0.2, DT, 10.0, 0.0));
     for b in 0..3 {
         for c in 0..3 {
             cell.branch(b)?.comp(c)?.record("v")?;
@@ -254,7 +279,11 @@ fn golden_traces_of_jaxleys_test_suite() -> Result<()> {
     cell.insert(HH)?;
     cell.branch(1)?.loc(0.0)?.stimulate(&stim);
     cell.branch(1)?.loc(0.0)?.record("v")?;
-    for (key, module) in [("comp", &*comp), ("branch2", &*branch), ("simple_cell", &*cell)] {
+    for (key, module) in [
+        ("comp", &*comp),
+        ("branch2", &*branch),
+        ("simple_cell", &*cell),
+    ] {
         let reference = &case["modules"][key];
         check_recordings(module, reference);
         let out = integrate(module, &IntegrateOptions::default())?.recordings;
@@ -262,7 +291,12 @@ fn golden_traces_of_jaxleys_test_suite() -> Result<()> {
         // The golden values quoted from Jaxley's tests (8 decimals), every 20th sample.
         let golden = vec_f64(&reference["golden_values"]);
         for (k, g) in golden.iter().enumerate() {
-            assert!((out[(0, 20 * k)] - g).abs() < 1e-8, "{key}: sample {} = {} vs golden {g}", 20 * k, out[(0, 20 * k)]);
+            assert!(
+                (out[(0, 20 * k)] - g).abs() < 1e-8,
+                "{key}: sample {} = {} vs golden {g}",
+                20 * k,
+                out[(0, 20 * k)]
+            );
         }
         eprintln!("golden {key}: max |ΔV| = {d:e} mV");
     }
@@ -279,7 +313,12 @@ fn step_function_states_match_jaxley_key_by_key() -> Result<()> {
     for k in 0..40 {
         step_fn.step(&mut states, &params, ext.at(k), DT)?;
     }
-    let keys: Vec<&str> = case["states_keys"].as_array().unwrap().iter().map(|k| k.as_str().unwrap()).collect();
+    let keys: Vec<&str> = case["states_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k.as_str().unwrap())
+        .collect();
     assert_eq!(states.keys(), &keys[..]);
     let layout = states.layout().clone();
     for (k, key) in keys.iter().enumerate() {
@@ -289,11 +328,24 @@ fn step_function_states_match_jaxley_key_by_key() -> Result<()> {
         for node in 0..ours.len() {
             let is_bp = !init_fn.compiled().graph().is_comp[node];
             if defined.binary_search(&(node as u32)).is_ok() && !(is_bp && *key != "v") {
-                let tol = if *key == "v" { 1e-8 } else { 1e-10 * theirs[node].abs().max(1e-12) };
-                assert!((ours[node] - theirs[node]).abs() <= tol, "{key}[{node}]: {} vs {}", ours[node], theirs[node]);
+                let tol = if *key == "v" {
+                    1e-8
+                } else {
+                    1e-10 * theirs[node].abs().max(1e-12)
+                };
+                assert!(
+                    (ours[node] - theirs[node]).abs() <= tol,
+                    "{key}[{node}]: {} vs {}",
+                    ours[node],
+                    theirs[node]
+                );
             } else {
                 // Where Jaxley has a placeholder (NaN, −1 or 0), we have NaN.
-                assert!(ours[node].is_nan(), "{key}[{node}] should be NaN, is {}", ours[node]);
+                assert!(
+                    ours[node].is_nan(),
+                    "{key}[{node}] should be NaN, is {}",
+                    ours[node]
+                );
             }
         }
     }
@@ -303,8 +355,15 @@ fn step_function_states_match_jaxley_key_by_key() -> Result<()> {
 #[test]
 fn step_loop_equals_integrate() -> Result<()> {
     let mut cell = mixed_cell()?;
-    cell.branch(3)?.comp(1)?.record("v")?.record("HH_n")?.record("i_Leak")?;
-    let opts = IntegrateOptions { t_max: Some(10.0), ..Default::default() };
+    cell.branch(3)?
+        .comp(1)?
+        .record("v")?
+        .record("HH_n")?
+        .record("i_Leak")?;
+    let opts = IntegrateOptions {
+        t_max: Some(10.0),
+        ..Default::default()
+    };
     let out = integrate(&cell, &opts)?.recordings;
     let (init_fn, step_fn) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
     let (mut states, params) = init_fn.init::<f64>(&[], None, None, DT)?;
@@ -312,7 +371,11 @@ fn step_loop_equals_integrate() -> Result<()> {
     for k in 0..out.ncols() - 1 {
         step_fn.step(&mut states, &params, ext.at(k), DT)?;
         for (r, rec) in cell.recordings().iter().enumerate() {
-            assert_eq!(states.value(&rec.state, rec.node)?, out[(r, k + 1)], "step {k}, row {r}");
+            assert_eq!(
+                states.value(&rec.state, rec.node)?,
+                out[(r, k + 1)],
+                "step {k}, row {r}"
+            );
         }
     }
     Ok(())

@@ -13,8 +13,13 @@ const N: usize = 1000;
 
 fn cable() -> Result<Cell> {
     let mut comp = Compartment::new();
-    comp.set("radius", 0.5)?.set("length", 1.0)?.set("axial_resistivity", 100.0)?.set("v", -65.0)?;
-    comp.insert(Leak)?.set("Leak_gLeak", 2.5e-5)?.set("Leak_eLeak", -65.0)?;
+    comp.set("radius", 0.5)?
+        .set("length", 1.0)?
+        .set("axial_resistivity", 100.0)?
+        .set("v", -65.0)?;
+    comp.insert(Leak)?
+        .set("Leak_gLeak", 2.5e-5)?
+        .set("Leak_eLeak", -65.0)?;
     let mut cell = Cell::new(&Branch::new(&comp, N)?, &[-1])?;
     cell.comp(0)?.record("v")?;
     cell.comp(N - 1)?.record("v")?;
@@ -25,7 +30,11 @@ fn simulate(dt: f64, solver: Solver) -> Result<nalgebra::DMatrix<f64>> {
     let mut cell = cable()?;
     let steps = (T_MAX / dt).round() as usize;
     cell.comp(0)?.stimulate(&vec![0.1; steps + 2]);
-    let opts = IntegrateOptions { delta_t: dt, solver, ..Default::default() };
+    let opts = IntegrateOptions {
+        delta_t: dt,
+        solver,
+        ..Default::default()
+    };
     let out = integrate(&cell, &opts)?.recordings;
     Ok(out.columns(0, steps + 1).into_owned())
 }
@@ -50,8 +59,18 @@ fn analytic(x: f64, t: f64, l: f64, j: f64) -> f64 {
 }
 
 fn rel_rms(sim: &[f64], reference: &[f64]) -> f64 {
-    let rms = (sim.iter().zip(reference).map(|(a, b)| (a - b).powi(2)).sum::<f64>() / sim.len() as f64).sqrt();
-    let (lo, hi) = reference.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+    let rms = (sim
+        .iter()
+        .zip(reference)
+        .map(|(a, b)| (a - b).powi(2))
+        .sum::<f64>()
+        / sim.len() as f64)
+        .sqrt();
+    let (lo, hi) = reference
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), &x| {
+            (l.min(x), h.max(x))
+        });
     rms / (hi - lo)
 }
 
@@ -67,10 +86,15 @@ fn rallpack1_matches_the_analytic_cable() -> Result<()> {
     let l = 0.1 / lambda_cm;
     for (row, x_um) in [(0, 0.5), (1, 999.5)] {
         let x = x_um * 1e-4 / lambda_cm;
-        let reference: Vec<f64> = (0..out.ncols()).map(|k| -65.0 + analytic(x, k as f64 * dt / tau, l, j)).collect();
+        let reference: Vec<f64> = (0..out.ncols())
+            .map(|k| -65.0 + analytic(x, k as f64 * dt / tau, l, j))
+            .collect();
         let sim: Vec<f64> = out.row(row).iter().copied().collect();
         let err = rel_rms(&sim, &reference);
-        eprintln!("Rallpack 1 at x = {x_um} µm: relative RMS error {:.4}%", err * 100.0);
+        eprintln!(
+            "Rallpack 1 at x = {x_um} µm: relative RMS error {:.4}%",
+            err * 100.0
+        );
         assert!(err < 2e-4, "relative RMS error {err:e} at x = {x_um} µm");
     }
     Ok(())
@@ -79,7 +103,10 @@ fn rallpack1_matches_the_analytic_cable() -> Result<()> {
 #[test]
 fn convergence_order_in_time() -> Result<()> {
     let fine_dt = 0.003125;
-    for (solver, name) in [(Solver::BwdEuler, "bwd_euler"), (Solver::CrankNicolson, "crank_nicolson")] {
+    for (solver, name) in [
+        (Solver::BwdEuler, "bwd_euler"),
+        (Solver::CrankNicolson, "crank_nicolson"),
+    ] {
         let fine = simulate(fine_dt, solver)?;
         let mut errors = vec![[0.0; 2]; 3];
         for (i, dt) in [0.1, 0.05, 0.025].into_iter().enumerate() {
@@ -94,11 +121,18 @@ fn convergence_order_in_time() -> Result<()> {
         for row in 0..2 {
             let r1 = errors[0][row] / errors[1][row];
             let r2 = errors[1][row] / errors[2][row];
-            eprintln!("{name}, {}: error ratios when dt halves: {r1:.3}, {r2:.3}", ["first comp", "last comp"][row]);
+            eprintln!(
+                "{name}, {}: error ratios when dt halves: {r1:.3}, {r2:.3}",
+                ["first comp", "last comp"][row]
+            );
             match (solver, row) {
-                (Solver::BwdEuler, _) => assert!((1.8..2.2).contains(&r1) && (1.8..2.2).contains(&r2)),
+                (Solver::BwdEuler, _) => {
+                    assert!((1.8..2.2).contains(&r1) && (1.8..2.2).contains(&r2))
+                }
                 // Far from the injection site Crank–Nicolson is second order.
-                (Solver::CrankNicolson, 1) => assert!((3.6..4.4).contains(&r1) && (3.6..4.4).contains(&r2)),
+                (Solver::CrankNicolson, 1) => {
+                    assert!((3.6..4.4).contains(&r1) && (3.6..4.4).contains(&r2))
+                }
                 _ => {}
             }
         }

@@ -159,6 +159,11 @@ pub struct HinesOrder {
     pub lower_edge: Vec<u32>,
     /// Per position: index of the edge with sink = parent, source = node.
     pub upper_edge: Vec<u32>,
+    /// Per position: whether the node is a compartment.
+    pub is_comp: Vec<bool>,
+    /// Start positions of the depth levels (deepest first), with `n` appended. Nodes of one level
+    /// are independent of each other; the last level holds exactly the roots.
+    pub levels: Vec<usize>,
 }
 
 impl HinesOrder {
@@ -185,11 +190,21 @@ impl HinesOrder {
                 upper_edge[k] = edge_of[&(p, i as usize)];
             }
         }
+        let is_comp = order.iter().map(|&i| g.is_comp[i as usize]).collect();
+        let mut levels = vec![0];
+        for k in 1..n {
+            if g.depth[order[k] as usize] != g.depth[order[k - 1] as usize] {
+                levels.push(k);
+            }
+        }
+        levels.push(n);
         HinesOrder {
             order,
             parent_pos,
             lower_edge,
             upper_edge,
+            is_comp,
+            levels,
         }
     }
 }

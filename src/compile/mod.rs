@@ -80,6 +80,8 @@ pub struct Compiled {
     pub(crate) recordings: Vec<(usize, usize)>,
     pub(crate) trainables: Vec<Trainable>,
     pub(crate) externals: Externals<f64>,
+    /// Position of `area` in the parameter layout.
+    pub(crate) area_key: usize,
     pub(crate) lu: std::sync::OnceLock<Result<crate::solver::sparse_lu::Plan>>,
 }
 
@@ -264,6 +266,7 @@ impl Compiled {
             .collect::<Result<Vec<_>>>()?;
 
         let externals = Self::build_externals(module, &states)?;
+        let area_key = params.position("area").expect("geometry");
         Ok(Compiled {
             id,
             graph,
@@ -279,6 +282,7 @@ impl Compiled {
             recordings,
             trainables: module.trainables.clone(),
             externals,
+            area_key,
             lu: std::sync::OnceLock::new(),
         })
     }

@@ -115,6 +115,11 @@ pub const FD_DELTA: f64 = 1e-3;
 /// index lists (gathers).
 trait NodeIndex: Copy {
     fn node(self, j: usize) -> usize;
+    /// For a full tile of a contiguous range: its first node.
+    #[inline(always)]
+    fn base(self, _i: usize, _n: usize) -> Option<usize> {
+        None
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -123,6 +128,10 @@ impl NodeIndex for RangeIndex {
     #[inline(always)]
     fn node(self, j: usize) -> usize {
         self.0 + j
+    }
+    #[inline(always)]
+    fn base(self, i: usize, n: usize) -> Option<usize> {
+        (i + LANES <= n).then_some(self.0 + i)
     }
 }
 
@@ -152,6 +161,61 @@ fn tile_nodes<I: NodeIndex>(ix: I, i: usize, n: usize) -> [usize; LANES] {
     idx
 }
 
+/// Loads one tile of the array at `ptr + off`.
+///
+/// # Safety
+/// Every `off + node` of the tile must be in bounds of the allocation behind `ptr`.
+#[inline(always)]
+unsafe fn load_tile<T: Copy>(
+    ptr: *const T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    out: &mut [T; LANES],
+) {
+    match base {
+        // SAFETY: guaranteed by the caller.
+        Some(b) => unsafe {
+            for (l, x) in out.iter_mut().enumerate() {
+                *x = *ptr.add(off + b + l);
+            }
+        },
+        None => unsafe {
+            for (l, x) in out.iter_mut().enumerate() {
+                *x = *ptr.add(off + idx[l]);
+            }
+        },
+    }
+}
+
+/// Stores the first `w` lanes of a tile into the array at `ptr + off`.
+///
+/// # Safety
+/// As for [`load_tile`].
+#[inline(always)]
+unsafe fn store_tile<T: Copy>(
+    ptr: *mut T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    w: usize,
+    x: &[T; LANES],
+) {
+    match base {
+        // SAFETY: guaranteed by the caller.
+        Some(b) => unsafe {
+            for (l, x) in x.iter().enumerate() {
+                *ptr.add(off + b + l) = *x;
+            }
+        },
+        None => unsafe {
+            for l in 0..w {
+                *ptr.add(off + idx[l]) = x[l];
+            }
+        },
+    }
+}
+
 /// One past the largest node index of `nodes` (0 if empty).
 fn node_bound(nodes: &Nodes<'_>) -> usize {
     match nodes {
@@ -163,7 +227,10 @@ fn node_bound(nodes: &Nodes<'_>) -> usize {
 /// Checks that every array the kernels touch through raw pointers is long enough.
 fn check_bounds(bound: usize, len: usize, offsets: &[usize], what: &str) {
     for &off in offsets {
-        assert!(off + bound <= len, "mechanism {what} array too short: offset {off} + {bound} > {len}");
+        assert!(
+            off + bound <= len,
+            "mechanism {what} array too short: offset {off} + {bound} > {len}"
+        );
     }
 }
 
@@ -179,8 +246,12 @@ fn update_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     check_bounds(bound, a.params.len(), a.param_off, "parameter");
     check_bounds(bound, a.v.len(), &[0], "voltage");
     match a.nodes {
-        Nodes::Range { start, len } => update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init),
-        Nodes::List(list) => update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init),
+        Nodes::Range { start, len } => {
+            update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init)
+        }
+        Nodes::List(list) => {
+            update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init)
+        }
     }
 }
 
@@ -206,21 +277,16 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
         // SAFETY: every index is below `bound` and every offset + bound fits (checked above);
         // states, parameters and voltages are distinct arrays or distinct parts of the store.
         unsafe {
+            let base = ix.base(i, n);
             let mut v = [T::zero(); LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
-            for l in 0..LANES {
-                v[l] = *v_in.add(idx[l]);
-            }
+            load_tile(v_in, 0, base, &idx, &mut v);
             for k in 0..S {
-                for l in 0..LANES {
-                    s[k][l] = *store.add(soff[k] + idx[l]);
-                }
+                load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                for l in 0..LANES {
-                    p[k][l] = *params.add(poff[k] + idx[l]);
-                }
+                load_tile(params, poff[k], base, &idx, &mut p[k]);
             }
             let mut vnew = v;
             for l in 0..LANES {
@@ -245,14 +311,10 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
                 }
             }
             for k in 0..S {
-                for l in 0..w {
-                    *store.add(soff[k] + idx[l]) = s[k][l];
-                }
+                store_tile(store, soff[k], base, &idx, w, &s[k]);
             }
             if M::SETS_VOLTAGE && !init {
-                for l in 0..w {
-                    *store.add(a.v_off + idx[l]) = vnew[l];
-                }
+                store_tile(store, a.v_off, base, &idx, w, &vnew);
             }
         }
         i += LANES;
@@ -268,10 +330,19 @@ fn current_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     check_bounds(bound, a.store.len(), a.state_off, "state");
     check_bounds(bound, a.store.len(), &[a.target_off], "state");
     check_bounds(bound, a.params.len(), a.param_off, "parameter");
-    check_bounds(bound, a.lin.len().min(a.cst.len()).min(a.current.len()), &[0], "output");
+    check_bounds(
+        bound,
+        a.lin.len().min(a.cst.len()).min(a.current.len()),
+        &[0],
+        "output",
+    );
     match a.nodes {
-        Nodes::Range { start, len } => current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len),
-        Nodes::List(list) => current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len()),
+        Nodes::Range { start, len } => {
+            current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len)
+        }
+        Nodes::List(list) => {
+            current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len())
+        }
     }
 }
 
@@ -286,7 +357,11 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     let inv_delta = T::from(1.0 / FD_DELTA);
     let store = a.store.as_ptr();
     let params = a.params.as_ptr();
-    let (lin, cst, cur) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr(), a.current.as_mut_ptr());
+    let (lin, cst, cur) = (
+        a.lin.as_mut_ptr(),
+        a.cst.as_mut_ptr(),
+        a.current.as_mut_ptr(),
+    );
     let mut soff = [0usize; S];
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
@@ -298,21 +373,16 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
         let w = LANES.min(n - i);
         // SAFETY: as in `update_loop`; the outputs are separate arrays.
         unsafe {
+            let base = ix.base(i, n);
             let mut x = [T::zero(); LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
-            for l in 0..LANES {
-                x[l] = *store.add(toff + idx[l]);
-            }
+            load_tile(store, toff, base, &idx, &mut x);
             for k in 0..S {
-                for l in 0..LANES {
-                    s[k][l] = *store.add(soff[k] + idx[l]);
-                }
+                load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                for l in 0..LANES {
-                    p[k][l] = *params.add(poff[k] + idx[l]);
-                }
+                load_tile(params, poff[k], base, &idx, &mut p[k]);
             }
             let mut i0 = [T::zero(); LANES];
             let mut slope = [T::zero(); LANES];
@@ -333,11 +403,22 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
                 slope[l] = g;
                 c[l] = -(c0 - g * x[l]);
             }
-            for l in 0..w {
-                let j = idx[l];
-                *lin.add(j) += slope[l];
-                *cst.add(j) += c[l];
-                *cur.add(j) += i0[l];
+            match base {
+                Some(b) => {
+                    for l in 0..LANES {
+                        *lin.add(b + l) += slope[l];
+                        *cst.add(b + l) += c[l];
+                        *cur.add(b + l) += i0[l];
+                    }
+                }
+                None => {
+                    for l in 0..w {
+                        let j = idx[l];
+                        *lin.add(j) += slope[l];
+                        *cst.add(j) += c[l];
+                        *cur.add(j) += i0[l];
+                    }
+                }
             }
         }
         i += LANES;
@@ -439,7 +520,10 @@ fn dispatch_update<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize
 }
 
 /// Runs the current kernel compiled for the best instruction set of this CPU.
-fn dispatch_current<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(m: &M, a: &mut CurrentArgs<'_, T>) {
+fn dispatch_current<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut CurrentArgs<'_, T>,
+) {
     check_args(a.state_off.len(), a.param_off.len(), S, P);
     if a.nodes.is_empty() {
         return;

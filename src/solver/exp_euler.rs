@@ -52,6 +52,7 @@ pub fn transition_matrix<T: Scalar>(c: &Compiled, axial: &[T], dt: f64) -> DMatr
 /// One exponential-Euler step: per compartment `v ← v_inf + (v − v_inf) e^{−lin dt}` (or
 /// `v + cst dt` where `lin = 0`), then `v_comps ← M v_comps`. `tmp` and `out` have `n_nodes`
 /// entries.
+#[inline(always)]
 pub fn step<T: Scalar>(
     c: &Compiled,
     m: &DMatrix<T>,

@@ -6,6 +6,7 @@ use crate::scalar::Scalar;
 /// Sets the voltage of every branchpoint to the conductance-weighted mean of its neighbours
 /// (`v_bp = Σ w_j v_j / Σ w_j`, the value the implicit system gives it). `num` and `den` are
 /// scratch arrays of length `n_nodes`.
+#[inline(always)]
 pub fn branchpoint_voltages<T: Scalar>(
     c: &Compiled,
     axial: &[T],
@@ -40,6 +41,7 @@ pub fn branchpoint_voltages<T: Scalar>(
 /// One forward-Euler step of the cable equation: `v += dt (−lin v + cst + Σ g (v_src − v))`,
 /// with branchpoint voltages from their neighbours before and after.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn step<T: Scalar>(
     c: &Compiled,
     axial: &[T],
