@@ -56,7 +56,7 @@ pub(crate) struct Workspace<T> {
     /// Extra vectors for solvers (exponential Euler, Crank–Nicolson, sparse LU).
     pub tmp: Vec<T>,
     pub tmp2: Vec<T>,
-    pub lu: Option<Box<crate::solver::sparse_lu::LuWork>>,
+    pub lu: crate::solver::sparse_lu::LuCache,
 }
 
 impl<T> Default for Workspace<T> {
@@ -70,7 +70,7 @@ impl<T> Default for Workspace<T> {
             r: vec![],
             tmp: vec![],
             tmp2: vec![],
-            lu: None,
+            lu: Default::default(),
         }
     }
 }
@@ -88,7 +88,7 @@ impl<T: Scalar> Workspace<T> {
             r: z(),
             tmp: z(),
             tmp2: z(),
-            lu: None,
+            lu: Default::default(),
         }
     }
 }
@@ -202,7 +202,7 @@ impl<T: Scalar> AllStates<T> {
             r: vec![U::zero(); self.ws.r.len()],
             tmp: vec![U::zero(); self.ws.tmp.len()],
             tmp2: vec![U::zero(); self.ws.tmp2.len()],
-            lu: None,
+            lu: Default::default(),
         };
         AllStates {
             layout: self.layout.clone(),

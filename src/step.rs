@@ -232,6 +232,7 @@ fn step_with<T: Scalar>(
                     let plan = c.lu_plan()?;
                     let work = ws
                         .lu
+                        .0
                         .get_or_insert_with(|| Box::new(sparse_lu::LuWork::new(plan)));
                     sparse_lu::solve(plan, work, c, p, lin_v, cst_v, &ws.tmp, hh, v)?;
                 }

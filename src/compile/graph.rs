@@ -159,6 +159,8 @@ pub struct HinesOrder {
     pub lower_edge: Vec<u32>,
     /// Per position: index of the edge with sink = parent, source = node.
     pub upper_edge: Vec<u32>,
+    /// Elimination position of each node.
+    pub pos: Vec<u32>,
     /// Per position: whether the node is a compartment.
     pub is_comp: Vec<bool>,
     /// Start positions of the depth levels (deepest first), with `n` appended. Nodes of one level
@@ -203,6 +205,7 @@ impl HinesOrder {
             parent_pos,
             lower_edge,
             upper_edge,
+            pos,
             is_comp,
             levels,
         }

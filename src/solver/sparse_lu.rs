@@ -70,16 +70,23 @@ impl Plan {
                 0.0
             };
         }
+        // Branchpoint rows (`h Σw v_bp − h Σ w_j v_j = 0`, with weights ~1e-4 of the compartment
+        // rows) are divided by `h Σw`: the same equations, well scaled for pivoting.
         for (k, (e, &g)) in c.graph.edges.iter().zip(&p.axial).enumerate() {
-            let hg = part(h * g);
-            values[self.diag_slot[e.sink]] += hg;
-            values[self.edge_slot[k]] = -hg;
+            if c.graph.is_comp[e.sink] {
+                let hg = part(h * g);
+                values[self.diag_slot[e.sink]] += hg;
+                values[self.edge_slot[k]] = -hg;
+            } else {
+                let wsum = p.h_gsum[c.hines.pos[e.sink] as usize];
+                values[self.diag_slot[e.sink]] = part(T::one());
+                values[self.edge_slot[k]] = -part(g / wsum);
+            }
         }
     }
 }
 
 /// Per-state scratch of the sparse solver.
-#[derive(Clone)]
 pub struct LuWork {
     ws: SparseLuWorkspace,
     values: Vec<f64>,
@@ -91,6 +98,17 @@ pub struct LuWork {
 impl std::fmt::Debug for LuWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LuWork")
+    }
+}
+
+/// The sparse solver's scratch inside a state container; a clone starts empty (the scratch is
+/// rebuilt on the first sparse solve).
+#[derive(Debug, Default)]
+pub(crate) struct LuCache(pub(crate) Option<Box<LuWork>>);
+
+impl Clone for LuCache {
+    fn clone(&self) -> Self {
+        LuCache(None)
     }
 }
 

@@ -1,0 +1,124 @@
+//! The step loop allocates nothing: a counting global allocator watches 100 steps.
+
+use huxley::*;
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell as StdCell;
+
+struct Counting;
+
+thread_local! {
+    static ACTIVE: StdCell<bool> = const { StdCell::new(false) };
+    static COUNT: StdCell<usize> = const { StdCell::new(0) };
+}
+
+fn note() {
+    let _ = ACTIVE.try_with(|a| {
+        if a.get() {
+            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
+        }
+    });
+}
+
+// SAFETY: forwards to the system allocator and only counts.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        note();
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        note();
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+fn allocations(f: impl FnOnce()) -> usize {
+    COUNT.with(|c| c.set(0));
+    ACTIVE.with(|a| a.set(true));
+    f();
+    ACTIVE.with(|a| a.set(false));
+    COUNT.with(|c| c.get())
+}
+
+fn model() -> Cell {
+    let mut cell = Cell::new(
+        &Branch::new(&Compartment::new(), 4).unwrap(),
+        &[-1, 0, 0, 1, 1],
+    )
+    .unwrap();
+    cell.insert(HH).unwrap();
+    cell.branch(2)
+        .unwrap()
+        .insert(CaL)
+        .unwrap()
+        .insert(CaPump)
+        .unwrap()
+        .insert(CaNernstReversal)
+        .unwrap();
+    cell.branch(4).unwrap().comp(1).unwrap().insert(Km).unwrap();
+    cell.branch(0)
+        .unwrap()
+        .comp(0)
+        .unwrap()
+        .stimulate(&step_current(0.5, 3.0, 0.3, 0.025, 10.0, 0.0));
+    cell.branch(3)
+        .unwrap()
+        .comp(0)
+        .unwrap()
+        .clamp("HH_m", &[0.1; 500])
+        .unwrap();
+    cell
+}
+
+fn check<T: Scalar>(solver: Solver, vsolver: VoltageSolver) {
+    let cell = model();
+    let (init_fn, step_fn) = build_init_and_step_fn(&cell, vsolver, solver).unwrap();
+    let (mut s, p) = init_fn.init::<T>(&[], None, None, 0.025).unwrap();
+    let ext = step_fn.externals().cast::<T>();
+    for k in 0..50 {
+        step_fn.step(&mut s, &p, ext.at(k), 0.025).unwrap();
+    }
+    let n = allocations(|| {
+        for k in 50..150 {
+            step_fn.step(&mut s, &p, ext.at(k), 0.025).unwrap();
+        }
+    });
+    assert_eq!(
+        n, 0,
+        "{solver:?}/{vsolver:?} allocated {n} times in 100 steps"
+    );
+    assert!(s.get("v").unwrap().iter().all(|x| x.re().is_finite()));
+}
+
+#[test]
+fn counter_sees_allocations() {
+    assert!(allocations(|| drop(std::hint::black_box(vec![1u8; 100]))) >= 1);
+}
+
+#[test]
+fn f64_steps_do_not_allocate() {
+    for solver in [
+        Solver::BwdEuler,
+        Solver::CrankNicolson,
+        Solver::FwdEuler,
+        Solver::ExpEuler,
+    ] {
+        check::<f64>(solver, VoltageSolver::Hines);
+    }
+    check::<f64>(Solver::BwdEuler, VoltageSolver::SparseLu);
+}
+
+#[test]
+fn dual_steps_do_not_allocate() {
+    check::<Dual64>(Solver::BwdEuler, VoltageSolver::Hines);
+    check::<Dual64>(Solver::CrankNicolson, VoltageSolver::SparseLu);
+}
