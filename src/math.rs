@@ -31,8 +31,8 @@ const EXP_POLY: [f64; 12] = [
 #[inline(always)]
 fn exp_core(x: f64) -> f64 {
     const LOG2E: f64 = std::f64::consts::LOG2_E;
-    const LN2_HI: f64 = 6.931_471_803_691_238_164_9e-1;
-    const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+    const LN2_HI: f64 = 6.931_471_803_691_238e-1; // fdlibm's ln2_hi (trailing zero bits)
+    const LN2_LO: f64 = 1.908_214_929_270_587_7e-10;
     const SHIFT: f64 = 6_755_399_441_055_744.0; // 1.5 * 2^52: rounds to an integer in the low bits
     let xc = if x < -708.0 { -708.0 } else { x };
     let t = xc.mul_add(LOG2E, SHIFT);

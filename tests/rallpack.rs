@@ -108,7 +108,7 @@ fn convergence_order_in_time() -> Result<()> {
         (Solver::CrankNicolson, "crank_nicolson"),
     ] {
         let fine = simulate(fine_dt, solver)?;
-        let mut errors = vec![[0.0; 2]; 3];
+        let mut errors = [[0.0; 2]; 3];
         for (i, dt) in [0.1, 0.05, 0.025].into_iter().enumerate() {
             let out = simulate(dt, solver)?;
             let stride = (dt / fine_dt).round() as usize;

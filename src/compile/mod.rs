@@ -297,7 +297,8 @@ impl Compiled {
                 .collect();
             series.push(ExternalSeries::from_rows("i", usize::MAX, &rows)?);
         }
-        let mut by_state: Vec<(String, Vec<(usize, &[f64])>)> = Vec::new();
+        type Rows<'a> = Vec<(usize, &'a [f64])>;
+        let mut by_state: Vec<(String, Rows<'_>)> = Vec::new();
         let mut slot: HashMap<&str, usize> = HashMap::new();
         for cl in &module.clamps {
             let i = *slot.entry(cl.state.as_str()).or_insert_with(|| {
