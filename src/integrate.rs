@@ -243,15 +243,15 @@ fn init<T: Scalar>(
                     });
                 }
                 if let Some(k) = pk {
-                    pdata[k * n + node] = val;
+                    pdata[c.params.offset(k) + node] = val;
                 }
                 if let Some(k) = sk {
-                    sdata[k * n + node] = val;
+                    sdata[c.states.offset(k) + node] = val;
                 }
             }
         }
         if entry.key == "radius" || entry.key == "length" {
-            let pos = |name: &str| c.params.position(name).expect("geometry") * n;
+            let pos = |name: &str| c.params.offset(c.params.position(name).expect("geometry"));
             let (l, r, a, vol, rin, rout) = (
                 pos("length"),
                 pos("radius"),
@@ -338,7 +338,7 @@ pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
     let n = c.n_nodes();
     let get = |name: &str| {
         let k = c.params.position(name).expect("geometry");
-        &p.data[k * n..(k + 1) * n]
+        &p.data[c.params.range(k)]
     };
     let (ra, rl_in, rl_out, area, cm) = (
         get("axial_resistivity"),
@@ -549,10 +549,9 @@ fn run<T: Scalar>(
     let every = opts.record_every;
     let cols = steps / every + 1;
     let mut rec = DMatrix::<T>::zeros(c.recordings.len(), cols);
-    let n = c.n_nodes();
     let record = |s: &AllStates<T>, rec: &mut DMatrix<T>, col: usize| {
         for (r, &(k, node)) in c.recordings.iter().enumerate() {
-            rec[(r, col)] = s.data[k * n + node];
+            rec[(r, col)] = s.data[c.states.offset(k) + node];
         }
     };
     record(&s, &mut rec, 0);
@@ -587,7 +586,7 @@ fn check_finite<T: Scalar>(c: &Compiled, s: &AllStates<T>, step: usize, dt: f64)
         node,
         step,
         time: step as f64 * dt,
-        value: s.data[k * n + node].re(),
+        value: s.data[c.states.offset(k) + node].re(),
     };
     if !s.data[..n].iter().fold(true, |ok, x| ok & x.all_finite()) {
         let node = s.data[..n]
@@ -597,7 +596,7 @@ fn check_finite<T: Scalar>(c: &Compiled, s: &AllStates<T>, step: usize, dt: f64)
         return Err(bad(0, node));
     }
     for &(k, node) in &c.recordings {
-        if !s.data[k * n + node].all_finite() {
+        if !s.data[c.states.offset(k) + node].all_finite() {
             return Err(bad(k, node));
         }
     }

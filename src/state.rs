@@ -121,8 +121,7 @@ macro_rules! named_container {
                     .layout
                     .position(key)
                     .ok_or_else(|| key_error(&self.layout, key, $what))?;
-                let n = self.layout.n;
-                Ok(&self.data[k * n..(k + 1) * n])
+                Ok(&self.data[self.layout.range(k)])
             }
             /// The array of `key`, mutably.
             pub fn get_mut(&mut self, key: &str) -> Result<&mut [T]> {
@@ -130,17 +129,16 @@ macro_rules! named_container {
                     .layout
                     .position(key)
                     .ok_or_else(|| key_error(&self.layout, key, $what))?;
-                let n = self.layout.n;
-                Ok(&mut self.data[k * n..(k + 1) * n])
+                let r = self.layout.range(k);
+                Ok(&mut self.data[r])
             }
             /// `(key, array)` pairs in order.
             pub fn iter(&self) -> impl Iterator<Item = (&str, &[T])> {
-                let n = self.layout.n;
                 self.layout
                     .names
                     .iter()
                     .enumerate()
-                    .map(move |(k, name)| (name.as_str(), &self.data[k * n..(k + 1) * n]))
+                    .map(move |(k, name)| (name.as_str(), &self.data[self.layout.range(k)]))
             }
             /// Number of nodes (length of every array).
             pub fn n_nodes(&self) -> usize {

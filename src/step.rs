@@ -79,9 +79,8 @@ pub(crate) fn currents<T: Scalar>(
         };
         T::run_current(m.mech.as_ref(), &mut args);
     }
-    let n = c.n_nodes();
     for (slot, &key) in c.currents.iter().enumerate() {
-        let dst = &mut s.data[key * n..(key + 1) * n];
+        let dst = &mut s.data[s.layout.range(key)];
         for &node in s.layout.defined(key) {
             dst[node as usize] = ws.cur[slot][node as usize];
         }
@@ -177,7 +176,7 @@ fn step_with<T: Scalar>(
         lin_v[i] = lin_v[i] * thousand * inv_cm[i];
         cst_v[i] = cst_v[i] * thousand * inv_cm[i];
     }
-    let area = &p.data[c.area_key * n..(c.area_key + 1) * n];
+    let area = &p.data[p.layout.range(c.area_key)];
     for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
         for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
             let node = node as usize;
@@ -191,7 +190,7 @@ fn step_with<T: Scalar>(
         .zip(rest_lin.iter())
         .zip(rest_cst.iter())
     {
-        let u = &mut s.data[key * n..(key + 1) * n];
+        let u = &mut s.data[s.layout.range(key)];
         for &node in s.layout.defined(key) {
             let i = node as usize;
             u[i] = (u[i] + h * cst[i]) / (T::one() + h * lin[i]);
@@ -205,7 +204,7 @@ fn step_with<T: Scalar>(
         .iter()
         .filter(|x| x.key_id != usize::MAX && x.key_id != 0)
     {
-        let dst = &mut s.data[series.key_id * n..(series.key_id + 1) * n];
+        let dst = &mut s.data[s.layout.range(series.key_id)];
         for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
             dst[node as usize] = x;
         }

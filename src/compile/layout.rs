@@ -30,21 +30,46 @@ pub struct Layout {
     pub(crate) kinds: Vec<KeyKind>,
     /// Nodes where each key is defined (ascending).
     pub(crate) defined: Vec<Vec<u32>>,
-    /// Length of every array (number of nodes).
+    /// Number of nodes (the length of every node array).
     pub(crate) n: usize,
+    /// Offset of each key's array in the flat storage.
+    pub(crate) offsets: Vec<usize>,
+    /// Length of each key's array (`n` for node arrays, the number of synapses of a type for
+    /// synapse arrays).
+    pub(crate) lens: Vec<usize>,
 }
 
 impl Layout {
+    /// A layout of node arrays (every key has length `n`).
     pub(crate) fn new(id: u64, n: usize, entries: Vec<(String, KeyKind, Vec<u32>)>) -> Layout {
+        Layout::with_lengths(
+            id,
+            n,
+            entries.into_iter().map(|(a, b, c)| (a, b, c, n)).collect(),
+        )
+    }
+
+    /// A layout whose keys have the given lengths.
+    pub(crate) fn with_lengths(
+        id: u64,
+        n: usize,
+        entries: Vec<(String, KeyKind, Vec<u32>, usize)>,
+    ) -> Layout {
         let mut names = Vec::new();
         let mut kinds = Vec::new();
         let mut defined = Vec::new();
         let mut index = HashMap::new();
-        for (name, kind, nodes) in entries {
+        let mut offsets = Vec::new();
+        let mut lens = Vec::new();
+        let mut off = 0;
+        for (name, kind, nodes, len) in entries {
             index.insert(name.clone(), names.len());
             names.push(name);
             kinds.push(kind);
             defined.push(nodes);
+            offsets.push(off);
+            lens.push(len);
+            off += len;
         }
         Layout {
             id,
@@ -53,7 +78,21 @@ impl Layout {
             kinds,
             defined,
             n,
+            offsets,
+            lens,
         }
+    }
+
+    /// Total length of the flat storage.
+    pub fn total_len(&self) -> usize {
+        self.offsets
+            .last()
+            .map_or(0, |o| o + self.lens.last().expect("same length"))
+    }
+
+    /// Length of key `k`'s array.
+    pub fn len_of(&self, k: usize) -> usize {
+        self.lens[k]
     }
 
     /// Key names in order.
@@ -72,17 +111,26 @@ impl Layout {
     pub fn defined(&self, k: usize) -> &[u32] {
         &self.defined[k]
     }
-    /// Length of every array.
-    pub fn len(&self) -> usize {
+    /// Number of nodes.
+    pub fn n_nodes(&self) -> usize {
         self.n
     }
-    /// Whether there are no nodes.
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+    /// Whether there are no keys.
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.names.is_empty()
     }
     /// Offset of key `k` in the flat storage.
     #[inline]
-    pub(crate) fn offset(&self, k: usize) -> usize {
-        k * self.n
+    pub fn offset(&self, k: usize) -> usize {
+        self.offsets[k]
+    }
+    /// The range of key `k` in the flat storage.
+    #[inline]
+    pub fn range(&self, k: usize) -> std::ops::Range<usize> {
+        self.offsets[k]..self.offsets[k] + self.lens[k]
     }
 }

@@ -183,12 +183,12 @@ impl Compiled {
         ));
 
         let fill = |layout: &Layout| -> Vec<f64> {
-            let mut data = vec![f64::NAN; layout.names.len() * n];
+            let mut data = vec![f64::NAN; layout.total_len()];
             for (k, name) in layout.names.iter().enumerate() {
                 if let Some(col) = module.table.cols.get(name) {
                     for (c, &node) in comp_nodes.iter().enumerate() {
                         if layout.defined[k].binary_search(&node).is_ok() {
-                            data[k * n + node as usize] = col[c];
+                            data[layout.offset(k) + node as usize] = col[c];
                         }
                     }
                 }
