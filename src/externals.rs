@@ -68,17 +68,19 @@ pub struct Externals<T> {
     pub(crate) series: Vec<ExternalSeries<T>>,
 }
 
-impl<T: Scalar> Externals<T> {
-    pub(crate) fn new(layout_id: u64, series: Vec<ExternalSeries<T>>) -> Self {
-        Externals { layout_id, series }
-    }
-
-    /// No external input (valid for any module).
+impl Externals<f64> {
+    /// No external input (valid for any module and any scalar type of the step).
     pub fn none() -> Self {
         Externals {
             layout_id: 0,
             series: vec![],
         }
+    }
+}
+
+impl<T: Scalar> Externals<T> {
+    pub(crate) fn new(layout_id: u64, series: Vec<ExternalSeries<T>>) -> Self {
+        Externals { layout_id, series }
     }
 
     /// Whether there is no external input.
@@ -159,6 +161,27 @@ impl<T: Scalar> Externals<T> {
 pub struct ExternalsAt<'a, T> {
     pub(crate) ext: &'a Externals<T>,
     pub(crate) t: usize,
+}
+
+impl<T: Scalar> ExternalsAt<'_, T> {
+    /// These inputs as a series of one time point.
+    pub fn to_owned(&self) -> Externals<T> {
+        Externals {
+            layout_id: self.ext.layout_id,
+            series: self
+                .ext
+                .series
+                .iter()
+                .map(|s| ExternalSeries {
+                    key: s.key.clone(),
+                    key_id: s.key_id,
+                    nodes: s.nodes.clone(),
+                    steps: 1,
+                    values: s.at(self.t).to_vec(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Jaxley's `step_current`: `i_offset` everywhere and `i_amp` (nA) from

@@ -130,11 +130,11 @@ impl StepFn {
 
     /// Advances `all_states` by one step of `delta_t` ms in place, with external inputs `ext`
     /// (Jaxley's `step_fn(all_states, all_params, externals, external_inds, delta_t)`).
-    pub fn step<T: Scalar>(
+    pub fn step<T: Scalar, E: Scalar>(
         &self,
         all_states: &mut AllStates<T>,
         all_params: &AllParams<T>,
-        ext: ExternalsAt<'_, T>,
+        ext: ExternalsAt<'_, E>,
         delta_t: f64,
     ) -> Result<()> {
         if !(delta_t.is_finite() && delta_t > 0.0) {
@@ -147,7 +147,7 @@ impl StepFn {
         }
         all_states.check_layout(&self.c.states)?;
         all_params.check_layout(&self.c.params)?;
-        if ext.ext.layout_id != 0 && ext.ext.layout_id != self.c.id {
+        if ext.ext.layout_id != 0 && ext.ext.layout_id != self.c.states.fingerprint {
             return Err(Error::LayoutMismatch(
                 "externals built for another model".into(),
             ));

@@ -29,6 +29,7 @@
 #![allow(clippy::needless_range_loop)]
 
 pub mod compile;
+pub mod dynamics;
 mod error;
 pub mod externals;
 mod integrate;
@@ -41,6 +42,7 @@ mod spikes;
 pub mod state;
 mod step;
 
+pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result};
 pub use externals::{Externals, ExternalsAt, step_current};
 pub use integrate::{

@@ -40,6 +40,9 @@ pub trait Scalar:
     fn ln_fast(self) -> Self;
     /// `true` if the value (and for dual numbers every derivative part) is finite.
     fn all_finite(self) -> bool;
+    /// Converts between the supported scalar types: `f64 → Dual64` has a zero derivative,
+    /// `Dual64 → f64` keeps the real part.
+    fn lift<U: Scalar>(u: U) -> Self;
     #[doc(hidden)]
     fn run_update(m: &dyn DynMechanism, args: &mut UpdateArgs<'_, Self>, init: bool);
     #[doc(hidden)]
@@ -66,6 +69,10 @@ impl Scalar for f64 {
     #[inline(always)]
     fn all_finite(self) -> bool {
         self.is_finite()
+    }
+    #[inline(always)]
+    fn lift<U: Scalar>(u: U) -> Self {
+        u.re()
     }
     fn run_update(m: &dyn DynMechanism, args: &mut UpdateArgs<'_, f64>, init: bool) {
         m.update_f64(args, init)
@@ -98,6 +105,13 @@ impl Scalar for Dual64 {
     #[inline(always)]
     fn all_finite(self) -> bool {
         self.re.is_finite() && self.eps.is_finite()
+    }
+    #[inline(always)]
+    fn lift<U: Scalar>(u: U) -> Self {
+        match (&u as &dyn std::any::Any).downcast_ref::<Dual64>() {
+            Some(d) => *d,
+            None => Dual64::from(u.re()),
+        }
     }
     fn run_update(m: &dyn DynMechanism, args: &mut UpdateArgs<'_, Dual64>, init: bool) {
         m.update_dual(args, init)

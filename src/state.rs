@@ -149,7 +149,9 @@ macro_rules! named_container {
                 &self.data
             }
             pub(crate) fn check_layout(&self, layout: &Arc<Layout>) -> Result<()> {
-                if Arc::ptr_eq(&self.layout, layout) || self.layout.id == layout.id {
+                if Arc::ptr_eq(&self.layout, layout)
+                    || self.layout.fingerprint == layout.fingerprint
+                {
                     Ok(())
                 } else {
                     Err(Error::LayoutMismatch(format!(

@@ -57,6 +57,19 @@ pub(crate) fn currents<T: Scalar>(
     p: &AllParams<T>,
     ws: &mut Workspace<T>,
 ) {
+    compute_currents(c, s, p, ws, true)
+}
+
+/// Computes every mechanism's current and linearisation into the workspace and writes the summed
+/// currents into the states: all of them, or (`read_too == false`) only those no mechanism reads
+/// (the observables; a current that is a dynamic state keeps its value).
+pub(crate) fn compute_currents<T: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ws: &mut Workspace<T>,
+    read_too: bool,
+) {
     for x in ws
         .lin
         .iter_mut()
@@ -80,6 +93,9 @@ pub(crate) fn currents<T: Scalar>(
         T::run_current(m.mech.as_ref(), &mut args);
     }
     for (slot, &key) in c.currents.iter().enumerate() {
+        if !read_too && s.layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
+            continue;
+        }
         let dst = &mut s.data[s.layout.range(key)];
         for &node in s.layout.defined(key) {
             dst[node as usize] = ws.cur[slot][node as usize];
@@ -89,19 +105,16 @@ pub(crate) fn currents<T: Scalar>(
 
 /// One step of the model, in place. See the module documentation for the order of operations.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn step<T: Scalar>(
+pub(crate) fn step<T: Scalar, E: Scalar>(
     c: &Compiled,
     solver: Solver,
     vsolver: VoltageSolver,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
-    ext: ExternalsAt<'_, T>,
+    ext: ExternalsAt<'_, E>,
     dt: f64,
 ) -> Result<()> {
-    let mut ws = std::mem::take(&mut s.ws);
-    if ws.v_old.len() != c.n_nodes() {
-        ws = Workspace::new(c);
-    }
+    let mut ws = take_workspace(c, s);
     let result = match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
         #[cfg(target_arch = "x86_64")]
@@ -114,17 +127,73 @@ pub(crate) fn step<T: Scalar>(
     result
 }
 
+/// The state container's workspace, (re)allocated for `c` if needed.
+pub(crate) fn take_workspace<T: Scalar>(c: &Compiled, s: &mut AllStates<T>) -> Workspace<T> {
+    let ws = std::mem::take(&mut s.ws);
+    if ws.v_old.len() != c.n_nodes() {
+        Workspace::new(c)
+    } else {
+        ws
+    }
+}
+
+/// Stages before the voltage solve (see [`pre_solve`]), compiled for this CPU's vector units.
+/// Leaves the voltage terms in `ws.lin[0]`, `ws.cst[0]`.
+pub(crate) fn pre_solve_dispatch<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx512 => unsafe { pre_solve_avx512(c, s, p, ext, dt, ws) },
+        #[cfg(target_arch = "x86_64")]
+        SimdLevel::Avx2 => unsafe { pre_solve_avx2(c, s, p, ext, dt, ws) },
+        _ => pre_solve(c, s, p, ext, dt, ws),
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+fn pre_solve_avx512<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
+    pre_solve(c, s, p, ext, dt, ws)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+fn pre_solve_avx2<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
+    pre_solve(c, s, p, ext, dt, ws)
+}
+
 /// [`step_with`] compiled for AVX-512 (the solver and the loops over nodes vectorise).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn step_avx512<T: Scalar>(
+fn step_avx512<T: Scalar, E: Scalar>(
     c: &Compiled,
     solver: Solver,
     vsolver: VoltageSolver,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
-    ext: ExternalsAt<'_, T>,
+    ext: ExternalsAt<'_, E>,
     dt: f64,
     ws: &mut Workspace<T>,
 ) -> Result<()> {
@@ -135,13 +204,13 @@ fn step_avx512<T: Scalar>(
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-fn step_avx2<T: Scalar>(
+fn step_avx2<T: Scalar, E: Scalar>(
     c: &Compiled,
     solver: Solver,
     vsolver: VoltageSolver,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
-    ext: ExternalsAt<'_, T>,
+    ext: ExternalsAt<'_, E>,
     dt: f64,
     ws: &mut Workspace<T>,
 ) -> Result<()> {
@@ -150,16 +219,34 @@ fn step_avx2<T: Scalar>(
 
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn step_with<T: Scalar>(
+fn step_with<T: Scalar, E: Scalar>(
     c: &Compiled,
     solver: Solver,
     vsolver: VoltageSolver,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
-    ext: ExternalsAt<'_, T>,
+    ext: ExternalsAt<'_, E>,
     dt: f64,
     ws: &mut Workspace<T>,
 ) -> Result<()> {
+    pre_solve(c, s, p, ext, dt, ws);
+    solve_voltage(c, solver, vsolver, s, p, dt, ws)?;
+    clamp_voltage(s, ext);
+    Ok(())
+}
+
+/// Stages 1–3: mechanism states, currents and their linearisation, the voltage terms (divided by
+/// the capacitance, external current added) in `ws.lin[0]` / `ws.cst[0]`, pumped ions, and the
+/// clamps of states other than `v`. Everything here is local to each node.
+#[inline(always)]
+pub(crate) fn pre_solve<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
     let n = c.n_nodes();
     let h = T::from(dt);
     update_states(c, s, p, ws, h);
@@ -180,7 +267,7 @@ fn step_with<T: Scalar>(
     for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
         for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
             let node = node as usize;
-            cst_v[node] += point_to_density(i, area[node]) * inv_cm[node];
+            cst_v[node] += point_to_density(T::lift(i), area[node]) * inv_cm[node];
         }
     }
 
@@ -206,10 +293,24 @@ fn step_with<T: Scalar>(
     {
         let dst = &mut s.data[s.layout.range(series.key_id)];
         for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
-            dst[node as usize] = x;
+            dst[node as usize] = T::lift(x);
         }
     }
+}
 
+/// Stage 4: the voltage solve with the terms left in `ws` by [`pre_solve`].
+#[inline(always)]
+pub(crate) fn solve_voltage<T: Scalar>(
+    c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) -> Result<()> {
+    let n = c.n_nodes();
+    let h = T::from(dt);
     let lin_v = &ws.lin[0];
     let cst_v = &ws.cst[0];
     let (v, _) = s.data.split_at_mut(n);
@@ -258,7 +359,10 @@ fn step_with<T: Scalar>(
         }
         Solver::ExpEuler => {
             let (mdt, m) = p.exp_euler.as_ref().ok_or_else(|| {
-                Error::Unsupported("exponential Euler needs its transition matrix: build all_params with init_fn of an exp-Euler step function".into())
+                Error::Unsupported(
+                    "exponential Euler needs its transition matrix: build all_params with init_fn of an exp-Euler step function"
+                        .into(),
+                )
             })?;
             if *mdt != dt {
                 return Err(Error::Unsupported(format!(
@@ -269,12 +373,15 @@ fn step_with<T: Scalar>(
             explicit::branchpoint_voltages(c, &p.axial, v, &mut ws.d, &mut ws.r);
         }
     }
+    Ok(())
+}
 
-    // The v clamp: after the solve.
+/// Stage 5: the `v` clamp, after the solve.
+#[inline(always)]
+pub(crate) fn clamp_voltage<T: Scalar, E: Scalar>(s: &mut AllStates<T>, ext: ExternalsAt<'_, E>) {
     for series in ext.ext.series.iter().filter(|x| x.key_id == 0) {
         for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
-            v[node as usize] = x;
+            s.data[node as usize] = T::lift(x);
         }
     }
-    Ok(())
 }

@@ -37,6 +37,9 @@ pub struct Layout {
     /// Length of each key's array (`n` for node arrays, the number of synapses of a type for
     /// synapse arrays).
     pub(crate) lens: Vec<usize>,
+    /// Hash of names, kinds, lengths and defined nodes: two layouts with the same fingerprint
+    /// describe the same model structure.
+    pub(crate) fingerprint: u64,
 }
 
 impl Layout {
@@ -71,6 +74,15 @@ impl Layout {
             lens.push(len);
             off += len;
         }
+        let fingerprint = {
+            use std::hash::{Hash, Hasher};
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            (&names, &lens, &defined, n).hash(&mut h);
+            for k in &kinds {
+                format!("{k:?}").hash(&mut h);
+            }
+            h.finish()
+        };
         Layout {
             id,
             names,
@@ -80,6 +92,7 @@ impl Layout {
             n,
             offsets,
             lens,
+            fingerprint,
         }
     }
 

@@ -64,7 +64,6 @@ pub(crate) struct CompiledMech {
 /// A module compiled for simulation. Shared (behind an `Arc`) by the init and step functions and
 /// by every state container built from it.
 pub struct Compiled {
-    pub(crate) id: u64,
     pub(crate) graph: Graph,
     pub(crate) hines: HinesOrder,
     pub(crate) comp_nodes: Vec<u32>,
@@ -115,11 +114,9 @@ impl Compiled {
         let add = |entries: &mut Vec<(String, KeyKind, BTreeSet<u32>)>,
                    name: &str,
                    kind,
-                   nodes: &[u32]| {
-            match entries.iter_mut().find(|e| e.0 == name) {
-                Some(e) => e.2.extend(nodes),
-                None => entries.push((name.to_string(), kind, nodes.iter().copied().collect())),
-            }
+                   nodes: &[u32]| match entries.iter_mut().find(|e| e.0 == name) {
+            Some(e) => e.2.extend(nodes),
+            None => entries.push((name.to_string(), kind, nodes.iter().copied().collect())),
         };
         for (m, nodes) in mechs.iter().zip(&mech_nodes) {
             for (s, _) in &m.info().states {
@@ -268,7 +265,6 @@ impl Compiled {
         let externals = Self::build_externals(module, &states)?;
         let area_key = params.position("area").expect("geometry");
         Ok(Compiled {
-            id,
             graph,
             hines,
             comp_nodes,
@@ -314,7 +310,7 @@ impl Compiled {
             })?;
             series.push(ExternalSeries::from_rows(&state, k, &rows)?);
         }
-        Ok(Externals::new(states.id, series))
+        Ok(Externals::new(states.fingerprint, series))
     }
 
     /// Number of nodes.

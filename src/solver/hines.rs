@@ -1,6 +1,6 @@
 //! The Hines solver: Gaussian elimination on the tree, leaves to roots, then back substitution.
 
-use crate::compile::Compiled;
+use crate::compile::{Compiled, HinesOrder};
 use crate::scalar::Scalar;
 use crate::state::AllParams;
 
@@ -16,8 +16,8 @@ use crate::state::AllParams;
 /// reciprocal diagonals are computed together (one vectorised division per node), then folded into
 /// their parents. Back substitution runs the levels the other way. `d` and `r` are scratch arrays
 /// of length `n_nodes`.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub fn solve<T: Scalar>(
     c: &Compiled,
     p: &AllParams<T>,
@@ -31,33 +31,88 @@ pub fn solve<T: Scalar>(
     let ord = &c.hines;
     let n = ord.order.len();
     let nv = v.len();
-    let (order, parent_pos, is_comp) = (&ord.order[..n], &ord.parent_pos[..n], &ord.is_comp[..n]);
-    let (lower, upper, gsum) = (&p.h_lower[..n], &p.h_upper[..n], &p.h_gsum[..n]);
-    let (d, r) = (&mut d[..n], &mut r[..n]);
-    let (lin, cst) = (&lin[..nv], &cst[..nv]);
-    let one = T::one();
-    let zero = T::zero();
     assert!(
         nv >= n && lin.len() == nv && cst.len() == nv,
         "arrays shorter than the node count"
     );
+    let (order, is_comp) = (&ord.order[..n], &ord.is_comp[..n]);
+    let (d, r) = (&mut d[..n], &mut r[..n]);
+    diagonal(ord, p, lin, h, d);
     for k in 0..n {
         let i = order[k] as usize;
-        debug_assert!(i < nv);
         // SAFETY: `order` is a permutation of 0..n (built by `HinesOrder::build`) and n <= nv.
-        let (li, ci, vi) = unsafe {
-            (
-                *lin.get_unchecked(i),
-                *cst.get_unchecked(i),
-                *v.get_unchecked(i),
-            )
-        };
-        let comp = is_comp[k];
-        let dk = h * li + h * gsum[k];
-        d[k] = if comp { dk + one } else { dk };
+        let (ci, vi) = unsafe { (*cst.get_unchecked(i), *v.get_unchecked(i)) };
         let rk = vi + h * ci;
-        r[k] = if comp { rk } else { zero };
+        r[k] = if is_comp[k] { rk } else { T::zero() };
     }
+    eliminate(ord, &p.h_lower, &p.h_upper, h, d, r);
+    for k in 0..n {
+        // SAFETY: `order` is a permutation of 0..n.
+        unsafe { *v.get_unchecked_mut(order[k] as usize) = r[k] };
+    }
+}
+
+/// Solves the **transposed** backward-Euler system `Aᵀ λ = w` in place (`rhs` holds `w` per node
+/// and receives `λ`). The transpose of a tree matrix is a tree matrix with the two off-diagonal
+/// entries of every edge swapped, so this is the same elimination — the adjoint of one implicit
+/// step, used by vector–Jacobian products.
+#[inline(always)]
+pub fn solve_transpose<T: Scalar>(
+    c: &Compiled,
+    p: &AllParams<T>,
+    lin: &[T],
+    h: T,
+    rhs: &mut [T],
+    d: &mut [T],
+    r: &mut [T],
+) {
+    let ord = &c.hines;
+    let n = ord.order.len();
+    assert!(
+        rhs.len() >= n && lin.len() >= n,
+        "arrays shorter than the node count"
+    );
+    let order = &ord.order[..n];
+    let (d, r) = (&mut d[..n], &mut r[..n]);
+    diagonal(ord, p, lin, h, d);
+    for k in 0..n {
+        r[k] = rhs[order[k] as usize];
+    }
+    eliminate(ord, &p.h_upper, &p.h_lower, h, d, r);
+    for k in 0..n {
+        rhs[order[k] as usize] = r[k];
+    }
+}
+
+/// The diagonal in elimination order.
+#[inline(always)]
+fn diagonal<T: Scalar>(ord: &HinesOrder, p: &AllParams<T>, lin: &[T], h: T, d: &mut [T]) {
+    let n = d.len();
+    let (order, is_comp, gsum) = (&ord.order[..n], &ord.is_comp[..n], &p.h_gsum[..n]);
+    for k in 0..n {
+        let i = order[k] as usize;
+        // SAFETY: `order` is a permutation of 0..n and callers checked lin.len() >= n.
+        let li = unsafe { *lin.get_unchecked(i) };
+        let dk = h * li + h * gsum[k];
+        d[k] = if is_comp[k] { dk + T::one() } else { dk };
+    }
+}
+
+/// Elimination and back substitution in elimination order; `lower[k]`/`upper[k]` are the
+/// conductances of row k / column k towards the parent. On return `r` holds the solution.
+#[inline(always)]
+fn eliminate<T: Scalar>(
+    ord: &HinesOrder,
+    lower: &[T],
+    upper: &[T],
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+) {
+    let n = d.len();
+    let parent_pos = &ord.parent_pos[..n];
+    let (lower, upper) = (&lower[..n], &upper[..n]);
+    let one = T::one();
     let h2 = h * h;
     let levels = &ord.levels;
     let last = levels.len() - 2;
@@ -92,9 +147,5 @@ pub fn solve<T: Scalar>(
             let rp = unsafe { *r.get_unchecked(pp) };
             r[k] = (r[k] + h * lower[k] * rp) * d[k];
         }
-    }
-    for k in 0..n {
-        // SAFETY: `order` is a permutation of 0..n.
-        unsafe { *v.get_unchecked_mut(order[k] as usize) = r[k] };
     }
 }

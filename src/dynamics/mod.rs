@@ -1,0 +1,431 @@
+//! Observe: the dynamic-state utilities (Jaxley's `build_dynamic_state_utils`).
+//!
+//! A simulation step is a map `x_{n+1} = F(x_n)` on the **true ODE states** `x`: the voltage of
+//! every compartment and every mechanism state where the mechanism exists. `all_states` carries
+//! more — branchpoint voltages (which follow from the compartments), membrane currents (which
+//! follow from the states) and NaN padding. [`DynamicStateUtils`] converts between the two:
+//!
+//! - [`DynamicStateUtils::remove_observables`]: `all_states` → only the true states;
+//! - [`DynamicStateUtils::add_observables`]: back, with branchpoint voltages and currents
+//!   recomputed;
+//! - [`DynamicStateUtils::flatten`] / [`DynamicStateUtils::unflatten`]: to and from one flat
+//!   vector, keys in sorted byte order (`CaCon_i` < `HH_h` < `eCa` < `i_Ca` < `v`), entries in
+//!   ascending node order — Jaxley's `ravel_pytree` order.
+//!
+//! A current that a mechanism reads (e.g. `i_Ca`, read by `CaPump`) is a true state and is kept as
+//! it is — never recomputed — so that stepping through `unflatten → add_observables → step →
+//! remove_observables → flatten` reproduces the plain step loop bit for bit (Jaxley's does not:
+//! it recomputes `i_Ca` at the new voltage).
+//!
+//! The masks (which entries of which array are true states) are index lists computed once.
+//! [`Linearization`] gives Jacobian–vector products (dual numbers through the step),
+//! vector–Jacobian products (transposed tree solve and local Jacobians) and dense Jacobians of
+//! one step.
+
+mod linearize;
+
+pub use linearize::Linearization;
+
+use crate::compile::{Compiled, KeyKind, Layout};
+use crate::error::{Error, Result};
+use crate::integrate::StepFn;
+use crate::model::Module;
+use crate::scalar::Scalar;
+use crate::solver::explicit::branchpoint_voltages;
+use crate::state::{AllParams, AllStates};
+use crate::step;
+use nalgebra::DVector;
+use std::sync::Arc;
+
+/// Which entries of `all_states` are true states, and where they go in the flat vector.
+#[derive(Debug)]
+pub(crate) struct DynLayout {
+    /// Layout of the `all_states` this was built for.
+    pub(crate) states: Arc<Layout>,
+    /// Dynamic keys, sorted.
+    pub(crate) keys: Vec<String>,
+    /// Per dynamic key: its position in `all_states`.
+    pub(crate) all_key: Vec<usize>,
+    /// Per dynamic key: the entries (node indices) of its `all_states` array that are kept.
+    pub(crate) entries: Vec<Vec<u32>>,
+    /// Per dynamic key: its offset in the flat vector; plus the total length at the end.
+    pub(crate) offsets: Vec<usize>,
+}
+
+impl DynLayout {
+    fn new(c: &Compiled) -> DynLayout {
+        let states = c.states.clone();
+        let mut keys: Vec<(String, usize)> = states
+            .names
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| states.kinds[*k] != KeyKind::Current { read: false })
+            .map(|(k, name)| (name.clone(), k))
+            .collect();
+        keys.sort();
+        let is_comp = &c.graph.is_comp;
+        let entries: Vec<Vec<u32>> = keys
+            .iter()
+            .map(|(_, k)| {
+                states.defined[*k]
+                    .iter()
+                    .copied()
+                    .filter(|&node| is_comp[node as usize])
+                    .collect()
+            })
+            .collect();
+        let mut offsets = vec![0];
+        for e in &entries {
+            offsets.push(offsets.last().unwrap() + e.len());
+        }
+        DynLayout {
+            states,
+            all_key: keys.iter().map(|k| k.1).collect(),
+            keys: keys.into_iter().map(|k| k.0).collect(),
+            entries,
+            offsets,
+        }
+    }
+
+    /// Length of the flat vector.
+    pub(crate) fn len(&self) -> usize {
+        *self.offsets.last().unwrap()
+    }
+
+    pub(crate) fn range(&self, k: usize) -> std::ops::Range<usize> {
+        self.offsets[k]..self.offsets[k + 1]
+    }
+}
+
+/// The true ODE states of a simulation, by name (Jaxley's dynamic-states pytree): keys in sorted
+/// order, each with the values at the nodes where it is a true state, in ascending node order.
+#[derive(Clone, Debug)]
+pub struct DynamicStates<T> {
+    pub(crate) layout: Arc<DynLayout>,
+    pub(crate) data: Vec<T>,
+}
+
+impl<T: Scalar> DynamicStates<T> {
+    /// Key names, sorted.
+    pub fn keys(&self) -> &[String] {
+        &self.layout.keys
+    }
+    /// The values of `key`.
+    pub fn get(&self, key: &str) -> Result<&[T]> {
+        let k = self.position(key)?;
+        Ok(&self.data[self.layout.range(k)])
+    }
+    /// The values of `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Result<&mut [T]> {
+        let k = self.position(key)?;
+        let r = self.layout.range(k);
+        Ok(&mut self.data[r])
+    }
+    /// The node index of every value of `key`.
+    pub fn nodes(&self, key: &str) -> Result<&[u32]> {
+        let k = self.position(key)?;
+        Ok(&self.layout.entries[k])
+    }
+    /// `(key, values)` pairs in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &[T])> {
+        self.layout
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(k, name)| (name.as_str(), &self.data[self.layout.range(k)]))
+    }
+    /// Total number of values (the length of the flat vector).
+    pub fn len(&self) -> usize {
+        self.data.len()
+    }
+    /// Whether there are no values.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+    fn position(&self, key: &str) -> Result<usize> {
+        self.layout
+            .keys
+            .binary_search_by(|k| k.as_str().cmp(key))
+            .map_err(|_| Error::UnknownName {
+                name: key.to_string(),
+                context: format!(
+                    "not a dynamic state; dynamic states are {}",
+                    self.layout.keys.join(", ")
+                ),
+            })
+    }
+}
+
+/// Converts between `all_states`, the true ODE states and a flat vector (Jaxley's
+/// `build_dynamic_state_utils`). Build it with [`build_dynamic_state_utils`].
+///
+/// ```
+/// use huxley::{Cell, Leak, Solver, VoltageSolver, build_dynamic_state_utils, build_init_and_step_fn};
+/// # fn main() -> huxley::Result<()> {
+/// let mut cell = Cell::default();
+/// cell.insert(Leak)?;
+/// let (init_fn, _) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
+/// let utils = build_dynamic_state_utils(&cell)?;
+/// let (all_states, all_params) = init_fn.init::<f64>(&cell.get_parameters(), None, None, 0.025)?;
+/// let x = utils.flatten(&utils.remove_observables(&all_states)?)?;
+/// assert_eq!(x.as_slice(), &[-70.0]); // one compartment: only its voltage is a true state
+/// let back = utils.add_observables(&utils.unflatten(x.as_slice())?, &all_params, 0.025)?;
+/// assert_eq!(back.keys(), all_states.keys()); // v and i_Leak
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct DynamicStateUtils {
+    pub(crate) c: Arc<Compiled>,
+    pub(crate) layout: Arc<DynLayout>,
+}
+
+/// Builds the dynamic-state utilities of `module` (compiles it; the utilities work with the
+/// states of any init/step functions built from the same model).
+pub fn build_dynamic_state_utils(module: &Module) -> Result<DynamicStateUtils> {
+    Ok(DynamicStateUtils::from_compiled(Arc::new(Compiled::new(
+        module,
+    )?)))
+}
+
+impl DynamicStateUtils {
+    /// The utilities of the model a step function was built from (no second compilation).
+    pub fn for_step_fn(step_fn: &StepFn) -> DynamicStateUtils {
+        DynamicStateUtils::from_compiled(step_fn.compiled().clone())
+    }
+
+    fn from_compiled(c: Arc<Compiled>) -> DynamicStateUtils {
+        let layout = Arc::new(DynLayout::new(&c));
+        DynamicStateUtils { c, layout }
+    }
+
+    /// The dynamic keys in flat order.
+    pub fn keys(&self) -> &[String] {
+        &self.layout.keys
+    }
+
+    /// Length of the flat state vector.
+    pub fn len(&self) -> usize {
+        self.layout.len()
+    }
+
+    /// Whether the flat state is empty.
+    pub fn is_empty(&self) -> bool {
+        self.layout.len() == 0
+    }
+
+    fn key_index(&self, key: &str) -> Result<usize> {
+        self.layout
+            .keys
+            .binary_search_by(|k| k.as_str().cmp(key))
+            .map_err(|_| Error::UnknownName {
+                name: key.to_string(),
+                context: format!(
+                    "not a dynamic state; dynamic states are {}",
+                    self.layout.keys.join(", ")
+                ),
+            })
+    }
+
+    /// The range of `key` in the flat vector.
+    pub fn key_range(&self, key: &str) -> Result<std::ops::Range<usize>> {
+        Ok(self.layout.range(self.key_index(key)?))
+    }
+
+    /// Node indices of the flat vector's entries of `key`.
+    pub fn key_nodes(&self, key: &str) -> Result<&[u32]> {
+        Ok(&self.layout.entries[self.key_index(key)?])
+    }
+
+    fn check_states<T: Scalar>(&self, s: &AllStates<T>) -> Result<()> {
+        s.check_layout(&self.c.states).map_err(|_| {
+            Error::LayoutMismatch(
+                "all_states of another model than the one these utilities were built for".into(),
+            )
+        })
+    }
+
+    fn check_dynamic<T: Scalar>(&self, d: &DynamicStates<T>) -> Result<()> {
+        if Arc::ptr_eq(&d.layout, &self.layout)
+            || d.layout.states.fingerprint == self.c.states.fingerprint
+        {
+            Ok(())
+        } else {
+            Err(Error::LayoutMismatch(
+                "dynamic states of another model than the one these utilities were built for"
+                    .into(),
+            ))
+        }
+    }
+
+    /// Only the true ODE states of `all_states`: drops membrane currents that no mechanism reads,
+    /// branchpoint entries and the NaN padding of states that exist on some compartments only.
+    pub fn remove_observables<T: Scalar>(
+        &self,
+        all_states: &AllStates<T>,
+    ) -> Result<DynamicStates<T>> {
+        let mut out = DynamicStates {
+            layout: self.layout.clone(),
+            data: vec![T::zero(); self.layout.len()],
+        };
+        self.remove_observables_into(all_states, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`DynamicStateUtils::remove_observables`] into an existing container (no allocation).
+    pub fn remove_observables_into<T: Scalar>(
+        &self,
+        all_states: &AllStates<T>,
+        out: &mut DynamicStates<T>,
+    ) -> Result<()> {
+        self.check_states(all_states)?;
+        self.check_dynamic(out)?;
+        let dl = &self.layout;
+        for (k, entries) in dl.entries.iter().enumerate() {
+            let src = &all_states.data[dl.states.range(dl.all_key[k])];
+            for (dst, &node) in out.data[dl.range(k)].iter_mut().zip(entries) {
+                *dst = src[node as usize];
+            }
+        }
+        Ok(())
+    }
+
+    /// `all_states` from true states: NaN padding restored, branchpoint voltages computed from
+    /// their neighbours (the conductance-weighted mean), and the membrane currents that no
+    /// mechanism reads recomputed from the states and voltages (a current that is a true state
+    /// keeps the value given). `delta_t` is accepted for Jaxley's signature and not used.
+    pub fn add_observables<T: Scalar>(
+        &self,
+        dynamic: &DynamicStates<T>,
+        all_params: &AllParams<T>,
+        delta_t: f64,
+    ) -> Result<AllStates<T>> {
+        let mut out =
+            AllStates::from_data(&self.c, vec![T::from(f64::NAN); self.c.states.total_len()]);
+        self.add_observables_into(dynamic, all_params, delta_t, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`DynamicStateUtils::add_observables`] into an existing `all_states` (no allocation).
+    pub fn add_observables_into<T: Scalar>(
+        &self,
+        dynamic: &DynamicStates<T>,
+        all_params: &AllParams<T>,
+        _delta_t: f64,
+        out: &mut AllStates<T>,
+    ) -> Result<()> {
+        self.scatter(dynamic, all_params, out)?;
+        let mut ws = step::take_workspace(&self.c, out);
+        step::compute_currents(&self.c, out, all_params, &mut ws, false);
+        out.ws = ws;
+        Ok(())
+    }
+
+    /// Writes the true states into `out` and sets the branchpoint voltages (the observable
+    /// currents are left as they are).
+    pub(crate) fn scatter<T: Scalar>(
+        &self,
+        dynamic: &DynamicStates<T>,
+        all_params: &AllParams<T>,
+        out: &mut AllStates<T>,
+    ) -> Result<()> {
+        self.check_dynamic(dynamic)?;
+        self.check_states(out)?;
+        all_params.check_layout(&self.c.params)?;
+        let dl = &self.layout;
+        for (k, entries) in dl.entries.iter().enumerate() {
+            let r = dl.states.range(dl.all_key[k]);
+            let dst = &mut out.data[r];
+            for (&x, &node) in dynamic.data[dl.range(k)].iter().zip(entries) {
+                dst[node as usize] = x;
+            }
+        }
+        let n = self.c.n_nodes();
+        let mut ws = step::take_workspace(&self.c, out);
+        branchpoint_voltages(
+            &self.c,
+            &all_params.axial,
+            &mut out.data[..n],
+            &mut ws.d,
+            &mut ws.r,
+        );
+        out.ws = ws;
+        Ok(())
+    }
+
+    /// Dynamic states from `(key, values)` pairs (as a Jaxley user would pass a dict): every
+    /// dynamic key exactly once, each with one value per entry (see
+    /// [`DynamicStateUtils::key_nodes`]).
+    pub fn dynamic_states_from<T: Scalar, K: AsRef<str>>(
+        &self,
+        entries: impl IntoIterator<Item = (K, Vec<T>)>,
+    ) -> Result<DynamicStates<T>> {
+        let dl = &self.layout;
+        let mut data = vec![T::zero(); dl.len()];
+        let mut seen = vec![false; dl.keys.len()];
+        for (key, values) in entries {
+            let k = self.key_index(key.as_ref())?;
+            if seen[k] {
+                return Err(Error::LayoutMismatch(format!(
+                    "dynamic state `{}` given twice",
+                    key.as_ref()
+                )));
+            }
+            let r = dl.range(k);
+            if values.len() != r.len() {
+                return Err(Error::LengthMismatch {
+                    what: format!("values of dynamic state `{}`", key.as_ref()),
+                    expected: r.len(),
+                    got: values.len(),
+                });
+            }
+            data[r].copy_from_slice(&values);
+            seen[k] = true;
+        }
+        if let Some(k) = seen.iter().position(|s| !s) {
+            return Err(Error::UnknownName {
+                name: dl.keys[k].clone(),
+                context: "a dynamic state missing from the given states".into(),
+            });
+        }
+        Ok(DynamicStates {
+            layout: dl.clone(),
+            data,
+        })
+    }
+
+    /// The true states as one flat vector (Jaxley's `ravel_pytree` order).
+    pub fn flatten<T: Scalar>(&self, dynamic: &DynamicStates<T>) -> Result<DVector<T>> {
+        self.check_dynamic(dynamic)?;
+        Ok(DVector::from_column_slice(&dynamic.data))
+    }
+
+    /// The true states from a flat vector.
+    pub fn unflatten<T: Scalar>(&self, x: &[T]) -> Result<DynamicStates<T>> {
+        if x.len() != self.layout.len() {
+            return Err(Error::LengthMismatch {
+                what: "flat state vector".into(),
+                expected: self.layout.len(),
+                got: x.len(),
+            });
+        }
+        Ok(DynamicStates {
+            layout: self.layout.clone(),
+            data: x.to_vec(),
+        })
+    }
+
+    /// One step of the map `x_{n+1} = F(x_n)` on flat states (Jaxley's `step_dynamics`):
+    /// `unflatten → add_observables → step_fn → remove_observables → flatten`.
+    pub fn step_dynamics<T: Scalar, E: Scalar>(
+        &self,
+        step_fn: &StepFn,
+        x: &[T],
+        all_params: &AllParams<T>,
+        ext: crate::ExternalsAt<'_, E>,
+        delta_t: f64,
+    ) -> Result<DVector<T>> {
+        let mut s = self.add_observables(&self.unflatten(x)?, all_params, delta_t)?;
+        step_fn.step(&mut s, all_params, ext, delta_t)?;
+        self.flatten(&self.remove_observables(&s)?)
+    }
+}
