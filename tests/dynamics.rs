@@ -409,3 +409,63 @@ fn bad_input_is_a_typed_error() -> Result<()> {
     ));
     Ok(())
 }
+
+/// The seed page's example 3 (examples/dynamics_loss_gradient.rs): loss and forward-mode
+/// gradients against Jaxley's `jax.grad`.
+#[test]
+fn example3_loss_and_gradients_match_jaxley() -> Result<()> {
+    let case = load("dynamics_example3.json");
+    let (t_max, dt) = (3.0, 0.025);
+    let mut cell = Cell::default();
+    cell.insert(Leak)?;
+    cell.record("v")?;
+    cell.stimulate(&step_current(0.0, 1.0, 2.0, dt, t_max, 0.0));
+    cell.make_trainable("radius", None)?;
+    let params = cell.get_parameters();
+    let (init_fn, step_fn, utils) = setup(&cell, Solver::BwdEuler);
+    let ext = step_fn.externals().clone();
+    let loss = |params: &[ParamGroup<Dual64>], g: Dual64| -> Result<Dual64> {
+        let ps = cell.data_set("Leak_gLeak", g, None)?;
+        let (s, p) = init_fn.init::<Dual64>(params, None, Some(&ps), dt)?;
+        let mut recs = vec![s.value("v", 0)?];
+        let mut x = utils.flatten(&utils.remove_observables(&s)?)?;
+        for step in 0..(t_max / dt) as usize {
+            let mut s = utils.add_observables(&utils.unflatten(x.as_slice())?, &p, dt)?;
+            step_fn.step(&mut s, &p, ext.at(step), dt)?;
+            recs.push(s.value("v", 0)?);
+            x = utils.flatten(&utils.remove_observables(&s)?)?;
+        }
+        Ok(recs.iter().fold(Dual64::from(0.0), |a, &b| a + b) / Dual64::from(recs.len() as f64))
+    };
+    let mut seeded = params[0].cast::<Dual64>();
+    seeded.values[0].eps = 1.0;
+    let by_radius = loss(&[seeded], Dual64::from(1e-4))?;
+    let by_gleak = loss(&[params[0].cast()], Dual64::new(1e-4, 1.0))?;
+    let rel = |a: f64, b: f64| (a - b).abs() / b.abs();
+    let want = |k: &str| case[k].as_f64().unwrap();
+    assert!(
+        rel(by_radius.re, want("loss")) < 1e-8,
+        "loss {} vs {}",
+        by_radius.re,
+        want("loss")
+    );
+    assert!(
+        rel(by_radius.eps, want("grad_radius")) < 1e-8,
+        "d/dradius {} vs {}",
+        by_radius.eps,
+        want("grad_radius")
+    );
+    assert!(
+        rel(by_gleak.eps, want("grad_gLeak")) < 1e-8,
+        "d/dgLeak {} vs {}",
+        by_gleak.eps,
+        want("grad_gLeak")
+    );
+    eprintln!(
+        "example 3: loss rel. diff {:.1e}, d/dradius {:.1e}, d/dLeak_gLeak {:.1e}",
+        rel(by_radius.re, want("loss")),
+        rel(by_radius.eps, want("grad_radius")),
+        rel(by_gleak.eps, want("grad_gLeak"))
+    );
+    Ok(())
+}

@@ -72,11 +72,31 @@ impl crate::Module {
 
     /// Jaxley's `data_set` on the whole module; see [`crate::View::data_set`].
     pub fn data_set<T: Scalar>(
-        &mut self,
+        &self,
         key: &str,
         value: T,
         param_state: Option<Vec<ParamState<T>>>,
     ) -> crate::Result<Vec<ParamState<T>>> {
-        self.all().data_set(key, value, param_state)
+        let col = self
+            .table
+            .cols
+            .get(key)
+            .ok_or_else(|| self.unknown(key, "cannot data_set it"))?;
+        let nodes: Vec<Vec<usize>> = (0..self.n_comps())
+            .filter(|&c| !col[c].is_nan())
+            .map(|c| vec![self.ix.comp_node[c]])
+            .collect();
+        if nodes.is_empty() {
+            return Err(crate::Error::EmptyView(format!(
+                "`{key}` is not defined in any compartment"
+            )));
+        }
+        let mut ps = param_state.unwrap_or_default();
+        ps.push(ParamState {
+            key: key.to_string(),
+            values: vec![value; nodes.len()],
+            nodes,
+        });
+        Ok(ps)
     }
 }
