@@ -61,14 +61,15 @@ pub(crate) fn currents<T: Scalar>(
 }
 
 /// Computes every mechanism's current and linearisation into the workspace and writes the summed
-/// currents into the states: all of them, or (`read_too == false`) only those no mechanism reads
+/// currents into the states: all of them with their linearisation (`stepping`), or only the
+/// current of those no mechanism reads
 /// (the observables; a current that is a dynamic state keeps its value).
 pub(crate) fn compute_currents<T: Scalar>(
     c: &Compiled,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
     ws: &mut Workspace<T>,
-    read_too: bool,
+    stepping: bool,
 ) {
     for x in ws
         .lin
@@ -89,11 +90,12 @@ pub(crate) fn compute_currents<T: Scalar>(
             lin: &mut ws.lin[m.target],
             cst: &mut ws.cst[m.target],
             current: &mut ws.cur[m.current],
+            linearise: stepping,
         };
         T::run_current(m.mech.as_ref(), &mut args);
     }
     for (slot, &key) in c.currents.iter().enumerate() {
-        if !read_too && s.layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
+        if !stepping && s.layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
             continue;
         }
         let dst = &mut s.data[s.layout.range(key)];

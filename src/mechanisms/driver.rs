@@ -86,6 +86,8 @@ pub struct CurrentArgs<'a, T> {
     pub cst: &'a mut [T],
     /// Per node: the current `I` is added here.
     pub current: &'a mut [T],
+    /// Whether to compute the slope and constant too (false: only the current, for observers).
+    pub linearise: bool,
 }
 
 /// Object-safe face of a mechanism: one method per supported scalar type.
@@ -387,21 +389,35 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
             let mut i0 = [T::zero(); LANES];
             let mut slope = [T::zero(); LANES];
             let mut c = [T::zero(); LANES];
-            for l in 0..LANES {
-                let mut sl = [T::zero(); S];
-                let mut pl = [T::zero(); P];
-                for k in 0..S {
-                    sl[k] = s[k][l];
+            if a.linearise {
+                for l in 0..LANES {
+                    let mut sl = [T::zero(); S];
+                    let mut pl = [T::zero(); P];
+                    for k in 0..S {
+                        sl[k] = s[k][l];
+                    }
+                    for k in 0..P {
+                        pl[k] = p[k][l];
+                    }
+                    let c0 = m.compute_current(&sl, &pl, x[l]);
+                    let c1 = m.compute_current(&sl, &pl, x[l] + delta);
+                    let g = (c1 - c0) * inv_delta;
+                    i0[l] = c0;
+                    slope[l] = g;
+                    c[l] = -(c0 - g * x[l]);
                 }
-                for k in 0..P {
-                    pl[k] = p[k][l];
+            } else {
+                for l in 0..LANES {
+                    let mut sl = [T::zero(); S];
+                    let mut pl = [T::zero(); P];
+                    for k in 0..S {
+                        sl[k] = s[k][l];
+                    }
+                    for k in 0..P {
+                        pl[k] = p[k][l];
+                    }
+                    i0[l] = m.compute_current(&sl, &pl, x[l]);
                 }
-                let c0 = m.compute_current(&sl, &pl, x[l]);
-                let c1 = m.compute_current(&sl, &pl, x[l] + delta);
-                let g = (c1 - c0) * inv_delta;
-                i0[l] = c0;
-                slope[l] = g;
-                c[l] = -(c0 - g * x[l]);
             }
             match base {
                 Some(b) => {
