@@ -206,7 +206,7 @@ fn pstate<T: Scalar>(
 }
 
 fn init<T: Scalar>(
-    c: &Compiled,
+    c: &Arc<Compiled>,
     solver: Solver,
     params: &[ParamGroup<T>],
     all_states: Option<AllStates<T>>,
@@ -280,6 +280,8 @@ fn init<T: Scalar>(
         h_gsum: vec![],
         inv_cm: vec![],
         exp_euler: None,
+        uniform: vec![],
+        compiled: c.clone(),
     };
     check_geometry(c, &p)?;
     derive(c, &mut p);
@@ -307,7 +309,7 @@ fn init<T: Scalar>(
     Ok((states, p))
 }
 
-fn check_geometry<T: Scalar>(c: &Compiled, p: &AllParams<T>) -> Result<()> {
+pub(crate) fn check_geometry<T: Scalar>(c: &Compiled, p: &AllParams<T>) -> Result<()> {
     for name in [
         "radius",
         "length",
@@ -407,6 +409,21 @@ pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
             } else {
                 T::zero()
             }
+        })
+        .collect();
+    // Parameters with one value on all nodes of a mechanism are broadcast by the kernels.
+    p.uniform = c
+        .mechs
+        .iter()
+        .map(|m| {
+            m.param_off
+                .iter()
+                .map(|&off| {
+                    let mut nodes = m.nodes.iter();
+                    let first = nodes.next().map(|i| p.data[off + i]);
+                    first.is_none_or(|f| nodes.all(|i| p.data[off + i] == f))
+                })
+                .collect()
         })
         .collect();
     p.axial = axial;

@@ -39,6 +39,11 @@ pub struct AllParams<T> {
     pub(crate) inv_cm: Vec<T>,
     /// Exponential-Euler transition matrix and the time step it was built for.
     pub(crate) exp_euler: Option<(f64, nalgebra::DMatrix<T>)>,
+    /// Per compiled mechanism, per parameter: whether it has one value on all the mechanism's
+    /// nodes (the kernels then broadcast it instead of loading an array).
+    pub(crate) uniform: Vec<Vec<bool>>,
+    /// The model these parameters belong to (to recompute what is derived after `set`).
+    pub(crate) compiled: Arc<Compiled>,
 }
 
 /// Scratch arrays of the step, allocated once per state container.
@@ -123,15 +128,6 @@ macro_rules! named_container {
                     .ok_or_else(|| key_error(&self.layout, key, $what))?;
                 Ok(&self.data[self.layout.range(k)])
             }
-            /// The array of `key`, mutably.
-            pub fn get_mut(&mut self, key: &str) -> Result<&mut [T]> {
-                let k = self
-                    .layout
-                    .position(key)
-                    .ok_or_else(|| key_error(&self.layout, key, $what))?;
-                let r = self.layout.range(k);
-                Ok(&mut self.data[r])
-            }
             /// `(key, array)` pairs in order.
             pub fn iter(&self) -> impl Iterator<Item = (&str, &[T])> {
                 self.layout
@@ -167,6 +163,16 @@ named_container!(AllStates, "all_states");
 named_container!(AllParams, "all_params");
 
 impl<T: Scalar> AllStates<T> {
+    /// The array of `key`, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Result<&mut [T]> {
+        let k = self
+            .layout
+            .position(key)
+            .ok_or_else(|| key_error(&self.layout, key, "all_states"))?;
+        let r = self.layout.range(k);
+        Ok(&mut self.data[r])
+    }
+
     pub(crate) fn from_data(c: &Compiled, data: Vec<T>) -> Self {
         AllStates {
             layout: c.states.clone(),
@@ -237,6 +243,43 @@ impl<T: Scalar> AllParams<T> {
         &self.axial
     }
 
+    /// Replaces the array of parameter `key` (one value per node; branchpoint entries are
+    /// ignored) and recomputes what is derived from the parameters: axial conductances, solver
+    /// coefficients and, for exponential Euler, the transition matrix. Setting `radius` or
+    /// `length` does not change area, volume or resistive loads (set those too if wanted; Jaxley's
+    /// `all_params` behaves the same).
+    pub fn set(&mut self, key: &str, values: &[T]) -> Result<()> {
+        let k = self
+            .layout
+            .position(key)
+            .ok_or_else(|| key_error(&self.layout, key, "all_params"))?;
+        let r = self.layout.range(k);
+        if values.len() != r.len() {
+            return Err(Error::LengthMismatch {
+                what: format!("values of `{key}`"),
+                expected: r.len(),
+                got: values.len(),
+            });
+        }
+        let c = self.compiled.clone();
+        let old = self.data[r.clone()].to_vec();
+        for &node in self.layout.defined(k) {
+            self.data[r.start + node as usize] = values[node as usize];
+        }
+        if let Err(e) = crate::integrate::check_geometry(&c, self) {
+            self.data[r].copy_from_slice(&old);
+            return Err(e);
+        }
+        crate::integrate::derive(&c, self);
+        if let Some((dt, _)) = self.exp_euler {
+            self.exp_euler = Some((
+                dt,
+                crate::solver::exp_euler::transition_matrix(&c, &self.axial, dt),
+            ));
+        }
+        Ok(())
+    }
+
     /// The same parameters in another scalar type.
     pub fn cast<U: Scalar>(&self) -> AllParams<U> {
         let c = |v: &Vec<T>| v.iter().map(|x| U::from(x.re())).collect::<Vec<U>>();
@@ -252,6 +295,8 @@ impl<T: Scalar> AllParams<T> {
                 .exp_euler
                 .as_ref()
                 .map(|(dt, m)| (*dt, m.map(|x| U::from(x.re())))),
+            uniform: self.uniform.clone(),
+            compiled: self.compiled.clone(),
         }
     }
 }

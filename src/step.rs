@@ -35,13 +35,14 @@ pub(crate) fn update_states<T: Scalar>(
 ) {
     let n = c.n_nodes();
     ws.v_old.copy_from_slice(&s.data[..n]);
-    for m in &c.mechs {
+    for (mi, m) in c.mechs.iter().enumerate() {
         let mut args = UpdateArgs {
             nodes: m.nodes.nodes(),
             store: &mut s.data,
             state_off: &m.state_off,
             params: &p.data,
             param_off: &m.param_off,
+            param_uniform: &p.uniform[mi],
             v: &ws.v_old,
             v_off: 0,
             dt,
@@ -79,13 +80,14 @@ pub(crate) fn compute_currents<T: Scalar>(
     {
         x.fill(T::zero());
     }
-    for m in &c.mechs {
+    for (mi, m) in c.mechs.iter().enumerate() {
         let mut args = CurrentArgs {
             nodes: m.nodes.nodes(),
             store: &s.data,
             state_off: &m.state_off,
             params: &p.data,
             param_off: &m.param_off,
+            param_uniform: &p.uniform[mi],
             target_off: s.layout.offset(c.targets[m.target]),
             lin: &mut ws.lin[m.target],
             cst: &mut ws.cst[m.target],

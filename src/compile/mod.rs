@@ -38,6 +38,12 @@ impl NodeSet {
             _ => NodeSet::List(nodes),
         }
     }
+    pub(crate) fn iter(&self) -> Box<dyn Iterator<Item = usize> + '_> {
+        match self {
+            NodeSet::Range(start, len) => Box::new(*start..start + len),
+            NodeSet::List(l) => Box::new(l.iter().map(|&x| x as usize)),
+        }
+    }
     pub(crate) fn nodes(&self) -> Nodes<'_> {
         match self {
             NodeSet::Range(start, len) => Nodes::Range {
@@ -340,5 +346,16 @@ impl Compiled {
     /// The recorded `(state key, node)` pairs.
     pub fn recordings(&self) -> &[(usize, usize)] {
         &self.recordings
+    }
+}
+
+impl std::fmt::Debug for Compiled {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Compiled")
+            .field("nodes", &self.n_nodes())
+            .field("compartments", &self.n_comps())
+            .field("mechanisms", &self.mechs.len())
+            .field("states", &self.states.names)
+            .finish()
     }
 }

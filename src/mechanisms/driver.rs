@@ -58,6 +58,9 @@ pub struct UpdateArgs<'a, T> {
     pub params: &'a [T],
     /// Offset of each of the mechanism's parameters in `params`.
     pub param_off: &'a [usize],
+    /// Per parameter: whether it has the same value on every node of the mechanism (it is then
+    /// loaded once and broadcast). Empty means "none is".
+    pub param_uniform: &'a [bool],
     /// Membrane voltage of every node at the start of the step.
     pub v: &'a [T],
     /// Offset of `v` in `store` (written by mechanisms that set the voltage).
@@ -78,6 +81,9 @@ pub struct CurrentArgs<'a, T> {
     pub params: &'a [T],
     /// Offset of each of the mechanism's parameters in `params`.
     pub param_off: &'a [usize],
+    /// Per parameter: whether it has the same value on every node of the mechanism (it is then
+    /// loaded once and broadcast). Empty means "none is".
+    pub param_uniform: &'a [bool],
     /// Offset in `store` of the state the current acts on (`v`, or the pump's ion).
     pub target_off: usize,
     /// Per node: the slope `dI/dx` is added here.
@@ -272,6 +278,11 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
     poff.copy_from_slice(a.param_off);
+    let mut uniform = [false; P];
+    if a.param_uniform.len() == P {
+        uniform.copy_from_slice(a.param_uniform);
+    }
+    let first = if n > 0 { ix.node(0) } else { 0 };
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
@@ -288,7 +299,11 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                load_tile(params, poff[k], base, &idx, &mut p[k]);
+                if uniform[k] {
+                    p[k] = [*params.add(poff[k] + first); LANES];
+                } else {
+                    load_tile(params, poff[k], base, &idx, &mut p[k]);
+                }
             }
             let mut vnew = v;
             for l in 0..LANES {
@@ -368,6 +383,11 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
     poff.copy_from_slice(a.param_off);
+    let mut uniform = [false; P];
+    if a.param_uniform.len() == P {
+        uniform.copy_from_slice(a.param_uniform);
+    }
+    let first = if n > 0 { ix.node(0) } else { 0 };
     let toff = a.target_off;
     let mut i = 0;
     while i < n {
@@ -384,7 +404,11 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                load_tile(params, poff[k], base, &idx, &mut p[k]);
+                if uniform[k] {
+                    p[k] = [*params.add(poff[k] + first); LANES];
+                } else {
+                    load_tile(params, poff[k], base, &idx, &mut p[k]);
+                }
             }
             let mut i0 = [T::zero(); LANES];
             let mut slope = [T::zero(); LANES];

@@ -390,6 +390,7 @@ impl Module {
                 state_off: &state_off,
                 params: &params,
                 param_off: &param_off,
+                param_uniform: &[],
                 v: &v,
                 v_off: info.states.len() * n,
                 dt: delta_t,
