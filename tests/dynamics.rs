@@ -201,7 +201,12 @@ fn models() -> Result<Vec<(String, Cell)>> {
 
 #[test]
 fn jacobian_matches_central_differences_and_vjp_its_transpose() -> Result<()> {
-    for solver in [Solver::BwdEuler, Solver::CrankNicolson] {
+    for solver in [
+        Solver::BwdEuler,
+        Solver::CrankNicolson,
+        Solver::FwdEuler,
+        Solver::ExpEuler,
+    ] {
         for (name, cell) in models()? {
             let (init_fn, step_fn, utils) = setup(&cell, solver);
             let (states, params) = init_fn.init::<f64>(&[], None, None, DT)?;

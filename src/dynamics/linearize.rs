@@ -36,7 +36,51 @@ pub struct Linearization {
     /// Voltages entering the linear solve's bilinear term (v_new for backward Euler, v_half for
     /// Crank–Nicolson), per node.
     v_sol: Vec<f64>,
+    /// Voltages at the start of the step, per node.
+    v_old: Vec<f64>,
+    /// The voltage constant term (divided by Cm) of the forward step, per node.
+    cst_v: Vec<f64>,
     tape: Option<Tape>,
+}
+
+/// Cotangents of the inputs of the voltage stage, per node.
+struct VoltageAdjoint {
+    v: Vec<f64>,
+    lin: Vec<f64>,
+    cst: Vec<f64>,
+}
+
+/// `Gᵀ w` for the conductance matrix `G` of the compartments with branchpoints eliminated (the
+/// operator forward Euler applies), without forming `G`.
+fn conductance_transpose_times(c: &crate::compile::Compiled, axial: &[f64], w: &[f64]) -> Vec<f64> {
+    use crate::compile::EdgeKind;
+    let n = c.n_nodes();
+    let mut out = vec![0.0; n];
+    let mut wsum = vec![0.0; n];
+    let mut around: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
+    for (e, &g) in c.graph.edges.iter().zip(axial) {
+        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
+            wsum[e.sink] += g;
+            around[e.sink].push((e.source, g));
+        }
+    }
+    // G[i][i] −= g, G[i][j] += g for compartment edges; G[i][j] += g w_j / Σw around branchpoints.
+    for (e, &g) in c.graph.edges.iter().zip(axial) {
+        match e.kind {
+            EdgeKind::CompToComp => {
+                out[e.sink] -= g * w[e.sink];
+                out[e.source] += g * w[e.sink];
+            }
+            EdgeKind::BpToParent | EdgeKind::BpToChild => {
+                out[e.sink] -= g * w[e.sink];
+                for &(j, wj) in &around[e.source] {
+                    out[j] += g * (wj / wsum[e.source]) * w[e.sink];
+                }
+            }
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Local Jacobians of the stages before the voltage solve: for every input key (a dynamic key,
@@ -96,6 +140,7 @@ impl DynamicStateUtils {
         let (solver, vsolver) = (step_fn.solver(), step_fn.voltage_solver());
         let mut ws = step::take_workspace(&self.c, &mut s);
         step::pre_solve_dispatch(&self.c, &mut s, all_params, ext.at(0), delta_t, &mut ws);
+        let cst_v = ws.cst[0].clone();
         step::solve_voltage(
             &self.c, solver, vsolver, &mut s, all_params, delta_t, &mut ws,
         )?;
@@ -132,6 +177,8 @@ impl DynamicStateUtils {
             dual_states,
             dual_dyn,
             v_sol,
+            v_old,
+            cst_v,
             tape: None,
         })
     }
@@ -192,21 +239,12 @@ impl Linearization {
         Ok(j)
     }
 
-    /// `Jᵀ w` without forming `J` (backward Euler and Crank–Nicolson). The first call computes
+    /// `Jᵀ w` without forming `J` (every solver). The first call computes
     /// and stores the local Jacobians of the compartments (one dual-number pass per dynamic key);
     /// later calls reuse them and cost about one transposed tree solve plus a small product per
     /// compartment.
     pub fn vjp(&mut self, w: &DVector<f64>) -> Result<DVector<f64>> {
         self.check_len(w.len(), "cotangent")?;
-        let hh = match self.solver {
-            Solver::BwdEuler => self.dt,
-            Solver::CrankNicolson => self.dt / 2.0,
-            other => {
-                return Err(Error::Unsupported(format!(
-                    "vector-Jacobian products are implemented for backward Euler and Crank-Nicolson, not {other:?}"
-                )));
-            }
-        };
         if self.tape.is_none() {
             self.tape = Some(self.record_tape()?);
         }
@@ -232,23 +270,11 @@ impl Linearization {
                 w_v[node as usize] = 0.0; // a clamped voltage does not depend on anything
             }
         }
-        let scale = if self.solver == Solver::CrankNicolson {
-            2.0
-        } else {
-            1.0
-        };
-        let mut lambda: Vec<f64> = w_v.iter().map(|x| scale * x).collect();
-        let (mut d, mut r) = (vec![0.0; n], vec![0.0; n]);
-        hines::solve_transpose(
-            c,
-            &self.params,
-            &tape.lin_v,
-            hh,
-            &mut lambda,
-            &mut d,
-            &mut r,
-        );
+        // The adjoint of the voltage stage: cotangents of v_old (directly), of the slope and of
+        // the constant of the linearised currents.
+        let adj = self.voltage_adjoint(&w_v, &tape.lin_v)?;
         let n_out = tape.out_keys.len() + 2;
+        let nl = tape.out_keys.len();
         let mut out = DVector::zeros(self.dim());
         for kin in 0..nk {
             for (slot, &node) in dl.range(kin).zip(&dl.entries[kin]) {
@@ -258,21 +284,87 @@ impl Linearization {
                 for (o, &ko) in tape.out_keys.iter().enumerate() {
                     acc += jac(o) * wn[ko * n + i];
                 }
-                let nl = tape.out_keys.len();
-                acc += jac(nl) * (-hh * lambda[i] * self.v_sol[i]);
-                acc += jac(nl + 1) * (hh * lambda[i]);
+                acc += jac(nl) * adj.lin[i] + jac(nl + 1) * adj.cst[i];
                 if kin == kv {
-                    acc += lambda[i]
-                        - if self.solver == Solver::CrankNicolson {
-                            w_v[i]
-                        } else {
-                            0.0
-                        };
+                    acc += adj.v[i];
                 }
                 out[slot] = acc;
             }
         }
         Ok(out)
+    }
+
+    /// Cotangents of `v_old`, `lin` and `cst` given the cotangent `w` of the new voltage.
+    fn voltage_adjoint(&self, w: &[f64], lin: &[f64]) -> Result<VoltageAdjoint> {
+        let c = &self.utils.c;
+        let n = c.n_nodes();
+        let dt = self.dt;
+        let mut adj = VoltageAdjoint {
+            v: vec![0.0; n],
+            lin: vec![0.0; n],
+            cst: vec![0.0; n],
+        };
+        match self.solver {
+            Solver::BwdEuler | Solver::CrankNicolson => {
+                // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
+                // h = dt/2 and v_new = 2 v_half − v_old.
+                let cn = self.solver == Solver::CrankNicolson;
+                let h = if cn { dt / 2.0 } else { dt };
+                let mut lambda: Vec<f64> =
+                    w.iter().map(|x| if cn { 2.0 * x } else { *x }).collect();
+                let (mut d, mut r) = (vec![0.0; n], vec![0.0; n]);
+                hines::solve_transpose(c, &self.params, lin, h, &mut lambda, &mut d, &mut r);
+                for i in 0..n {
+                    adj.lin[i] = -h * lambda[i] * self.v_sol[i];
+                    adj.cst[i] = h * lambda[i];
+                    adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
+                }
+            }
+            Solver::FwdEuler => {
+                // v_new = v + dt (cst − lin v + G v) on the compartments.
+                let gtw = conductance_transpose_times(c, &self.params.axial, w);
+                for i in 0..n {
+                    adj.v[i] = w[i] + dt * (gtw[i] - lin[i] * w[i]);
+                    adj.lin[i] = -dt * w[i] * self.v_old[i];
+                    adj.cst[i] = dt * w[i];
+                }
+            }
+            Solver::ExpEuler => {
+                // v' = exponential Euler of the channels per compartment, v_new = M v'.
+                let (_, m) = self.params.exp_euler.as_ref().ok_or_else(|| {
+                    Error::Unsupported("exponential Euler needs its transition matrix".into())
+                })?;
+                let comps = &c.comp_nodes;
+                let wc = DVector::from_iterator(comps.len(), comps.iter().map(|&i| w[i as usize]));
+                let u = m.transpose() * wc;
+                let cst_v = &self.cst_v;
+                for (k, &node) in comps.iter().enumerate() {
+                    let i = node as usize;
+                    // Derivatives of the local update by dual numbers, one seed at a time.
+                    let local = |v: Dual64, l: Dual64, cst: Dual64| {
+                        let h = Dual64::from(dt);
+                        if l.re == 0.0 {
+                            v + cst * h
+                        } else {
+                            crate::math::exponential_euler(v, h, cst / l, Dual64::from(1.0) / l)
+                        }
+                    };
+                    let (v0, l0, c0) = (self.v_old[i], lin[i], cst_v[i]);
+                    let d = |a: [f64; 3]| {
+                        local(
+                            Dual64::new(v0, a[0]),
+                            Dual64::new(l0, a[1]),
+                            Dual64::new(c0, a[2]),
+                        )
+                        .eps
+                    };
+                    adj.v[i] = u[k] * d([1.0, 0.0, 0.0]);
+                    adj.lin[i] = u[k] * d([0.0, 1.0, 0.0]);
+                    adj.cst[i] = u[k] * d([0.0, 0.0, 1.0]);
+                }
+            }
+        }
+        Ok(adj)
     }
 
     /// One dual-number pass per dynamic key through the local stages of the step.
