@@ -98,6 +98,10 @@ pub enum Error {
     /// An operation that the model does not support in its current state.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// An SWC file could not be read; the message names the file and, where there is one, the
+    /// line (see [`crate::swc::SwcError::line`]).
+    #[error(transparent)]
+    Swc(#[from] crate::swc::SwcError),
 }
 
 /// Shorthand for `Result<T, huxley::Error>`.

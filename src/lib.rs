@@ -40,6 +40,7 @@ pub mod solver;
 mod spikes;
 pub mod state;
 mod step;
+pub mod swc;
 
 pub use error::{Error, Result};
 pub use externals::{Externals, ExternalsAt, step_current};
