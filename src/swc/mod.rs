@@ -35,6 +35,7 @@
 //!   traversal root or a tip is left alone (Jaxley raises `IndexError`).
 
 mod build;
+mod cell;
 mod compart;
 mod error;
 mod graph;
@@ -46,6 +47,7 @@ mod tree;
 
 use std::path::Path;
 
+pub use cell::{parse_swc, read_swc};
 pub use compart::compartmentalize;
 pub use error::SwcError;
 
