@@ -153,7 +153,9 @@ pub enum SetNcompError {
     #[error("the view spans {0} branches; select a single branch, e.g. `cell.branch(i)`")]
     NotOneBranch(usize),
     /// The view selects only some compartments of the branch.
-    #[error("the view holds {in_view} of the branch's {ncomp} compartments; select the whole branch")]
+    #[error(
+        "the view holds {in_view} of the branch's {ncomp} compartments; select the whole branch"
+    )]
     PartialBranch {
         /// Compartments of the branch in the view.
         in_view: usize,

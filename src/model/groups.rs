@@ -55,6 +55,12 @@ impl Module {
         self.all().group(name)
     }
 
+    /// Adds every compartment to group `name`; see [`View::add_to_group`].
+    pub fn add_to_group(&mut self, name: &str) -> Result<&mut Self> {
+        self.all().add_to_group(name)?;
+        Ok(self)
+    }
+
     /// Compartments (global indices) where mechanism `name` is inserted (empty if nowhere).
     pub fn mechanism_comps_of(&self, name: &str) -> Vec<usize> {
         self.mechanism_comps(name)

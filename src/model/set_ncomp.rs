@@ -153,7 +153,8 @@ impl View<'_> {
             Some(points) => {
                 let geometry = crate::swc::compartmentalize(points, ncomp, min_radius)?;
                 let mut set = |name: &str, f: fn(&crate::swc::CompGeometry) -> f64| {
-                    new.cols.insert(name.into(), geometry.iter().map(f).collect());
+                    new.cols
+                        .insert(name.into(), geometry.iter().map(f).collect());
                 };
                 set("radius", |g| g.radius);
                 set("area", |g| g.area);
@@ -164,11 +165,14 @@ impl View<'_> {
             None => {
                 let r = t.cols["radius"][first];
                 let load = cylinder_resistive_load(length / 2.0, r);
-                new.cols.insert("area".into(), vec![cylinder_area(length, r); ncomp]);
+                new.cols
+                    .insert("area".into(), vec![cylinder_area(length, r); ncomp]);
                 new.cols
                     .insert("volume".into(), vec![cylinder_volume(length, r); ncomp]);
-                new.cols.insert("resistive_load_in".into(), vec![load; ncomp]);
-                new.cols.insert("resistive_load_out".into(), vec![load; ncomp]);
+                new.cols
+                    .insert("resistive_load_in".into(), vec![load; ncomp]);
+                new.cols
+                    .insert("resistive_load_out".into(), vec![load; ncomp]);
             }
         }
 

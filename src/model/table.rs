@@ -146,7 +146,11 @@ impl NodeTable {
 }
 
 /// Appends `n` rows of the flag columns of `src` to those of `out` (false where `src` lacks one).
-fn extend_flags(out: &mut BTreeMap<String, Vec<bool>>, src: &BTreeMap<String, Vec<bool>>, n: usize) {
+fn extend_flags(
+    out: &mut BTreeMap<String, Vec<bool>>,
+    src: &BTreeMap<String, Vec<bool>>,
+    n: usize,
+) {
     for (k, col) in out.iter_mut() {
         match src.get(k) {
             Some(c) => col.extend_from_slice(c),

@@ -48,6 +48,15 @@ pub struct View<'a> {
     pub(super) level: Level,
 }
 
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("level", &self.level)
+            .field("comps", &self.comps)
+            .finish()
+    }
+}
+
 impl<'a> View<'a> {
     pub(crate) fn new(m: &'a mut Module, comps: Vec<usize>, level: Level) -> Self {
         View { m, comps, level }

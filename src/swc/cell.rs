@@ -71,7 +71,8 @@ impl Cell {
         for (name, value) in DEFAULTS {
             table.cols.insert(name.to_string(), vec![value; n]);
         }
-        let columns: [(&str, fn(&super::CompGeometry) -> f64); 6] = [
+        type Column = (&'static str, fn(&super::CompGeometry) -> f64);
+        let columns: [Column; 6] = [
             ("radius", |g| g.radius),
             ("length", |g| g.length),
             ("area", |g| g.area),
@@ -80,7 +81,9 @@ impl Cell {
             ("resistive_load_out", |g| g.resistive_load_out),
         ];
         for (name, f) in columns {
-            table.cols.insert(name.to_string(), m.comps().map(f).collect());
+            table
+                .cols
+                .insert(name.to_string(), m.comps().map(f).collect());
         }
         for (name, comps) in m.comp_groups() {
             let flags = table.group_mut(&name);
@@ -95,7 +98,9 @@ impl Cell {
             }],
         };
         if m.branches.iter().any(|b| b.comps.is_empty()) {
-            return Err(Error::EmptyView("an SWC branch without compartments".into()));
+            return Err(Error::EmptyView(
+                "an SWC branch without compartments".into(),
+            ));
         }
         let mut module = Module::from_parts(morph, table, vec![]);
         module.xyzr = m
