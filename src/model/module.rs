@@ -279,6 +279,32 @@ impl Module {
         View::new(self, comps, Level::Module)
     }
 
+    /// The given compartments (global indices, as in [`Module::group_comps`]) as a view
+    /// (Jaxley's `select(nodes=...)`); `make_trainable` on it makes one value per compartment.
+    ///
+    /// ```
+    /// use huxley::{Branch, Compartment, Leak};
+    /// # fn main() -> huxley::Result<()> {
+    /// let mut branch = Branch::new(&Compartment::new(), 4)?;
+    /// branch.select(&[0, 3])?.insert(Leak)?;
+    /// assert_eq!(branch.mechanism_comps_of("Leak"), vec![0, 3]);
+    /// assert!(branch.select(&[4]).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn select(&mut self, comps: &[usize]) -> Result<View<'_>> {
+        if comps.is_empty() {
+            return Err(Error::EmptyView("select: no compartments given".into()));
+        }
+        if let Some(&c) = comps.iter().find(|&&c| c >= self.n_comps()) {
+            return Err(Error::IndexOutOfRange {
+                what: "compartment",
+                index: c,
+                len: self.n_comps(),
+            });
+        }
+        Ok(View::new(self, comps.to_vec(), Level::Comp))
+    }
+
     /// Cell `i` (a view).
     pub fn cell(&mut self, i: usize) -> Result<View<'_>> {
         self.all().cell(i)
