@@ -27,6 +27,7 @@
 // Kernels index several arrays with one loop variable on purpose: that is the shape the
 // compiler vectorises.
 #![allow(clippy::needless_range_loop)]
+#![warn(missing_docs)]
 
 pub mod compile;
 mod error;

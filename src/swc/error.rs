@@ -26,29 +26,43 @@ pub enum SwcError {
     /// An error found while reading the file at `path` (added by `read_swc_geometry`).
     #[error("{}: {source}", path.display())]
     InFile {
+        /// The file.
         path: PathBuf,
+        /// The error inside the file.
         #[source]
         source: Box<SwcError>,
     },
 
     /// A data line has fewer than the 7 fields `id type x y z radius parent`.
     #[error("line {line}: expected 7 fields (id type x y z radius parent), found {found}")]
-    FieldCount { line: usize, found: usize },
+    FieldCount {
+        /// 1-based line number.
+        line: usize,
+        /// Number of fields found.
+        found: usize,
+    },
 
     /// A field is not a number of the expected kind.
     #[error("line {line}: field `{field}` is not {expected}: {text:?}")]
     BadNumber {
+        /// 1-based line number.
         line: usize,
+        /// Which field (`id`, `type`, `x`, ...).
         field: &'static str,
+        /// What it should be.
         expected: &'static str,
+        /// The offending text.
         text: String,
     },
 
     /// A field is NaN or infinite.
     #[error("line {line}: field `{field}` is not finite: {text:?}")]
     NonFinite {
+        /// 1-based line number.
         line: usize,
+        /// Which field (`id`, `type`, `x`, ...).
         field: &'static str,
+        /// The offending text.
         text: String,
     },
 
@@ -59,14 +73,24 @@ pub enum SwcError {
     /// Two samples share an id.
     #[error("line {line}: sample id {id} was already defined on line {first_line}")]
     DuplicateId {
+        /// 1-based line number.
         line: usize,
+        /// The sample id.
         id: i64,
+        /// Line of the earlier definition.
         first_line: usize,
     },
 
     /// A sample names a parent id that no sample has (only -1 marks a root).
     #[error("line {line}: parent id {parent} of sample {id} does not exist")]
-    MissingParent { line: usize, id: i64, parent: i64 },
+    MissingParent {
+        /// 1-based line number.
+        line: usize,
+        /// The sample id.
+        id: i64,
+        /// The parent id given.
+        parent: i64,
+    },
 
     /// More than one sample has parent -1.
     #[error(
@@ -74,29 +98,47 @@ pub enum SwcError {
          line {first_line}"
     )]
     MultipleRoots {
+        /// 1-based line number.
         line: usize,
+        /// The sample id.
         id: i64,
+        /// Line of the earlier definition.
         first_line: usize,
     },
 
     /// The parent links form a cycle (a sample is its own ancestor), so the samples
     /// are not a tree.
     #[error("line {line}: sample {id} is its own ancestor (the parent links form a cycle)")]
-    Cycle { line: usize, id: i64 },
+    Cycle {
+        /// 1-based line number.
+        line: usize,
+        /// The sample id.
+        id: i64,
+    },
 
     /// A radius is zero or negative and no `min_radius` was given.
     #[error(
         "line {line}: sample {id} has radius {radius}, which is not positive \
          (set `min_radius` to read such files)"
     )]
-    NonPositiveRadius { line: usize, id: i64, radius: f64 },
+    NonPositiveRadius {
+        /// 1-based line number.
+        line: usize,
+        /// The sample id.
+        id: i64,
+        /// The radius.
+        radius: f64,
+    },
 
     /// The file has a single sample which is not a soma (type 1): there is no branch.
     #[error(
         "line {line}: the only sample is not a soma (type 1), so the morphology has \
          no branch"
     )]
-    SingleSample { line: usize },
+    SingleSample {
+        /// 1-based line number.
+        line: usize,
+    },
 
     /// `ncomp` was zero.
     #[error("ncomp must be at least 1")]
@@ -104,7 +146,12 @@ pub enum SwcError {
 
     /// An option value is unusable (e.g. a non-positive `max_branch_len`).
     #[error("invalid option `{name}`: {reason}")]
-    InvalidOption { name: &'static str, reason: String },
+    InvalidOption {
+        /// The option.
+        name: &'static str,
+        /// Why it is unusable.
+        reason: String,
+    },
 
     /// `compartmentalize` was given no points.
     #[error("a branch needs at least one xyzr point")]
@@ -117,8 +164,11 @@ pub enum SwcError {
          (set `min_radius`)"
     )]
     DegenerateCompartment {
+        /// Branch index.
         branch: usize,
+        /// Compartment index within the branch.
         comp: usize,
+        /// The radius.
         radius: f64,
     },
 }

@@ -1,6 +1,9 @@
 //! Reading SWC morphologies into compartment geometry, exactly as Jaxley 0.14's
 //! `jx.read_swc(fname, ncomp, ...)` (backend "graph") does.
 //!
+//! [`read_swc`] / [`parse_swc`] give a simulatable [`crate::Cell`];
+//! [`read_swc_geometry`] / [`parse_swc_geometry`] give the geometry alone ([`SwcMorphology`]).
+//!
 //! The result lists the branches in Jaxley's order with their parent branches, and
 //! for every compartment (local compartment 0 proximal) the radius, length, area,
 //! volume, resistive loads and centre that Jaxley puts into `cell.nodes`.
@@ -81,9 +84,14 @@ impl Default for SwcOptions {
 /// Geometry of one compartment, in µm (area µm², volume µm³, resistive loads 1/µm).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CompGeometry {
+    /// Length-weighted mean radius of the traced points (raised to `min_radius` if given).
     pub radius: f64,
+    /// SWC path length of the branch divided by `ncomp`.
     pub length: f64,
+    /// Lateral area of the frusta between the traced points (a sphere's share for a
+    /// single-point soma).
     pub area: f64,
+    /// Volume of the frusta.
     pub volume: f64,
     /// `(1/π)∫dl/r²` over the proximal half.
     pub resistive_load_in: f64,
@@ -111,6 +119,7 @@ pub struct SwcBranch {
 pub struct SwcMorphology {
     /// Parent branch of each branch; the first is -1 (Jaxley's `comb_parents`).
     pub parents: Vec<i64>,
+    /// The branches, in Jaxley's order.
     pub branches: Vec<SwcBranch>,
     /// Whether groups were requested (`SwcOptions::assign_groups`).
     pub assign_groups: bool,
