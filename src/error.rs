@@ -98,6 +98,85 @@ pub enum Error {
     /// An operation that the model does not support in its current state.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A group that the module does not have.
+    #[error("unknown group `{name}`; the groups are: {known}")]
+    UnknownGroup {
+        /// The name asked for.
+        name: String,
+        /// The module's groups, comma-separated (or "none").
+        known: String,
+    },
+    /// A name used both for a group and for a mechanism (Jaxley forbids this too: both are
+    /// columns of its node table and attributes of its modules).
+    #[error("`{0}` cannot be both a group and a mechanism name; rename one of them")]
+    GroupMechanismClash(String),
+    /// A group name that cannot be used (it is empty).
+    #[error("invalid group name {0:?}: a group needs a non-empty name")]
+    InvalidGroupName(String),
+    /// `set_ncomp` was called where Jaxley does not allow it; see [`SetNcompError`].
+    #[error("cannot set_ncomp on branch {branch}: {reason}")]
+    SetNcomp {
+        /// The (global) branch of the view, or the first one if there are several.
+        branch: usize,
+        /// Which restriction was violated.
+        reason: SetNcompError,
+    },
+    /// An SWC file could not be read; the message names the file and, where there is one, the
+    /// line (see [`crate::swc::SwcError::line`]).
+    #[error(transparent)]
+    Swc(#[from] crate::swc::SwcError),
+}
+
+/// Why `set_ncomp` refused to change a branch (Jaxley's restrictions, checked before anything
+/// changes).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SetNcompError {
+    /// The module has stimuli (node indices would move).
+    #[error("the module has stimuli; call set_ncomp before stimulate (or delete_stimuli)")]
+    Stimuli,
+    /// The module has clamps.
+    #[error("the module has clamps; call set_ncomp before clamp (or delete_clamps)")]
+    Clamps,
+    /// The module has recordings.
+    #[error("the module has recordings; call set_ncomp before record (or delete_recordings)")]
+    Recordings,
+    /// The module has trainable parameters.
+    #[error(
+        "the module has trainable parameters; call set_ncomp before make_trainable (or \
+         delete_trainables)"
+    )]
+    Trainables,
+    /// The module has more than one cell (Jaxley does not allow it on networks).
+    #[error("the module has {0} cells; set_ncomp works on cells, not on networks")]
+    Network(usize),
+    /// The view does not select exactly one branch.
+    #[error("the view spans {0} branches; select a single branch, e.g. `cell.branch(i)`")]
+    NotOneBranch(usize),
+    /// The view selects only some compartments of the branch.
+    #[error(
+        "the view holds {in_view} of the branch's {ncomp} compartments; select the whole branch"
+    )]
+    PartialBranch {
+        /// Compartments of the branch in the view.
+        in_view: usize,
+        /// Compartments of the branch.
+        ncomp: usize,
+    },
+    /// A compartment property differs between the branch's compartments.
+    #[error(
+        "the compartments of the branch have different `{0}`; call set_ncomp first and \
+         then set per-compartment values"
+    )]
+    Inhomogeneous(String),
+    /// A mechanism is inserted in some compartments of the branch only.
+    #[error("mechanism `{0}` is inserted in only some compartments of the branch")]
+    MechanismInSomeComps(String),
+    /// A mechanism parameter or state differs between the branch's compartments.
+    #[error("mechanism parameter or state `{0}` differs between the compartments of the branch")]
+    MechanismValuesDiffer(String),
+    /// Some compartments of the branch belong to a group and others do not.
+    #[error("only some compartments of the branch belong to group `{0}`")]
+    GroupInSomeComps(String),
 }
 
 /// Shorthand for `Result<T, huxley::Error>`.

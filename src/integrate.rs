@@ -320,13 +320,20 @@ pub(crate) fn check_geometry<T: Scalar>(c: &Compiled, p: &AllParams<T>) -> Resul
         "resistive_load_out",
     ] {
         let arr = p.get(name)?;
+        // An SWC point of radius 0 (read with `min_radius`) gives an infinite resistive load:
+        // no axial current on that side, as in Jaxley.
+        let load = name.starts_with("resistive_load");
         for &node in &c.comp_nodes {
             let x = arr[node as usize].re();
-            if !(x.is_finite() && x > 0.0) {
+            if !((x.is_finite() || (load && x == f64::INFINITY)) && x > 0.0) {
                 return Err(Error::InvalidValue {
                     name: name.into(),
                     value: x,
-                    requirement: "positive and finite",
+                    requirement: if load {
+                        "positive"
+                    } else {
+                        "positive and finite"
+                    },
                     location: format!("node {node}"),
                 });
             }

@@ -42,9 +42,10 @@ pub mod solver;
 mod spikes;
 pub mod state;
 mod step;
+pub mod swc;
 
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
-pub use error::{Error, Result};
+pub use error::{Error, Result, SetNcompError};
 pub use externals::{Externals, ExternalsAt, step_current};
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
@@ -59,3 +60,4 @@ pub use solver::{Solver, VoltageSolver};
 pub use spikes::{spike_count, spike_times};
 pub use state::{AllParams, AllStates};
 pub use step::point_to_density;
+pub use swc::{SwcOptions, parse_swc, read_swc};

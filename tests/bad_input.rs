@@ -62,8 +62,7 @@ fn radius_and_length_must_be_positive() {
             .comp(1)
             .unwrap()
             .set(name, value)
-            .err()
-            .expect("rejected");
+            .expect_err("rejected");
         assert!(
             matches!(&err, Error::InvalidValue { name: n, location, .. } if n == name && location == "compartment 3"),
             "{err}"
@@ -272,4 +271,49 @@ fn wrong_number_of_trainable_values() {
     comp.record("v").unwrap();
     let r = integrate_with::<f64>(&comp, &IntegrateOptions::t_max(1.0), &[], None, None);
     assert!(matches!(r, Err(Error::LengthMismatch { .. })));
+}
+
+/// SWC input: every broken file is an `Error::Swc` that names the line (and the file).
+#[test]
+fn swc_errors_name_the_line() {
+    use huxley::swc::SwcError;
+    let opts = SwcOptions::default();
+    let line_of = |text: &str| match parse_swc(text.as_bytes(), 1, &opts) {
+        Err(Error::Swc(e)) => (e.line(), e.to_string()),
+        other => panic!("expected an SWC error, got {other:?}"),
+    };
+    let head = "# comment\n1 1 0 0 0 5 -1\n2 3 5 0 0 1 1\n";
+    for (tail, line, words) in [
+        ("3 3 10 0 0\n", 4, "7 fields"),            // malformed line
+        ("3 3 10 0 zero 1 2\n", 4, "field `z`"),    // not a number
+        ("3 3 10 0 0 1 9\n", 4, "parent id 9"),     // parent does not exist
+        ("2 3 10 0 0 1 1\n", 4, "already defined"), // duplicate sample id
+        ("3 3 10 0 0 0 2\n", 4, "not positive"),    // zero radius
+        ("3 3 10 0 0 -1 2\n", 4, "not positive"),   // negative radius
+        ("3 1 10 0 0 1 -1\n", 4, "second root"),    // two roots
+    ] {
+        let (l, msg) = line_of(&format!("{head}{tail}"));
+        assert_eq!(l, Some(line), "{tail}: {msg}");
+        assert!(
+            msg.contains(&format!("line {line}")) && msg.contains(words),
+            "{msg}"
+        );
+    }
+    // A cycle: 2 -> 3 -> 2 (and no root).
+    let (l, msg) = line_of("2 3 5 0 0 1 3\n3 3 10 0 0 1 2\n");
+    assert!(l.is_some() && msg.contains("cycle"), "{msg}");
+    // With min_radius, zero radii are accepted.
+    let zero = format!("{head}3 3 10 0 0 0 2\n");
+    let min = SwcOptions {
+        min_radius: Some(0.5),
+        ..Default::default()
+    };
+    assert!(parse_swc(zero.as_bytes(), 1, &min).is_ok());
+    // A missing file names the path.
+    match read_swc("/no/such/dir/cell.swc", 1, &opts) {
+        Err(Error::Swc(e @ SwcError::Io { .. })) => {
+            assert!(e.to_string().contains("/no/such/dir/cell.swc"), "{e}")
+        }
+        other => panic!("expected an I/O error, got {other:?}"),
+    }
 }

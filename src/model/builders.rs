@@ -97,6 +97,7 @@ impl Branch {
         }
         let table = NodeTable::concat(comps.iter().map(|c| &c.table));
         let mechs = Module::merge_mechanisms(comps.iter().map(|c| &c.0))?;
+        Module::check_group_names(&table, &mechs)?;
         let morph = Morphology {
             cells: vec![CellMorph {
                 parents: vec![-1],
@@ -132,6 +133,10 @@ pub struct Cell(Module);
 module_newtype!(Cell);
 
 impl Cell {
+    pub(crate) fn from_module(module: Module) -> Cell {
+        Cell(module)
+    }
+
     /// `parents.len()` copies of `branch`.
     pub fn new(branch: &Branch, parents: &[i64]) -> Result<Cell> {
         CellMorph::check_parents(parents)?;
@@ -150,6 +155,7 @@ impl Cell {
         }
         let table = NodeTable::concat(branches.iter().map(|b| &b.table));
         let mechs = Module::merge_mechanisms(branches.iter().map(|b| &b.0))?;
+        Module::check_group_names(&table, &mechs)?;
         let ncomp = branches.iter().map(|b| b.n_comps()).collect();
         let morph = Morphology {
             cells: vec![CellMorph {
@@ -157,7 +163,9 @@ impl Cell {
                 ncomp,
             }],
         };
-        Ok(Cell(Module::from_parts(morph, table, mechs)))
+        let mut module = Module::from_parts(morph, table, mechs);
+        module.xyzr = branches.iter().map(|b| b.xyzr[0].clone()).collect();
+        Ok(Cell(module))
     }
 }
 

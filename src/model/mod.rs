@@ -6,8 +6,10 @@
 //! simulation itself runs on a compiled copy (see [`crate::compile`]).
 
 mod builders;
+mod groups;
 mod module;
 mod morphology;
+mod set_ncomp;
 pub(crate) mod table;
 mod trainable;
 mod view;

@@ -54,6 +54,9 @@ pub struct Module {
     pub(crate) stimuli: Vec<Stimulus>,
     pub(crate) clamps: Vec<Clamp>,
     pub(crate) trainables: Vec<Trainable>,
+    /// Per global branch: the traced points `[x, y, z, r]` (µm) it was cut from, if it was read
+    /// from SWC (Jaxley's `xyzr`; used by `set_ncomp`).
+    pub(crate) xyzr: Vec<Option<Arc<[[f64; 4]]>>>,
 }
 
 impl std::fmt::Debug for Module {
@@ -64,6 +67,7 @@ impl std::fmt::Debug for Module {
             .field("compartments", &self.n_comps())
             .field("nodes", &self.n_nodes())
             .field("mechanisms", &self.mechanism_names())
+            .field("groups", &self.group_names())
             .field("recordings", &self.recordings.len())
             .finish()
     }
@@ -77,7 +81,9 @@ impl Module {
     ) -> Module {
         let ix = morph.index();
         debug_assert_eq!(table.n, ix.comp_cell.len());
+        let xyzr = vec![None; ix.branch_cell.len()];
         Module {
+            xyzr,
             morph,
             ix,
             table,
@@ -107,6 +113,20 @@ impl Module {
             }
         }
         Ok(out)
+    }
+
+    /// Errors if a group shares its name with a mechanism (possible when modules are combined).
+    pub(crate) fn check_group_names(
+        table: &NodeTable,
+        mechs: &[Arc<dyn DynMechanism>],
+    ) -> Result<()> {
+        match mechs
+            .iter()
+            .find(|m| table.groups.contains_key(&m.info().name))
+        {
+            Some(m) => Err(Error::GroupMechanismClash(m.info().name.clone())),
+            None => Ok(()),
+        }
     }
 
     /// Number of cells.
@@ -257,6 +277,32 @@ impl Module {
     pub fn all(&mut self) -> View<'_> {
         let comps = (0..self.n_comps()).collect();
         View::new(self, comps, Level::Module)
+    }
+
+    /// The given compartments (global indices, as in [`Module::group_comps`]) as a view
+    /// (Jaxley's `select(nodes=...)`); `make_trainable` on it makes one value per compartment.
+    ///
+    /// ```
+    /// use huxley::{Branch, Compartment, Leak};
+    /// # fn main() -> huxley::Result<()> {
+    /// let mut branch = Branch::new(&Compartment::new(), 4)?;
+    /// branch.select(&[0, 3])?.insert(Leak)?;
+    /// assert_eq!(branch.mechanism_comps_of("Leak"), vec![0, 3]);
+    /// assert!(branch.select(&[4]).is_err());
+    /// # Ok(()) }
+    /// ```
+    pub fn select(&mut self, comps: &[usize]) -> Result<View<'_>> {
+        if comps.is_empty() {
+            return Err(Error::EmptyView("select: no compartments given".into()));
+        }
+        if let Some(&c) = comps.iter().find(|&&c| c >= self.n_comps()) {
+            return Err(Error::IndexOutOfRange {
+                what: "compartment",
+                index: c,
+                len: self.n_comps(),
+            });
+        }
+        Ok(View::new(self, comps.to_vec(), Level::Comp))
     }
 
     /// Cell `i` (a view).
@@ -412,6 +458,9 @@ impl Module {
         comps: &[usize],
     ) -> Result<()> {
         let info = MechanismInfo::from_mechanism(&mech);
+        if self.table.groups.contains_key(&info.name) {
+            return Err(Error::GroupMechanismClash(info.name));
+        }
         match self.mechs.iter().find(|m| m.info().name == info.name) {
             Some(existing) if existing.info() != &info => {
                 return Err(Error::MechanismConflict(info.name));

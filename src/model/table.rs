@@ -48,6 +48,8 @@ pub(crate) struct NodeTable {
     pub cols: BTreeMap<String, Vec<f64>>,
     /// Per mechanism name: whether it is inserted in each compartment.
     pub members: BTreeMap<String, Vec<bool>>,
+    /// Per group name: whether each compartment belongs to it (Jaxley's group columns).
+    pub groups: BTreeMap<String, Vec<bool>>,
 }
 
 impl NodeTable {
@@ -91,6 +93,14 @@ impl NodeTable {
             .or_insert_with(|| vec![false; n])
     }
 
+    /// Membership column of group `name`, created (all false) if missing.
+    pub fn group_mut(&mut self, name: &str) -> &mut Vec<bool> {
+        let n = self.n;
+        self.groups
+            .entry(name.to_string())
+            .or_insert_with(|| vec![false; n])
+    }
+
     /// Rows of several tables one after the other; missing columns become NaN / false.
     pub fn concat<'a>(tables: impl IntoIterator<Item = &'a NodeTable> + Clone) -> NodeTable {
         let mut out = NodeTable::default();
@@ -101,6 +111,9 @@ impl NodeTable {
             for k in t.members.keys() {
                 out.members.entry(k.clone()).or_default();
             }
+            for k in t.groups.keys() {
+                out.groups.entry(k.clone()).or_default();
+            }
         }
         for t in tables {
             for (k, col) in out.cols.iter_mut() {
@@ -109,14 +122,39 @@ impl NodeTable {
                     None => col.extend(std::iter::repeat_n(f64::NAN, t.n)),
                 }
             }
-            for (k, col) in out.members.iter_mut() {
-                match t.members.get(k) {
-                    Some(c) => col.extend_from_slice(c),
-                    None => col.extend(std::iter::repeat_n(false, t.n)),
-                }
-            }
+            extend_flags(&mut out.members, &t.members, t.n);
+            extend_flags(&mut out.groups, &t.groups, t.n);
             out.n += t.n;
         }
         out
+    }
+
+    /// Replaces rows `start..start + len` by the rows of `new` (which has the same columns).
+    pub fn splice_rows(&mut self, start: usize, len: usize, new: &NodeTable) {
+        let range = start..start + len;
+        for (k, col) in self.cols.iter_mut() {
+            col.splice(range.clone(), new.cols[k].iter().copied());
+        }
+        for (k, col) in self.members.iter_mut() {
+            col.splice(range.clone(), new.members[k].iter().copied());
+        }
+        for (k, col) in self.groups.iter_mut() {
+            col.splice(range.clone(), new.groups[k].iter().copied());
+        }
+        self.n = self.n - len + new.n;
+    }
+}
+
+/// Appends `n` rows of the flag columns of `src` to those of `out` (false where `src` lacks one).
+fn extend_flags(
+    out: &mut BTreeMap<String, Vec<bool>>,
+    src: &BTreeMap<String, Vec<bool>>,
+    n: usize,
+) {
+    for (k, col) in out.iter_mut() {
+        match src.get(k) {
+            Some(c) => col.extend_from_slice(c),
+            None => col.extend(std::iter::repeat_n(false, n)),
+        }
     }
 }

@@ -17,6 +17,8 @@ pub enum Level {
     Branch,
     /// Selected by compartment or location.
     Comp,
+    /// Selected by group ([`View::group`]): `make_trainable` shares one value across the group.
+    Group,
 }
 
 /// A selection of compartments of a module, borrowing the module mutably.
@@ -41,9 +43,18 @@ pub enum Level {
 /// # Ok(()) }
 /// ```
 pub struct View<'a> {
-    m: &'a mut Module,
-    comps: Vec<usize>,
-    level: Level,
+    pub(super) m: &'a mut Module,
+    pub(super) comps: Vec<usize>,
+    pub(super) level: Level,
+}
+
+impl std::fmt::Debug for View<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("View")
+            .field("level", &self.level)
+            .field("comps", &self.comps)
+            .finish()
+    }
 }
 
 impl<'a> View<'a> {
@@ -389,7 +400,7 @@ impl<'a> View<'a> {
         }
         let ix = &self.m.ix;
         let group_of = |c: usize| match self.level {
-            Level::Module => 0,
+            Level::Module | Level::Group => 0,
             Level::Cell => ix.comp_cell[c],
             Level::Branch => ix.comp_branch[c],
             Level::Comp => c,
