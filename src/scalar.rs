@@ -10,6 +10,7 @@
 
 use crate::math;
 use crate::mechanisms::driver::{CurrentArgs, DynMechanism, UpdateArgs};
+use crate::synapses::driver::{DynSynapse, SynCurrentArgs, SynUpdateArgs};
 use nalgebra::RealField;
 pub use num_dual::Dual64;
 use std::fmt::Debug;
@@ -44,6 +45,10 @@ pub trait Scalar:
     fn run_update(m: &dyn DynMechanism, args: &mut UpdateArgs<'_, Self>, init: bool);
     #[doc(hidden)]
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Self>);
+    #[doc(hidden)]
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Self>);
+    #[doc(hidden)]
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, Self>);
 }
 
 impl Scalar for f64 {
@@ -72,6 +77,12 @@ impl Scalar for f64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, f64>) {
         m.current_f64(args)
+    }
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, f64>) {
+        y.update_f64(args)
+    }
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, f64>) {
+        y.current_f64(args)
     }
 }
 
@@ -104,6 +115,12 @@ impl Scalar for Dual64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Dual64>) {
         m.current_dual(args)
+    }
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Dual64>) {
+        y.update_dual(args)
+    }
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, Dual64>) {
+        y.current_dual(args)
     }
 }
 

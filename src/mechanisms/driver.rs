@@ -12,7 +12,74 @@
 
 use super::{Mechanism, MechanismInfo};
 use crate::scalar::{Dual64, Scalar};
+use std::marker::PhantomData;
 use std::sync::OnceLock;
+
+/// An array handed to a kernel by pointer, so that the workers of a parallel step can share one
+/// state store while each touches only the nodes of its own chunk.
+///
+/// Made safely from `&mut [T]` (exclusive) or `&[T]` (then only read), or unsafely from raw
+/// parts by the step, which guarantees that concurrent kernels access disjoint elements.
+pub struct SharedSlice<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _m: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `SharedSlice` is either exclusive (made from `&mut`), read-only (made from `&`), or
+// made by `from_raw_parts`, whose caller guarantees that threads touch disjoint elements.
+unsafe impl<T: Send + Sync> Send for SharedSlice<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for SharedSlice<'_, T> {}
+
+impl<'a, T> SharedSlice<'a, T> {
+    /// Exclusive access to `s`.
+    pub fn new(s: &'a mut [T]) -> Self {
+        SharedSlice {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Read access to `s` (the kernels that receive it never write through it).
+    #[allow(dead_code)]
+    pub(crate) fn read_only(s: &'a [T]) -> Self {
+        SharedSlice {
+            ptr: s.as_ptr() as *mut T,
+            len: s.len(),
+            _m: PhantomData,
+        }
+    }
+
+    /// An array of `len` elements at `ptr`.
+    ///
+    /// # Safety
+    /// The memory must be valid for `'a`, and while several `SharedSlice`s of it are alive no
+    /// two of them may access the same element unless both only read it.
+    pub(crate) unsafe fn from_raw_parts(ptr: *mut T, len: usize) -> Self {
+        SharedSlice {
+            ptr,
+            len,
+            _m: PhantomData,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first element's address.
+    pub fn as_mut_ptr(&self) -> *mut T {
+        self.ptr
+    }
+}
 
 /// Number of compartments processed together in one tile.
 pub const LANES: usize = 32;
@@ -51,7 +118,7 @@ pub struct UpdateArgs<'a, T> {
     /// Where the mechanism lives.
     pub nodes: Nodes<'a>,
     /// The state store: every state array, one after the other.
-    pub store: &'a mut [T],
+    pub store: SharedSlice<'a, T>,
     /// Offset of each of the mechanism's states in `store`.
     pub state_off: &'a [usize],
     /// The parameter store.
@@ -71,7 +138,7 @@ pub struct CurrentArgs<'a, T> {
     /// Where the mechanism lives.
     pub nodes: Nodes<'a>,
     /// The state store (read only here).
-    pub store: &'a [T],
+    pub store: SharedSlice<'a, T>,
     /// Offset of each of the mechanism's states in `store`.
     pub state_off: &'a [usize],
     /// The parameter store.
@@ -81,11 +148,11 @@ pub struct CurrentArgs<'a, T> {
     /// Offset in `store` of the state the current acts on (`v`, or the pump's ion).
     pub target_off: usize,
     /// Per node: the slope `dI/dx` is added here.
-    pub lin: &'a mut [T],
+    pub lin: SharedSlice<'a, T>,
     /// Per node: `-(I - slope·x)` is added here.
-    pub cst: &'a mut [T],
+    pub cst: SharedSlice<'a, T>,
     /// Per node: the current `I` is added here.
-    pub current: &'a mut [T],
+    pub current: SharedSlice<'a, T>,
 }
 
 /// Object-safe face of a mechanism: one method per supported scalar type.
@@ -355,7 +422,7 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
 ) {
     let delta = T::from(FD_DELTA);
     let inv_delta = T::from(1.0 / FD_DELTA);
-    let store = a.store.as_ptr();
+    let store = a.store.as_mut_ptr() as *const T;
     let params = a.params.as_ptr();
     let (lin, cst, cur) = (
         a.lin.as_mut_ptr(),

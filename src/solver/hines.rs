@@ -1,6 +1,6 @@
 //! The Hines solver: Gaussian elimination on the tree, leaves to roots, then back substitution.
 
-use crate::compile::Compiled;
+use crate::compile::{Compiled, HinesOrder};
 use crate::scalar::Scalar;
 use crate::state::AllParams;
 
@@ -11,11 +11,11 @@ use crate::state::AllParams;
 /// `diag[i] = [i is a compartment] + h lin[i] + h Σ_e g_e` and
 /// `rhs[i] = [i is a compartment] (v[i] + h cst[i])`.
 ///
-/// Nodes are eliminated level by level in the order of [`crate::compile::HinesOrder`] (deepest
-/// level first, all cells and branches interleaved). Within a level nodes are independent: their
-/// reciprocal diagonals are computed together (one vectorised division per node), then folded into
-/// their parents. Back substitution runs the levels the other way. `d` and `r` are scratch arrays
-/// of length `n_nodes`.
+/// Nodes are eliminated unit by unit and, inside a unit, level by level in the order of
+/// [`crate::compile::HinesOrder`] (deepest level first, cells and branches interleaved). Within a
+/// level nodes are independent: their reciprocal diagonals are computed together (one vectorised
+/// division per node), then folded into their parents. Back substitution runs the levels the
+/// other way. `d` and `r` are scratch arrays of length `n_nodes`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn solve<T: Scalar>(
@@ -30,21 +30,84 @@ pub fn solve<T: Scalar>(
 ) {
     let ord = &c.hines;
     let n = ord.order.len();
-    let nv = v.len();
-    let (order, parent_pos, is_comp) = (&ord.order[..n], &ord.parent_pos[..n], &ord.is_comp[..n]);
-    let (lower, upper, gsum) = (&p.h_lower[..n], &p.h_upper[..n], &p.h_gsum[..n]);
-    let (d, r) = (&mut d[..n], &mut r[..n]);
-    let (lin, cst) = (&lin[..nv], &cst[..nv]);
-    let one = T::one();
-    let zero = T::zero();
     assert!(
-        nv >= n && lin.len() == nv && cst.len() == nv,
+        v.len() >= n && lin.len() >= n && cst.len() >= n && d.len() >= n && r.len() >= n,
         "arrays shorter than the node count"
     );
-    for k in 0..n {
-        let i = order[k] as usize;
-        debug_assert!(i < nv);
-        // SAFETY: `order` is a permutation of 0..n (built by `HinesOrder::build`) and n <= nv.
+    let coef = Coefficients {
+        lower: &p.h_lower,
+        upper: &p.h_upper,
+        gsum: &p.h_gsum,
+    };
+    for u in 0..ord.units.len() {
+        let nodes = ord.units[u].nodes.clone();
+        solve_unit(
+            ord,
+            u,
+            coef,
+            &lin[nodes.clone()],
+            &cst[nodes.clone()],
+            &mut v[nodes.clone()],
+            h,
+            &mut d[nodes.clone()],
+            &mut r[nodes],
+            true,
+        );
+    }
+}
+
+/// The coefficients of the tree system per elimination position (see [`AllParams`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Coefficients<'a, T> {
+    /// Conductance of row `node`, column `parent`.
+    pub lower: &'a [T],
+    /// Conductance of row `parent`, column `node`.
+    pub upper: &'a [T],
+    /// Sum of the conductances into the node.
+    pub gsum: &'a [T],
+}
+
+/// Solves one unit. `lin`, `cst`, `v`, `d` and `r` are the unit's parts of the node arrays
+/// (indexed by node − first node of the unit; positions equal nodes at unit level); the
+/// coefficients are indexed by global position. With `write_bp = false` the solution is written
+/// at compartments only (ion concentrations are not defined at branchpoints).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn solve_unit<T: Scalar>(
+    ord: &HinesOrder,
+    u: usize,
+    coef: Coefficients<'_, T>,
+    lin: &[T],
+    cst: &[T],
+    v: &mut [T],
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+    write_bp: bool,
+) {
+    let unit = &ord.units[u];
+    let base = unit.nodes.start;
+    let m = unit.nodes.len();
+    let range = unit.nodes.clone();
+    let (order, parent_pos, is_comp) = (
+        &ord.order[range.clone()],
+        &ord.parent_pos[range.clone()],
+        &ord.is_comp[range.clone()],
+    );
+    let (lower, upper, gsum) = (
+        &coef.lower[range.clone()],
+        &coef.upper[range.clone()],
+        &coef.gsum[range],
+    );
+    let (d, r) = (&mut d[..m], &mut r[..m]);
+    let (lin, cst, v) = (&lin[..m], &cst[..m], &mut v[..m]);
+    let one = T::one();
+    let zero = T::zero();
+    for k in 0..m {
+        let i = order[k] as usize - base;
+        debug_assert!(i < m);
+        // SAFETY: `order` restricted to a unit is a permutation of the unit's nodes (built by
+        // `HinesOrder::build`), so i < m.
         let (li, ci, vi) = unsafe {
             (
                 *lin.get_unchecked(i),
@@ -60,9 +123,9 @@ pub fn solve<T: Scalar>(
     }
     let h2 = h * h;
     let levels = &ord.levels;
-    let last = levels.len() - 2;
-    for l in 0..=last {
-        let (a, b) = (levels[l], levels[l + 1]);
+    let (first, last) = (unit.levels.start, unit.levels.end - 1);
+    for l in first..=last {
+        let (a, b) = (levels[l] - base, levels[l + 1] - base);
         for dk in &mut d[a..b] {
             *dk = one / *dk;
         }
@@ -70,31 +133,40 @@ pub fn solve<T: Scalar>(
             break; // the roots: nothing above them
         }
         for k in a..b {
-            let pp = parent_pos[k] as usize;
-            debug_assert!(pp > k && pp < n);
+            let pp = parent_pos[k] as usize - base;
+            debug_assert!(pp > k && pp < m);
             let inv = d[k];
             let rk = r[k];
-            // SAFETY: parents come after their children in the order and before n.
+            // SAFETY: parents come after their children in the unit's order, before m.
             unsafe {
                 *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
                 *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
             }
         }
     }
-    let (a, b) = (levels[last], levels[last + 1]);
+    let (a, b) = (levels[last] - base, levels[last + 1] - base);
     for k in a..b {
         r[k] *= d[k];
     }
-    for l in (0..last).rev() {
-        for k in levels[l]..levels[l + 1] {
-            let pp = parent_pos[k] as usize;
+    for l in (first..last).rev() {
+        for k in levels[l] - base..levels[l + 1] - base {
+            let pp = parent_pos[k] as usize - base;
             // SAFETY: as above.
             let rp = unsafe { *r.get_unchecked(pp) };
             r[k] = (r[k] + h * lower[k] * rp) * d[k];
         }
     }
-    for k in 0..n {
-        // SAFETY: `order` is a permutation of 0..n.
-        unsafe { *v.get_unchecked_mut(order[k] as usize) = r[k] };
+    if write_bp {
+        for k in 0..m {
+            // SAFETY: as above.
+            unsafe { *v.get_unchecked_mut(order[k] as usize - base) = r[k] };
+        }
+    } else {
+        for k in 0..m {
+            if is_comp[k] {
+                // SAFETY: as above.
+                unsafe { *v.get_unchecked_mut(order[k] as usize - base) = r[k] };
+            }
+        }
     }
 }

@@ -1,0 +1,409 @@
+//! The loops that drive a [`Synapse`] over the edges of its type.
+//!
+//! As for mechanisms ([`crate::mechanisms::driver`]): edges are processed in tiles of [`LANES`]
+//! (states, parameters and the two voltages gathered into small arrays, the synapse run lane by
+//! lane, results scattered back), the `f64` loops are compiled for AVX-512, AVX2+FMA and the
+//! baseline and chosen at run time, and dynamic dispatch happens once per synapse type per call.
+//!
+//! Contributions to the post-synaptic nodes are added one edge after the other in the order of
+//! the edge list, so sums never depend on how work is split between threads.
+
+use super::{Synapse, SynapseInfo};
+use crate::mechanisms::driver::{FD_DELTA, LANES, Nodes, SharedSlice, SimdLevel, simd_level};
+use crate::scalar::{Dual64, Scalar};
+
+/// Arguments of a synapse state update.
+pub struct SynUpdateArgs<'a, T> {
+    /// The edges to update (indices within the type).
+    pub edges: Nodes<'a>,
+    /// Pre-synaptic node of every edge of the type.
+    pub pre: &'a [u32],
+    /// Post-synaptic node of every edge of the type.
+    pub post: &'a [u32],
+    /// The state store.
+    pub store: SharedSlice<'a, T>,
+    /// Offset of each state array of the type in `store`.
+    pub state_off: &'a [usize],
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each parameter array of the type in `params`.
+    pub param_off: &'a [usize],
+    /// Voltage of every node at the start of the step.
+    pub v: &'a [T],
+    /// Time step (ms).
+    pub dt: T,
+}
+
+/// Arguments of the synapse current and its linearisation.
+pub struct SynCurrentArgs<'a, T> {
+    /// The edges (indices within the type); their contributions are added in this order.
+    pub edges: Nodes<'a>,
+    /// Pre-synaptic node of every edge of the type.
+    pub pre: &'a [u32],
+    /// Post-synaptic node of every edge of the type.
+    pub post: &'a [u32],
+    /// The state store: states are read, the current of each edge is written at `current_off`.
+    pub store: SharedSlice<'a, T>,
+    /// Offset of each state array of the type in `store`.
+    pub state_off: &'a [usize],
+    /// Offset of the type's current array (`i_<name>`, nA per edge) in `store`.
+    pub current_off: usize,
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each parameter array of the type in `params`.
+    pub param_off: &'a [usize],
+    /// Voltage of every node at the start of the step.
+    pub v: &'a [T],
+    /// Membrane area (µm²) of every node.
+    pub area: &'a [T],
+    /// Per node: the slope of the density (µA/cm² per mV) is added here.
+    pub lin: SharedSlice<'a, T>,
+    /// Per node: minus the constant of the density is added here.
+    pub cst: SharedSlice<'a, T>,
+}
+
+/// Object-safe face of a synapse type: one method per supported scalar type.
+pub trait DynSynapse: Send + Sync {
+    /// Names and defaults.
+    fn info(&self) -> &SynapseInfo;
+    /// State update in `f64`.
+    fn update_f64(&self, args: &mut SynUpdateArgs<'_, f64>);
+    /// State update with dual numbers.
+    fn update_dual(&self, args: &mut SynUpdateArgs<'_, Dual64>);
+    /// Currents and their linearisation in `f64`.
+    fn current_f64(&self, args: &mut SynCurrentArgs<'_, f64>);
+    /// The same with dual numbers.
+    fn current_dual(&self, args: &mut SynCurrentArgs<'_, Dual64>);
+}
+
+/// A synapse together with its resolved names.
+pub(crate) struct WrappedSynapse<Y, const P: usize, const S: usize> {
+    pub(crate) syn: Y,
+    pub(crate) info: SynapseInfo,
+}
+
+/// Edge indices of the tile at position `i` of `n`; lanes past the end repeat the last edge.
+#[inline(always)]
+fn tile_edges(edges: &Nodes<'_>, i: usize, n: usize) -> [usize; LANES] {
+    let mut idx = [0usize; LANES];
+    match edges {
+        Nodes::Range { start, .. } => {
+            for (l, x) in idx.iter_mut().enumerate() {
+                *x = start + (i + l).min(n - 1);
+            }
+        }
+        Nodes::List(list) => {
+            for (l, x) in idx.iter_mut().enumerate() {
+                // SAFETY: the index is below n = list.len().
+                *x = unsafe { *list.get_unchecked((i + l).min(n - 1)) } as usize;
+            }
+        }
+    }
+    idx
+}
+
+fn edge_bound(edges: &Nodes<'_>) -> usize {
+    match edges {
+        Nodes::Range { start, len } => start + len,
+        Nodes::List(l) => l.iter().map(|&x| x as usize + 1).max().unwrap_or(0),
+    }
+}
+
+fn check(cond: bool, what: &str) {
+    assert!(cond, "synapse kernel: {what}");
+}
+
+fn check_offsets(bound: usize, len: usize, offsets: &[usize], what: &str) {
+    for &off in offsets {
+        check(off + bound <= len, what);
+    }
+}
+
+/// Checks the edge arrays the kernels access through raw pointers (node indices are checked as
+/// they are used).
+fn check_common<T>(
+    edges: &Nodes<'_>,
+    pre: &[u32],
+    post: &[u32],
+    store_len: usize,
+    state_off: &[usize],
+    params: &[T],
+    param_off: &[usize],
+) {
+    let bound = edge_bound(edges);
+    check(
+        bound <= pre.len() && bound <= post.len(),
+        "edge index out of range",
+    );
+    check_offsets(bound, store_len, state_off, "state array too short");
+    check_offsets(bound, params.len(), param_off, "parameter array too short");
+}
+
+#[inline(always)]
+fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynUpdateArgs<'_, T>,
+) {
+    let n = a.edges.len();
+    let store = a.store.as_mut_ptr();
+    let params = a.params.as_ptr();
+    let (v, pre, post) = (a.v, a.pre, a.post);
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let mut i = 0;
+    while i < n {
+        let idx = tile_edges(&a.edges, i, n);
+        let w = LANES.min(n - i);
+        // SAFETY: indices and offsets were checked by `check_common`; concurrent callers touch
+        // disjoint edges.
+        unsafe {
+            let mut vpre = [T::zero(); LANES];
+            let mut vpost = [T::zero(); LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
+            for l in 0..LANES {
+                let e = idx[l];
+                vpre[l] = v[pre[e] as usize];
+                vpost[l] = v[post[e] as usize];
+            }
+            for k in 0..S {
+                for l in 0..LANES {
+                    s[k][l] = *store.add(soff[k] + idx[l]);
+                }
+            }
+            for k in 0..P {
+                for l in 0..LANES {
+                    p[k][l] = *params.add(poff[k] + idx[l]);
+                }
+            }
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                y.update_states(&mut sl, &pl, vpre[l], vpost[l], a.dt);
+                for k in 0..S {
+                    s[k][l] = sl[k];
+                }
+            }
+            for k in 0..S {
+                for l in 0..w {
+                    *store.add(soff[k] + idx[l]) = s[k][l];
+                }
+            }
+        }
+        i += LANES;
+    }
+}
+
+#[inline(always)]
+fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynCurrentArgs<'_, T>,
+) {
+    let n = a.edges.len();
+    let delta = T::from(FD_DELTA);
+    let inv_delta = T::from(1.0 / FD_DELTA);
+    let to_density = T::from(100_000.0);
+    let store = a.store.as_mut_ptr();
+    let params = a.params.as_ptr();
+    let (v, area, pre, post) = (a.v, a.area, a.pre, a.post);
+    let (lin, cst) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr());
+    let n_out = a.lin.len().min(a.cst.len());
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let coff = a.current_off;
+    let mut i = 0;
+    while i < n {
+        let idx = tile_edges(&a.edges, i, n);
+        let w = LANES.min(n - i);
+        // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
+        unsafe {
+            let mut vpre = [T::zero(); LANES];
+            let mut vpost = [T::zero(); LANES];
+            let mut ar = [T::zero(); LANES];
+            let mut dst = [0usize; LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
+            for l in 0..LANES {
+                let e = idx[l];
+                let j = post[e] as usize;
+                dst[l] = j;
+                vpre[l] = v[pre[e] as usize];
+                vpost[l] = v[j];
+                ar[l] = area[j];
+            }
+            for k in 0..S {
+                for l in 0..LANES {
+                    s[k][l] = *store.add(soff[k] + idx[l]);
+                }
+            }
+            for k in 0..P {
+                for l in 0..LANES {
+                    p[k][l] = *params.add(poff[k] + idx[l]);
+                }
+            }
+            let mut i0 = [T::zero(); LANES];
+            let mut slope = [T::zero(); LANES];
+            let mut c = [T::zero(); LANES];
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                let c0 = y.compute_current(&sl, &pl, vpre[l], vpost[l]);
+                let c1 = y.compute_current(&sl, &pl, vpre[l] + delta, vpost[l] + delta);
+                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5.
+                let d0 = c0 / ar[l] * to_density;
+                let d1 = c1 / ar[l] * to_density;
+                let g = (d1 - d0) * inv_delta;
+                i0[l] = c0;
+                slope[l] = g;
+                c[l] = d0 - g * vpost[l];
+            }
+            for l in 0..w {
+                *store.add(coff + idx[l]) = i0[l];
+                assert!(
+                    dst[l] < n_out,
+                    "synapse kernel: post-synaptic node out of range"
+                );
+                *lin.add(dst[l]) += slope[l];
+                *cst.add(dst[l]) -= c[l];
+            }
+        }
+        i += LANES;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn update_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynUpdateArgs<'_, T>,
+    ) {
+        update_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn update_avx2<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynUpdateArgs<'_, T>,
+    ) {
+        update_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn current_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynCurrentArgs<'_, T>,
+    ) {
+        current_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn current_avx2<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynCurrentArgs<'_, T>,
+    ) {
+        current_loop::<Y, T, P, S>(y, a)
+    }
+}
+
+fn dispatch_update<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynUpdateArgs<'_, T>,
+) {
+    check(
+        a.state_off.len() == S && a.param_off.len() == P,
+        "wrong number of states or parameters",
+    );
+    if a.edges.is_empty() || S == 0 {
+        return;
+    }
+    check_common(
+        &a.edges,
+        a.pre,
+        a.post,
+        a.store.len(),
+        a.state_off,
+        a.params,
+        a.param_off,
+    );
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::update_avx512::<Y, T, P, S>(y, a) },
+        SimdLevel::Avx2 => return unsafe { x86::update_avx2::<Y, T, P, S>(y, a) },
+        SimdLevel::Baseline => {}
+    }
+    update_loop::<Y, T, P, S>(y, a)
+}
+
+fn dispatch_current<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynCurrentArgs<'_, T>,
+) {
+    check(
+        a.state_off.len() == S && a.param_off.len() == P,
+        "wrong number of states or parameters",
+    );
+    if a.edges.is_empty() {
+        return;
+    }
+    check_common(
+        &a.edges,
+        a.pre,
+        a.post,
+        a.store.len(),
+        a.state_off,
+        a.params,
+        a.param_off,
+    );
+    check_offsets(
+        edge_bound(&a.edges),
+        a.store.len(),
+        &[a.current_off],
+        "current array too short",
+    );
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::current_avx512::<Y, T, P, S>(y, a) },
+        SimdLevel::Avx2 => return unsafe { x86::current_avx2::<Y, T, P, S>(y, a) },
+        SimdLevel::Baseline => {}
+    }
+    current_loop::<Y, T, P, S>(y, a)
+}
+
+impl<Y: Synapse<P, S>, const P: usize, const S: usize> DynSynapse for WrappedSynapse<Y, P, S> {
+    fn info(&self) -> &SynapseInfo {
+        &self.info
+    }
+    fn update_f64(&self, a: &mut SynUpdateArgs<'_, f64>) {
+        dispatch_update(&self.syn, a)
+    }
+    fn update_dual(&self, a: &mut SynUpdateArgs<'_, Dual64>) {
+        dispatch_update(&self.syn, a)
+    }
+    fn current_f64(&self, a: &mut SynCurrentArgs<'_, f64>) {
+        dispatch_current(&self.syn, a)
+    }
+    fn current_dual(&self, a: &mut SynCurrentArgs<'_, Dual64>) {
+        dispatch_current(&self.syn, a)
+    }
+}
