@@ -91,7 +91,7 @@ impl<T: Scalar> Ctx<'_, T> {
 
 fn sub_nodes<'a>(m: &'a crate::compile::CompiledMech, s: SubSet) -> Nodes<'a> {
     match (s, &m.nodes) {
-        (SubSet::Range(start, len), _) => Nodes::Range { start, len },
+        (SubSet::Range(start, len) | SubSet::Padded(start, len), _) => Nodes::Range { start, len },
         (SubSet::List(lo, hi), crate::compile::NodeSet::List(l)) => Nodes::List(&l[lo..hi]),
         (SubSet::List(..), crate::compile::NodeSet::Range(..)) => unreachable!("built together"),
     }
@@ -123,6 +123,15 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
             }
         };
         T::run_update(m.mech.as_ref(), &mut args, false);
+        if let SubSet::Padded(..) = sub {
+            // The branchpoint rows ran along: states stay undefined (NaN) there.
+            for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
+                for &off in &m.state_off {
+                    // SAFETY: a node of this chunk.
+                    unsafe { *x.data.add(off + bp as usize) = T::from(f64::NAN) };
+                }
+            }
+        }
     }
 }
 
@@ -166,6 +175,22 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
         };
         T::run_current(m.mech.as_ref(), &mut args);
     }
+    if ch.padded {
+        // Padded mechanisms ran over the branchpoints too: no current there.
+        for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
+            let bp = bp as usize;
+            // SAFETY: a node of this chunk.
+            unsafe {
+                for t in 0..c.targets.len() {
+                    *x.lin.add(t * n + bp) = T::zero();
+                    *x.cst.add(t * n + bp) = T::zero();
+                }
+                for k in 0..c.currents.len() {
+                    *x.cur.add(k * n + bp) = T::zero();
+                }
+            }
+        }
+    }
     for (slot, &key) in c.currents.iter().enumerate() {
         let (lo, hi) = ch.currents[slot];
         let off = layout.offset(key);
@@ -207,16 +232,25 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
         }
         let area = &p.data[p.layout.range(c.area_key)];
         for y in &c.syns {
-            let edges = &y.by_chunk[y.chunk_ptr[ci]..y.chunk_ptr[ci + 1]];
-            if edges.is_empty() {
+            let list = &y.by_chunk[y.chunk_ptr[ci]..y.chunk_ptr[ci + 1]];
+            if list.is_empty() {
                 continue;
             }
+            // Edges sorted by target form one block per chunk: contiguous loads.
+            let edges = if y.chunk_contiguous[ci] {
+                Nodes::Range {
+                    start: list[0] as usize,
+                    len: list.len(),
+                }
+            } else {
+                Nodes::List(list)
+            };
             // SAFETY: synapse states and currents of these edges, and the lin/cst entries of
             // their post-synaptic nodes, belong to this chunk; `v_syn` is only read.
             unsafe {
                 let v = x.slice(x.v_syn, 0, n);
                 let mut up = SynUpdateArgs {
-                    edges: Nodes::List(edges),
+                    edges,
                     pre: &y.pre,
                     post: &y.post,
                     store: SharedSlice::from_raw_parts(x.data, x.data_len),
@@ -228,7 +262,7 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
                 };
                 T::run_syn_update(y.syn.as_ref(), &mut up);
                 let mut cu = SynCurrentArgs {
-                    edges: Nodes::List(edges),
+                    edges,
                     pre: &y.pre,
                     post: &y.post,
                     store: SharedSlice::from_raw_parts(x.data, x.data_len),

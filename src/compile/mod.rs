@@ -67,6 +67,8 @@ pub(crate) struct CompiledSyn {
     /// chunk `c` has `by_chunk[chunk_ptr[c]..chunk_ptr[c + 1]]`.
     pub by_chunk: Vec<u32>,
     pub chunk_ptr: Vec<usize>,
+    /// Per chunk: whether its edges are consecutive indices.
+    pub chunk_contiguous: Vec<bool>,
 }
 
 /// The nodes of a mechanism within one chunk.
@@ -76,6 +78,10 @@ pub(crate) enum SubSet {
     Range(usize, usize),
     /// Entries `lo..hi` of the mechanism's node list.
     List(usize, usize),
+    /// Every compartment of the chunk, run as the whole node range `start..start + len`
+    /// (contiguous loads instead of gathers); the results at the chunk's branchpoints are
+    /// discarded (states reset to NaN, current terms to zero).
+    Padded(usize, usize),
 }
 
 /// A block of nodes stepped together by one worker: mechanisms, currents, synapses onto its
@@ -94,6 +100,10 @@ pub(crate) struct Chunk {
     pub euler: Vec<(usize, usize)>,
     /// Whether any synapse ends in this chunk.
     pub has_syn: bool,
+    /// Bounds into [`Compiled::bp_nodes`]: the chunk's branchpoints.
+    pub bps: (usize, usize),
+    /// Whether some mechanism runs padded over the chunk.
+    pub padded: bool,
 }
 
 /// A diffused ion state.
@@ -135,6 +145,8 @@ pub struct Compiled {
     /// State keys of the membrane currents.
     pub(crate) currents: Vec<usize>,
     pub(crate) chunks: Vec<Chunk>,
+    /// All branchpoint nodes, ascending.
+    pub(crate) bp_nodes: Vec<u32>,
     /// Solve units of cells split over several chunks (solved after the chunks).
     pub(crate) deferred_units: Vec<usize>,
     /// Whether a mechanism writes the voltage (then synapses read the voltage after the
@@ -470,6 +482,13 @@ impl Compiled {
                 chunk_ptr[ch + 1] += chunk_ptr[ch];
             }
             let key = |name: &str| states.position(name).expect("synapse key");
+            let by_chunk: Vec<u32> = by_chunk.into_iter().map(|(_, w)| w).collect();
+            let chunk_contiguous = (0..chunk_ranges.len())
+                .map(|ch| {
+                    let l = &by_chunk[chunk_ptr[ch]..chunk_ptr[ch + 1]];
+                    l.windows(2).all(|w| w[1] == w[0] + 1)
+                })
+                .collect();
             syns.push(CompiledSyn {
                 syn: y.clone(),
                 pre,
@@ -485,17 +504,21 @@ impl Compiled {
                     .map(|(p, _)| params.offset(params.position(p).expect("synapse key")))
                     .collect(),
                 current_off: states.offset(key(&info.current_name)),
-                by_chunk: by_chunk.into_iter().map(|(_, w)| w).collect(),
+                by_chunk,
                 chunk_ptr,
+                chunk_contiguous,
             });
         }
+        let bp_nodes: Vec<u32> = (0..n as u32)
+            .filter(|&i| !graph.is_comp[i as usize])
+            .collect();
         let chunks: Vec<Chunk> = chunk_ranges
             .iter()
             .enumerate()
-            .map(|(ci, (r, unit))| Chunk {
-                nodes: r.clone(),
-                unit: *unit,
-                mechs: compiled_mechs
+            .map(|(ci, (r, unit))| {
+                let bps = bounds(&bp_nodes, r);
+                let n_comps = r.len() - (bps.1 - bps.0);
+                let mechs: Vec<SubSet> = compiled_mechs
                     .iter()
                     .map(|m| match &m.nodes {
                         NodeSet::Range(start, len) => {
@@ -505,10 +528,23 @@ impl Compiled {
                         }
                         NodeSet::List(l) => {
                             let (lo, hi) = bounds(l, r);
-                            SubSet::List(lo, hi)
+                            if hi - lo == n_comps && n_comps > 0 && !m.mech.info().sets_voltage {
+                                SubSet::Padded(r.start, r.len())
+                            } else {
+                                SubSet::List(lo, hi)
+                            }
                         }
                     })
-                    .collect(),
+                    .collect();
+                let padded = mechs.iter().any(|m| matches!(m, SubSet::Padded(..)));
+                (ci, r, unit, mechs, bps, padded)
+            })
+            .map(|(ci, r, unit, mechs, bps, padded)| Chunk {
+                nodes: r.clone(),
+                unit: *unit,
+                mechs,
+                bps,
+                padded,
                 currents: currents
                     .iter()
                     .map(|&k| bounds(states.defined(k), r))
@@ -558,6 +594,7 @@ impl Compiled {
             diffused,
             currents,
             chunks,
+            bp_nodes,
             deferred_units,
             sets_voltage,
             init_states,

@@ -283,22 +283,36 @@ unsafe fn store_tile<T: Copy>(
     }
 }
 
-/// One past the largest node index of `nodes` (0 if empty).
-fn node_bound(nodes: &Nodes<'_>) -> usize {
-    match nodes {
-        Nodes::Range { start, len } => start + len,
-        Nodes::List(l) => l.iter().map(|&x| x as usize + 1).max().unwrap_or(0),
+/// One past the largest node index that every array allows: `min(len − offset)` over the
+/// arrays' offsets.
+fn limit(len: usize, offsets: &[usize]) -> usize {
+    offsets
+        .iter()
+        .map(|&o| len.saturating_sub(o))
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Checks that every node of a range is below `lim`; lists are checked tile by tile (so no
+/// extra pass over the list).
+fn check_range(nodes: &Nodes<'_>, lim: usize) {
+    if let Nodes::Range { start, len } = nodes {
+        assert!(
+            start + len <= lim,
+            "mechanism arrays too short: nodes up to {} but room for {lim}",
+            start + len
+        );
     }
 }
 
-/// Checks that every array the kernels touch through raw pointers is long enough.
-fn check_bounds(bound: usize, len: usize, offsets: &[usize], what: &str) {
-    for &off in offsets {
-        assert!(
-            off + bound <= len,
-            "mechanism {what} array too short: offset {off} + {bound} > {len}"
-        );
+/// Checks the node indices of one tile of a list against `lim`.
+#[inline(always)]
+fn check_tile(idx: &[usize; LANES], lim: usize) {
+    let mut mx = 0;
+    for &i in idx {
+        mx = mx.max(i);
     }
+    assert!(mx < lim, "mechanism node {mx} out of range ({lim})");
 }
 
 #[inline(always)]
@@ -307,17 +321,17 @@ fn update_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     a: &mut UpdateArgs<'_, T>,
     init: bool,
 ) {
-    let bound = node_bound(&a.nodes);
-    check_bounds(bound, a.store.len(), a.state_off, "state");
-    check_bounds(bound, a.store.len(), &[a.v_off], "state");
-    check_bounds(bound, a.params.len(), a.param_off, "parameter");
-    check_bounds(bound, a.v.len(), &[0], "voltage");
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.v_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.v.len());
+    check_range(&a.nodes, lim);
     match a.nodes {
         Nodes::Range { start, len } => {
-            update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init)
+            update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init, lim)
         }
         Nodes::List(list) => {
-            update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init)
+            update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init, lim)
         }
     }
 }
@@ -329,6 +343,7 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
     ix: I,
     n: usize,
     init: bool,
+    lim: usize,
 ) {
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
@@ -340,6 +355,9 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
+        if ix.base(i, n).is_none() {
+            check_tile(&idx, lim);
+        }
         let w = LANES.min(n - i);
         // SAFETY: every index is below `bound` and every offset + bound fits (checked above);
         // states, parameters and voltages are distinct arrays or distinct parts of the store.
@@ -393,22 +411,17 @@ fn current_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     m: &M,
     a: &mut CurrentArgs<'_, T>,
 ) {
-    let bound = node_bound(&a.nodes);
-    check_bounds(bound, a.store.len(), a.state_off, "state");
-    check_bounds(bound, a.store.len(), &[a.target_off], "state");
-    check_bounds(bound, a.params.len(), a.param_off, "parameter");
-    check_bounds(
-        bound,
-        a.lin.len().min(a.cst.len()).min(a.current.len()),
-        &[0],
-        "output",
-    );
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.target_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.lin.len().min(a.cst.len()).min(a.current.len()));
+    check_range(&a.nodes, lim);
     match a.nodes {
         Nodes::Range { start, len } => {
-            current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len)
+            current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, lim)
         }
         Nodes::List(list) => {
-            current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len())
+            current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), lim)
         }
     }
 }
@@ -419,6 +432,7 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     a: &mut CurrentArgs<'_, T>,
     ix: I,
     n: usize,
+    lim: usize,
 ) {
     let delta = T::from(FD_DELTA);
     let inv_delta = T::from(1.0 / FD_DELTA);
@@ -437,6 +451,9 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
+        if ix.base(i, n).is_none() {
+            check_tile(&idx, lim);
+        }
         let w = LANES.min(n - i);
         // SAFETY: as in `update_loop`; the outputs are separate arrays.
         unsafe {

@@ -463,10 +463,13 @@ pub fn fully_connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
 
 /// Random connections (Jaxley's `sparse_connect`): the number of synapses is drawn from
 /// Binomial(n_pre · n_post, `p`), each synapse then gets a uniformly drawn pre- and
-/// post-synaptic cell (with replacement, so pairs may repeat), and synapses are ordered by
-/// pre-synaptic cell. The draws come from a generator seeded by `seed` (not numpy's, so the
-/// connections differ from Jaxley's for the same seed, but are the same on every machine).
-/// Returns the number of synapses added.
+/// post-synaptic cell (with replacement, so pairs may repeat). The draws come from a generator
+/// seeded by `seed` (not numpy's, so the connections differ from Jaxley's for the same seed, but
+/// are the same on every machine). Returns the number of synapses added.
+///
+/// The new synapses are ordered by post-synaptic cell, then pre-synaptic cell. (Jaxley orders
+/// them by pre-synaptic cell "for convenience of inspecting `.edges`"; ordering by target lets
+/// every worker of a parallel step read the synapses of its cells as one contiguous block.)
 ///
 /// ```
 /// use huxley::{Cell, IonotropicSynapse, Network, sparse_connect};
@@ -504,7 +507,7 @@ pub fn sparse_connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
     for d in &mut draws {
         d.1 = rng.below(b.len() as u64) as usize;
     }
-    draws.sort_by_key(|d| d.0);
+    draws.sort_by_key(|d| (d.1, d.0));
     let pairs: Vec<(usize, usize)> = draws.iter().map(|&(i, j)| (a[i].1, b[j].1)).collect();
     if !pairs.is_empty() {
         add_edges(net, syn, &pairs)?;

@@ -124,6 +124,7 @@ pub(crate) fn solve_unit<T: Scalar>(
     let h2 = h * h;
     let levels = &ord.levels;
     let (first, last) = (unit.levels.start, unit.levels.end - 1);
+    let kids = &ord.kids[..];
     for l in first..=last {
         let (a, b) = (levels[l] - base, levels[l + 1] - base);
         for dk in &mut d[a..b] {
@@ -132,15 +133,27 @@ pub(crate) fn solve_unit<T: Scalar>(
         if l == last {
             break; // the roots: nothing above them
         }
-        for k in a..b {
-            let pp = parent_pos[k] as usize - base;
-            debug_assert!(pp > k && pp < m);
-            let inv = d[k];
-            let rk = r[k];
-            // SAFETY: parents come after their children in the unit's order, before m.
-            unsafe {
-                *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
-                *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
+        // Pull level l into the parents of level l + 1: first children, then second children...
+        let pb = levels[l + 1] - base;
+        for pass in &ord.passes[ord.pass_ptr[l]..ord.pass_ptr[l + 1]] {
+            let ks = &kids[pass.offset..pass.offset + pass.count];
+            let (lo, hi) = d.split_at_mut(pb);
+            let (rlo, rhi) = r.split_at_mut(pb);
+            let (hi, rhi) = (&mut hi[..pass.count], &mut rhi[..pass.count]);
+            for q in 0..pass.count {
+                let k = ks[q] as usize - base;
+                debug_assert!(k < pb);
+                // SAFETY: children lie in level l, below the parents' level (k < pb).
+                let (inv, rk, lk, uk) = unsafe {
+                    (
+                        *lo.get_unchecked(k),
+                        *rlo.get_unchecked(k),
+                        *lower.get_unchecked(k),
+                        *upper.get_unchecked(k),
+                    )
+                };
+                hi[q] -= h2 * lk * uk * inv;
+                rhi[q] += h * uk * inv * rk;
             }
         }
     }
@@ -149,24 +162,25 @@ pub(crate) fn solve_unit<T: Scalar>(
         r[k] *= d[k];
     }
     for l in (first..last).rev() {
-        for k in levels[l] - base..levels[l + 1] - base {
-            let pp = parent_pos[k] as usize - base;
-            // SAFETY: as above.
-            let rp = unsafe { *r.get_unchecked(pp) };
-            r[k] = (r[k] + h * lower[k] * rp) * d[k];
+        let (a, b) = (levels[l] - base, levels[l + 1] - base);
+        let (lo, hi) = r.split_at_mut(b);
+        let (lo, dl, ll, pl) = (&mut lo[a..b], &d[a..b], &lower[a..b], &parent_pos[a..b]);
+        for q in 0..b - a {
+            let pp = pl[q] as usize - base - b;
+            debug_assert!(pp < hi.len());
+            // SAFETY: parents come after their children's level, inside the unit.
+            let rp = unsafe { *hi.get_unchecked(pp) };
+            lo[q] = (lo[q] + h * ll[q] * rp) * dl[q];
         }
     }
-    if write_bp {
-        for k in 0..m {
-            // SAFETY: as above.
-            unsafe { *v.get_unchecked_mut(order[k] as usize - base) = r[k] };
-        }
-    } else {
-        for k in 0..m {
-            if is_comp[k] {
-                // SAFETY: as above.
-                unsafe { *v.get_unchecked_mut(order[k] as usize - base) = r[k] };
-            }
+    let pos = &ord.pos[base..base + m];
+    for i in 0..m {
+        let k = pos[i] as usize - base;
+        debug_assert!(k < m);
+        // SAFETY: `pos` restricted to a unit is a permutation of the unit's positions.
+        let (x, comp) = unsafe { (*r.get_unchecked(k), *is_comp.get_unchecked(k)) };
+        if write_bp || comp {
+            v[i] = x;
         }
     }
 }

@@ -6,13 +6,16 @@ use crate::math::save_exp;
 use crate::mechanisms::{Var, own};
 use crate::scalar::{Scalar, c};
 
-/// Relaxation of `x` towards `x_inf` with time constant `tau` over `dt`, in Jaxley's operation
-/// order (`slope = -1/tau`, `e = save_exp(slope·dt)`, `x·e + x_inf·(1 − e)`).
+/// The open fraction of Jaxley's ionotropic synapses advanced by exponential Euler towards
+/// `s∞ = 1/(1 + e^{(v_th − v_pre)/δ})` with time constant `τ = (1 − s∞)/k_minus`:
+/// `s·e + s∞·(1 − e)`, `e = save_exp(−dt/τ)`. (Jaxley divides twice, `slope = −1/τ`; one
+/// division `−k_minus/(1 − s∞)` gives the same up to rounding.)
 #[inline(always)]
-fn relax<T: Scalar>(x: T, x_inf: T, tau: T, dt: T) -> T {
-    let slope = -(c::<T>(1.0) / tau);
+fn open_fraction<T: Scalar>(s: T, v_pre: T, v_th: T, delta: T, k_minus: T, dt: T) -> T {
+    let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp((v_th - v_pre) / delta));
+    let slope = -(k_minus / (c::<T>(1.0) - s_inf));
     let e = save_exp(slope * dt);
-    x * e + x_inf * (c::<T>(1.0) - e)
+    s * e + s_inf * (c::<T>(1.0) - e)
 }
 
 /// A generic ionotropic synapse (Abbott & Marder 1998), as Jaxley's `IonotropicSynapse`.
@@ -42,9 +45,7 @@ impl Synapse<5, 1> for IonotropicSynapse {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 1], p: &[T; 5], v_pre: T, _v_post: T, dt: T) {
-        let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp((p[3] - v_pre) / p[4]));
-        let tau = (c::<T>(1.0) - s_inf) / p[2];
-        s[0] = relax(s[0], s_inf, tau, dt);
+        s[0] = open_fraction(s[0], v_pre, p[3], p[4], p[2], dt);
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 5], _v_pre: T, v_post: T) -> T {
@@ -70,9 +71,7 @@ impl Synapse<1, 1> for TestSynapse {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 1], _p: &[T; 1], v_pre: T, _v_post: T, dt: T) {
-        let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp((c::<T>(-35.0) - v_pre) / c(10.0)));
-        let tau = (c::<T>(1.0) - s_inf) / c(1.0 / 40.0);
-        s[0] = relax(s[0], s_inf, tau, dt);
+        s[0] = open_fraction(s[0], v_pre, c(-35.0), c(10.0), c(1.0 / 40.0), dt);
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 1], _v_pre: T, v_post: T) -> T {

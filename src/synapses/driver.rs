@@ -102,41 +102,121 @@ fn tile_edges(edges: &Nodes<'_>, i: usize, n: usize) -> [usize; LANES] {
     idx
 }
 
-fn edge_bound(edges: &Nodes<'_>) -> usize {
+/// For a full tile of a contiguous range: its first edge.
+#[inline(always)]
+fn tile_base(edges: &Nodes<'_>, i: usize, n: usize) -> Option<usize> {
     match edges {
-        Nodes::Range { start, len } => start + len,
-        Nodes::List(l) => l.iter().map(|&x| x as usize + 1).max().unwrap_or(0),
+        Nodes::Range { start, .. } if i + LANES <= n => Some(start + i),
+        _ => None,
     }
+}
+
+/// Loads one tile of the array at `ptr + off` (contiguous when `base` is known).
+///
+/// # Safety
+/// Every `off + edge` of the tile is in bounds.
+#[inline(always)]
+unsafe fn load<T: Copy>(
+    ptr: *const T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    out: &mut [T; LANES],
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        match base {
+            Some(b) => {
+                for (l, x) in out.iter_mut().enumerate() {
+                    *x = *ptr.add(off + b + l);
+                }
+            }
+            None => {
+                for (l, x) in out.iter_mut().enumerate() {
+                    *x = *ptr.add(off + idx[l]);
+                }
+            }
+        }
+    }
+}
+
+/// Stores the first `w` lanes of a tile (all of them, contiguously, when `base` is known).
+///
+/// # Safety
+/// As for [`load`].
+#[inline(always)]
+unsafe fn store<T: Copy>(
+    ptr: *mut T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    w: usize,
+    x: &[T; LANES],
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        match base {
+            Some(b) => {
+                for (l, x) in x.iter().enumerate() {
+                    *ptr.add(off + b + l) = *x;
+                }
+            }
+            None => {
+                for l in 0..w {
+                    *ptr.add(off + idx[l]) = x[l];
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn tile_max(idx: &[usize; LANES]) -> usize {
+    let mut mx = 0;
+    for &i in idx {
+        mx = mx.max(i);
+    }
+    mx
 }
 
 fn check(cond: bool, what: &str) {
     assert!(cond, "synapse kernel: {what}");
 }
 
-fn check_offsets(bound: usize, len: usize, offsets: &[usize], what: &str) {
-    for &off in offsets {
-        check(off + bound <= len, what);
-    }
+/// One past the largest index every array allows: `min(len − offset)` over the offsets.
+fn limit(len: usize, offsets: &[usize]) -> usize {
+    offsets
+        .iter()
+        .map(|&o| len.saturating_sub(o))
+        .min()
+        .unwrap_or(usize::MAX)
 }
 
-/// Checks the edge arrays the kernels access through raw pointers (node indices are checked as
-/// they are used).
-fn check_common<T>(
-    edges: &Nodes<'_>,
+/// Gathers the pre- and post-synaptic nodes of a tile of edges (bounds checked once per tile).
+///
+/// # Safety
+/// Every index of `idx` is below `pre.len()` and `post.len()`.
+#[inline(always)]
+unsafe fn tile_nodes(
+    idx: &[usize; LANES],
     pre: &[u32],
     post: &[u32],
-    store_len: usize,
-    state_off: &[usize],
-    params: &[T],
-    param_off: &[usize],
-) {
-    let bound = edge_bound(edges);
+    n_nodes: usize,
+) -> ([usize; LANES], [usize; LANES]) {
+    let mut a = [0usize; LANES];
+    let mut b = [0usize; LANES];
+    for l in 0..LANES {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            a[l] = *pre.get_unchecked(idx[l]) as usize;
+            b[l] = *post.get_unchecked(idx[l]) as usize;
+        }
+    }
     check(
-        bound <= pre.len() && bound <= post.len(),
-        "edge index out of range",
+        tile_max(&a) < n_nodes && tile_max(&b) < n_nodes,
+        "node index out of range",
     );
-    check_offsets(bound, store_len, state_off, "state array too short");
-    check_offsets(bound, params.len(), param_off, "parameter array too short");
+    (a, b)
 }
 
 #[inline(always)]
@@ -147,7 +227,11 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let n = a.edges.len();
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let (v, pre, post) = (a.v, a.pre, a.post);
+    let v = a.v.as_ptr();
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.pre.len())
+        .min(a.post.len());
     let mut soff = [0usize; S];
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
@@ -155,28 +239,26 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
+        check(tile_max(&idx) < lim, "edge index out of range");
         let w = LANES.min(n - i);
-        // SAFETY: indices and offsets were checked by `check_common`; concurrent callers touch
-        // disjoint edges.
+        // SAFETY: edge and node indices were checked against every array's length just above;
+        // concurrent callers touch disjoint edges.
         unsafe {
+            let base = tile_base(&a.edges, i, n);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v.len());
             let mut vpre = [T::zero(); LANES];
             let mut vpost = [T::zero(); LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
-                let e = idx[l];
-                vpre[l] = v[pre[e] as usize];
-                vpost[l] = v[post[e] as usize];
+                vpre[l] = *v.add(pn[l]);
+                vpost[l] = *v.add(qn[l]);
             }
             for k in 0..S {
-                for l in 0..LANES {
-                    s[k][l] = *store.add(soff[k] + idx[l]);
-                }
+                load(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                for l in 0..LANES {
-                    p[k][l] = *params.add(poff[k] + idx[l]);
-                }
+                load(params, poff[k], base, &idx, &mut p[k]);
             }
             for l in 0..LANES {
                 let mut sl = [T::zero(); S];
@@ -193,9 +275,7 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 }
             }
             for k in 0..S {
-                for l in 0..w {
-                    *store.add(soff[k] + idx[l]) = s[k][l];
-                }
+                self::store(store, soff[k], base, &idx, w, &s[k]);
             }
         }
         i += LANES;
@@ -213,9 +293,18 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let to_density = T::from(100_000.0);
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let (v, area, pre, post) = (a.v, a.area, a.pre, a.post);
+    let (v, area) = (a.v.as_ptr(), a.area.as_ptr());
     let (lin, cst) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr());
-    let n_out = a.lin.len().min(a.cst.len());
+    let n_nodes =
+        a.v.len()
+            .min(a.area.len())
+            .min(a.lin.len())
+            .min(a.cst.len());
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.current_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.pre.len())
+        .min(a.post.len());
     let mut soff = [0usize; S];
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
@@ -224,32 +313,27 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
+        check(tile_max(&idx) < lim, "edge index out of range");
         let w = LANES.min(n - i);
         // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
         unsafe {
+            let base = tile_base(&a.edges, i, n);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, n_nodes);
             let mut vpre = [T::zero(); LANES];
             let mut vpost = [T::zero(); LANES];
             let mut ar = [T::zero(); LANES];
-            let mut dst = [0usize; LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
-                let e = idx[l];
-                let j = post[e] as usize;
-                dst[l] = j;
-                vpre[l] = v[pre[e] as usize];
-                vpost[l] = v[j];
-                ar[l] = area[j];
+                vpre[l] = *v.add(pn[l]);
+                vpost[l] = *v.add(qn[l]);
+                ar[l] = *area.add(qn[l]);
             }
             for k in 0..S {
-                for l in 0..LANES {
-                    s[k][l] = *store.add(soff[k] + idx[l]);
-                }
+                load(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                for l in 0..LANES {
-                    p[k][l] = *params.add(poff[k] + idx[l]);
-                }
+                load(params, poff[k], base, &idx, &mut p[k]);
             }
             let mut i0 = [T::zero(); LANES];
             let mut slope = [T::zero(); LANES];
@@ -265,22 +349,20 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 }
                 let c0 = y.compute_current(&sl, &pl, vpre[l], vpost[l]);
                 let c1 = y.compute_current(&sl, &pl, vpre[l] + delta, vpost[l] + delta);
-                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5.
-                let d0 = c0 / ar[l] * to_density;
-                let d1 = c1 / ar[l] * to_density;
+                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5 (here with one
+                // division for both currents).
+                let k = to_density / ar[l];
+                let d0 = c0 * k;
+                let d1 = c1 * k;
                 let g = (d1 - d0) * inv_delta;
                 i0[l] = c0;
                 slope[l] = g;
                 c[l] = d0 - g * vpost[l];
             }
+            self::store(store, coff, base, &idx, w, &i0);
             for l in 0..w {
-                *store.add(coff + idx[l]) = i0[l];
-                assert!(
-                    dst[l] < n_out,
-                    "synapse kernel: post-synaptic node out of range"
-                );
-                *lin.add(dst[l]) += slope[l];
-                *cst.add(dst[l]) -= c[l];
+                *lin.add(qn[l]) += slope[l];
+                *cst.add(qn[l]) -= c[l];
             }
         }
         i += LANES;
@@ -335,15 +417,6 @@ fn dispatch_update<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     if a.edges.is_empty() || S == 0 {
         return;
     }
-    check_common(
-        &a.edges,
-        a.pre,
-        a.post,
-        a.store.len(),
-        a.state_off,
-        a.params,
-        a.param_off,
-    );
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
@@ -365,21 +438,6 @@ fn dispatch_current<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>
     if a.edges.is_empty() {
         return;
     }
-    check_common(
-        &a.edges,
-        a.pre,
-        a.post,
-        a.store.len(),
-        a.state_off,
-        a.params,
-        a.param_off,
-    );
-    check_offsets(
-        edge_bound(&a.edges),
-        a.store.len(),
-        &[a.current_off],
-        "current array too short",
-    );
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
