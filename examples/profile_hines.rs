@@ -1,5 +1,5 @@
 //! Times the Hines solve alone on the benchmark network (ns per node).
-#[path = "../benches/network_model.rs"]
+#[path = "../benches/common/network_model.rs"]
 mod network_model;
 
 use huxley::compile::Compiled;

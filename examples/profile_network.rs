@@ -1,6 +1,6 @@
 //! `cargo run --release --example profile_network -- <cells> <threads>`: ns per
 //! compartment-step of the scalability-benchmark network (best of REPS runs of STEPS steps).
-#[path = "../benches/network_model.rs"]
+#[path = "../benches/common/network_model.rs"]
 mod network_model;
 
 use huxley::*;
@@ -43,7 +43,11 @@ fn main() {
             for _ in 0..steps {
                 step_fn.step(&mut s, &p, none.at(0), 0.025).unwrap();
             }
-            best = best.min(t.elapsed().as_nanos() as f64 / (steps * n_comps) as f64);
+            let x = t.elapsed().as_nanos() as f64 / (steps * n_comps) as f64;
+            if std::env::var_os("VERBOSE").is_some() {
+                eprintln!("  {x:.2}");
+            }
+            best = best.min(x);
         }
     });
     let v = s.get("v").unwrap();

@@ -64,10 +64,9 @@ pub fn build_init_and_step_fn(
     voltage_solver: VoltageSolver,
     solver: Solver,
 ) -> Result<(InitFn, StepFn)> {
-    if !module.diffusion.is_empty()
-        && !(voltage_solver == VoltageSolver::Hines
-            && matches!(solver, Solver::BwdEuler | Solver::CrankNicolson))
-    {
+    let implicit_tree = voltage_solver == VoltageSolver::Hines
+        && matches!(solver, Solver::BwdEuler | Solver::CrankNicolson);
+    if !module.diffusion.is_empty() && !implicit_tree {
         return Err(Error::Unsupported(format!(
             "ion diffusion ({}) needs the Hines voltage solver with backward Euler or \
              Crank–Nicolson, not {solver:?} with {voltage_solver:?}",

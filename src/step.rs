@@ -29,7 +29,7 @@ use crate::scalar::Scalar;
 use crate::solver::hines::{self, Coefficients};
 use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, sparse_lu};
 use crate::state::{AllParams, AllStates, Workspace};
-use crate::synapses::driver::{SynCurrentArgs, SynUpdateArgs};
+use crate::synapses::driver::SynCurrentArgs;
 
 /// Conversion of a point current (nA) into a density (µA/cm²) on a compartment of area `area`
 /// (µm²): `I / area · 1e5`.
@@ -249,18 +249,7 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
             // their post-synaptic nodes, belong to this chunk; `v_syn` is only read.
             unsafe {
                 let v = x.slice(x.v_syn, 0, n);
-                let mut up = SynUpdateArgs {
-                    edges,
-                    pre: &y.pre,
-                    post: &y.post,
-                    store: SharedSlice::from_raw_parts(x.data, x.data_len),
-                    state_off: &y.state_off,
-                    params: &p.data,
-                    param_off: &y.param_off,
-                    v,
-                    dt: x.dt,
-                };
-                T::run_syn_update(y.syn.as_ref(), &mut up);
+                // State update and current in one sweep over the edges.
                 let mut cu = SynCurrentArgs {
                     edges,
                     pre: &y.pre,
@@ -274,6 +263,7 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
                     area,
                     lin: SharedSlice::from_raw_parts(x.lin, n),
                     cst: SharedSlice::from_raw_parts(x.cst, n),
+                    update_dt: Some(x.dt),
                 };
                 T::run_syn_current(y.syn.as_ref(), &mut cu);
             }
@@ -470,6 +460,7 @@ pub(crate) fn init_currents<T: Scalar>(
                 area,
                 lin: SharedSlice::from_raw_parts(x.lin, n),
                 cst: SharedSlice::from_raw_parts(x.cst, n),
+                update_dt: None,
             };
             T::run_syn_current(y.syn.as_ref(), &mut cu);
         }

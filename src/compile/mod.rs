@@ -164,16 +164,19 @@ pub struct Compiled {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+type Range<T> = std::ops::Range<T>;
+
+/// Chunks (node range, owned solve unit), solve units, and the units solved after the chunks.
+type Partition = (
+    Vec<(Range<usize>, Option<usize>)>,
+    Vec<Range<usize>>,
+    Vec<usize>,
+);
+
 /// Splits the nodes into chunks and solve units: small cells are grouped until a chunk has
 /// [`CHUNK_NODES`] nodes; a cell with more than [`SPLIT_NODES`] nodes is its own unit, split
 /// into chunks of [`SPLIT_CHUNK`] nodes.
-fn partition(
-    cell_nodes: &[std::ops::Range<usize>],
-) -> (
-    Vec<(std::ops::Range<usize>, Option<usize>)>,
-    Vec<std::ops::Range<usize>>,
-    Vec<usize>,
-) {
+fn partition(cell_nodes: &[Range<usize>]) -> Partition {
     let mut chunks = Vec::new();
     let mut units = Vec::new();
     let mut deferred = Vec::new();

@@ -13,6 +13,19 @@ use crate::scalar::{Scalar, c};
 /// name `Izhikevich_izhikevich` (always zero). Each step: `u` relaxes towards `b·v` by exponential
 /// Euler with `τ = 1/a`, then `v += dt·(0.04v² + 5v + 140 − u)` (forward Euler); where `v ≥ 30`,
 /// `v = c` and `u += d`. `init_states` sets `u = b·v`.
+///
+/// ```
+/// use huxley::{Compartment, IntegrateOptions, Izhikevich, integrate, spike_count, step_current};
+/// # fn main() -> huxley::Result<()> {
+/// let mut neuron = Compartment::new();
+/// neuron.insert(Izhikevich)?;
+/// neuron.init_states(0.025)?;
+/// neuron.stimulate(&step_current(5.0, 100.0, 0.01, 0.025, 120.0, 0.0));
+/// neuron.record("v")?;
+/// let v: Vec<f64> = integrate(&neuron, &IntegrateOptions::default())?.recordings.row(0).iter().copied().collect();
+/// assert!(spike_count(&v, 0.0) >= 3); // regular spiking
+/// # Ok(()) }
+/// ```
 #[derive(Clone, Copy, Debug, Default)]
 pub struct Izhikevich;
 

@@ -112,6 +112,25 @@ pub enum EdgeLevel {
 /// Made by [`Module::all_edges`], [`Module::synapse`] (all edges of one type) and
 /// [`Module::edge`] (one edge by global index); narrowed by [`EdgeView::edge`]. Operations with a
 /// key act on the edges of the view whose type has that key.
+///
+/// ```
+/// use huxley::{Cell, IonotropicSynapse, Network, TestSynapse, fully_connect};
+/// # fn main() -> huxley::Result<()> {
+/// let mut net = Network::new(&vec![Cell::default(); 3])?;
+/// let all = net.all().selection();
+/// fully_connect(&mut net, &all, &all, IonotropicSynapse)?; // 9 edges, 0..9
+/// let first = net.cell(0)?.selection();
+/// fully_connect(&mut net, &first, &all, TestSynapse)?;     // 3 edges, 9..12
+/// net.synapse("IonotropicSynapse")?.set("IonotropicSynapse_gS", 1e-3)?;
+/// net.synapse("IonotropicSynapse")?.edge(4)?.set("IonotropicSynapse_gS", 5e-3)?;
+/// net.edge(10)?.set("TestSynapse_gC", 2e-3)?;           // global edge 10 = TestSynapse 1
+/// assert_eq!(net.edge_column("TestSynapse_gC")?, &[1e-4, 2e-3, 1e-4]);
+/// net.all_edges().record("IonotropicSynapse_s")?;        // the 9 IonotropicSynapse edges
+/// net.synapse("IonotropicSynapse")?.edge(0)?.make_trainable("IonotropicSynapse_gS", None)?;
+/// assert_eq!(net.recordings().len(), 9);
+/// assert_eq!(net.get_parameters()[0].values, vec![1e-3]);
+/// # Ok(()) }
+/// ```
 pub struct EdgeView<'a> {
     m: &'a mut Module,
     edges: Vec<usize>,
@@ -446,6 +465,18 @@ pub fn connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
 /// first selected compartment of each pre-synaptic cell (branch 0, compartment 0 for whole cells)
 /// to the first selected compartment of each post-synaptic cell, pre-major (all targets of the
 /// first pre-synaptic cell, then of the second, …). Self-connections are included.
+///
+/// ```
+/// use huxley::{Cell, Network, TestSynapse, fully_connect};
+/// # fn main() -> huxley::Result<()> {
+/// let mut net = Network::new(&vec![Cell::default(); 4])?;
+/// let pre = net.cells_at(&[0, 1])?.selection();
+/// let post = net.cells_at(&[1, 2, 3])?.selection();
+/// fully_connect(&mut net, &pre, &post, TestSynapse)?;
+/// let pairs: Vec<_> = net.connections().iter().map(|c| (c.pre_node, c.post_node)).collect();
+/// assert_eq!(pairs, [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)]);
+/// # Ok(()) }
+/// ```
 pub fn fully_connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
     net: &mut Network,
     pre: &Selection,
@@ -519,6 +550,19 @@ pub fn sparse_connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
 /// from pre-synaptic cell `i` to post-synaptic cell `j` (counted within the selections, in
 /// ascending cell order) wherever `matrix[i][j]`, row by row. The matrix must be
 /// `n_pre × n_post`.
+///
+/// ```
+/// use huxley::{Cell, Network, TanhRateSynapse, connectivity_matrix_connect, Rate};
+/// # fn main() -> huxley::Result<()> {
+/// let mut net = Network::new(&vec![Cell::default(); 3])?;
+/// net.insert(Rate)?;
+/// let all = net.all().selection();
+/// let m = vec![vec![false, true, false], vec![false, false, true], vec![true, false, false]];
+/// connectivity_matrix_connect(&mut net, &all, &all, TanhRateSynapse, &m)?;
+/// assert_eq!(net.n_edges(), 3);
+/// assert!(connectivity_matrix_connect(&mut net, &all, &all, TanhRateSynapse, &m[..2]).is_err());
+/// # Ok(()) }
+/// ```
 pub fn connectivity_matrix_connect<Y: Synapse<P, S>, const P: usize, const S: usize>(
     net: &mut Network,
     pre: &Selection,

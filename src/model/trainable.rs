@@ -70,13 +70,18 @@ impl crate::Module {
         self.trainables.clear();
     }
 
-    /// Jaxley's `data_set` on the whole module; see [`crate::View::data_set`].
+    /// Jaxley's `data_set` on the whole module (for a synapse parameter or state: on every edge
+    /// of its type); see [`crate::View::data_set`].
     pub fn data_set<T: Scalar>(
         &mut self,
         key: &str,
         value: T,
         param_state: Option<Vec<ParamState<T>>>,
     ) -> crate::Result<Vec<ParamState<T>>> {
-        self.all().data_set(key, value, param_state)
+        if self.is_synapse_key(key) {
+            self.all_edges().data_set(key, value, param_state)
+        } else {
+            self.all().data_set(key, value, param_state)
+        }
     }
 }

@@ -60,6 +60,9 @@ pub struct SynCurrentArgs<'a, T> {
     pub lin: SharedSlice<'a, T>,
     /// Per node: minus the constant of the density is added here.
     pub cst: SharedSlice<'a, T>,
+    /// If given, the states are first advanced by this time step (ms), edge by edge in the same
+    /// pass: the same as a state update followed by the current, in one sweep over the edges.
+    pub update_dt: Option<T>,
 }
 
 /// Object-safe face of a synapse type: one method per supported scalar type.
@@ -347,6 +350,12 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 for k in 0..P {
                     pl[k] = p[k][l];
                 }
+                if let Some(dt) = a.update_dt {
+                    y.update_states(&mut sl, &pl, vpre[l], vpost[l], dt);
+                    for k in 0..S {
+                        s[k][l] = sl[k];
+                    }
+                }
                 let c0 = y.compute_current(&sl, &pl, vpre[l], vpost[l]);
                 let c1 = y.compute_current(&sl, &pl, vpre[l] + delta, vpost[l] + delta);
                 // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5 (here with one
@@ -358,6 +367,11 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 i0[l] = c0;
                 slope[l] = g;
                 c[l] = d0 - g * vpost[l];
+            }
+            if a.update_dt.is_some() {
+                for k in 0..S {
+                    self::store(store, soff[k], base, &idx, w, &s[k]);
+                }
             }
             self::store(store, coff, base, &idx, w, &i0);
             for l in 0..w {
