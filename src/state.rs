@@ -66,6 +66,10 @@ pub(crate) struct Workspace<T> {
     /// Voltages after the mechanism updates, read by synapses when a mechanism writes the
     /// voltage (empty otherwise).
     pub v_mid: Vec<T>,
+    /// Per chunk: whether the voltages it solved are all finite.
+    pub chunk_finite: Vec<bool>,
+    /// Set by the step when it knows that every voltage is finite (saves `integrate` a pass).
+    pub v_finite: bool,
     pub lu: crate::solver::sparse_lu::LuCache,
 }
 
@@ -82,6 +86,8 @@ impl<T> Default for Workspace<T> {
             tmp2: vec![],
             iext: vec![],
             v_mid: vec![],
+            chunk_finite: vec![],
+            v_finite: false,
             lu: Default::default(),
         }
     }
@@ -106,6 +112,8 @@ impl<T: Scalar> Workspace<T> {
             } else {
                 vec![]
             },
+            chunk_finite: vec![false; c.chunks.len()],
+            v_finite: false,
             lu: Default::default(),
         }
     }
@@ -124,6 +132,8 @@ impl<T: Scalar> Workspace<T> {
             tmp2: z(&self.tmp2),
             iext: z(&self.iext),
             v_mid: z(&self.v_mid),
+            chunk_finite: vec![false; self.chunk_finite.len()],
+            v_finite: false,
             lu: Default::default(),
         }
     }

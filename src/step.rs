@@ -61,6 +61,7 @@ struct Ctx<'a, T> {
     tmp: *mut T,
     tmp2: *mut T,
     iext: *const T,
+    chunk_finite: *mut bool,
 }
 
 // SAFETY: see the type's documentation: concurrent workers access disjoint elements, and shared
@@ -307,8 +308,12 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
     }
 
     if let (Some(u), Some(_)) = (ch.unit, x.solve) {
-        // SAFETY: the unit's nodes are this chunk's nodes.
-        unsafe { solve_unit(x, u) };
+        // SAFETY: the unit's nodes are this chunk's nodes, and so is the chunk's flag.
+        unsafe {
+            solve_unit(x, u);
+            let v = x.slice(x.data, a, len);
+            *x.chunk_finite.add(ci) = v.iter().fold(true, |ok, y| ok & y.all_finite());
+        }
     }
 }
 
@@ -499,6 +504,7 @@ fn ctx<'a, T: Scalar>(
         tmp: ws.tmp.as_mut_ptr(),
         tmp2: ws.tmp2.as_mut_ptr(),
         iext: ws.iext.as_ptr(),
+        chunk_finite: ws.chunk_finite.as_mut_ptr(),
     }
 }
 
@@ -584,6 +590,10 @@ fn step_with<T: Scalar>(
         }
     }
 
+    ws.v_finite = in_chunks
+        && c.deferred_units.is_empty()
+        && !ext.ext.series.iter().any(|x| x.key_id == 0)
+        && ws.chunk_finite.iter().all(|&ok| ok);
     if !in_chunks {
         let lin_v = &ws.lin[..n];
         let cst_v = &ws.cst[..n];
