@@ -10,7 +10,17 @@
 
 use std::sync::Arc;
 
-/// How a step uses threads (see the [module documentation](self)).
+/// How a step uses threads.
+///
+/// The nodes of a model are split into chunks once, at compile time, independently of the
+/// number of threads: small cells are grouped into chunks of about 512 nodes, a cell of more than
+/// 4096 nodes is split into chunks of 2048 nodes. A step runs one parallel region over the chunks;
+/// each worker updates the mechanisms of its chunk, computes their currents, adds the synapses
+/// that end in the chunk (edge after edge, in a fixed order) and, when the chunk holds whole
+/// cells, solves their cable equations. Nothing is summed across chunks, so the results are bit
+/// for bit the same whatever the number of threads. Calling [`crate::StepFn::step`] in a loop
+/// from outside the pool hands every step to the pool anew; run the loop inside
+/// [`crate::StepFn::in_pool`] (as `integrate` does) to avoid that.
 ///
 /// ```
 /// use huxley::{Cell, HH, IntegrateOptions, Network, Parallelism, integrate};

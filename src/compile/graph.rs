@@ -152,14 +152,8 @@ impl Graph {
 /// Nodes are grouped into *solve units* (contiguous node ranges of whole cells: a chunk of small
 /// cells, or one large cell); units follow each other in node order. Inside a unit every node
 /// comes after all its children, nodes of equal depth together (cells and branches interleaved),
-/// deepest first; within a depth, nodes with more children come first (then by node index).
-/// Units are independent, so they can be solved in parallel; the single cell of a `Cell` is one
-/// unit.
-///
-/// The elimination folds every node into its parent. It is organised as a *pull*: for the
-/// parents of a level, the contributions of their first children, then of their second
-/// children, and so on ([`HinesOrder::passes`]), so that every loop touches distinct parents and
-/// vectorises; each parent still receives its children's contributions in ascending position.
+/// deepest first. Units are independent, so they can be solved in parallel; the single cell of a
+/// `Cell` is one unit.
 #[derive(Clone, Debug)]
 pub struct HinesOrder {
     /// Node at each elimination position.
@@ -180,23 +174,6 @@ pub struct HinesOrder {
     pub levels: Vec<usize>,
     /// The solve units.
     pub units: Vec<HinesUnit>,
-    /// Per level `l`, `passes[pass_ptr[l]..pass_ptr[l + 1]]`: the child passes that fold level
-    /// `l` into the parents of level `l + 1` (empty for the roots' level).
-    pub pass_ptr: Vec<usize>,
-    /// A child pass: the first `count` parents of the next level each receive one child, whose
-    /// positions are `kids[offset..offset + count]`.
-    pub passes: Vec<ChildPass>,
-    /// Child positions of all passes.
-    pub kids: Vec<u32>,
-}
-
-/// One child pass of [`HinesOrder`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChildPass {
-    /// Number of parents (a prefix of the parent level) that receive a child in this pass.
-    pub count: usize,
-    /// Start of the child positions in [`HinesOrder::kids`].
-    pub offset: usize,
 }
 
 /// A solve unit of [`HinesOrder`]: its nodes (which are also its elimination positions) and its
@@ -215,24 +192,13 @@ impl HinesOrder {
     /// cover every node, in order).
     pub(crate) fn build(g: &Graph, units: &[std::ops::Range<usize>]) -> HinesOrder {
         let n = g.n_nodes();
-        let mut n_children = vec![0u32; n];
-        for &p in &g.parent {
-            if p != usize::MAX {
-                n_children[p] += 1;
-            }
-        }
         let mut order: Vec<u32> = Vec::with_capacity(n);
         let mut levels = Vec::new();
         let mut unit_info = Vec::with_capacity(units.len());
         for u in units {
             debug_assert_eq!(u.start, order.len());
             let mut nodes: Vec<u32> = (u.start as u32..u.end as u32).collect();
-            nodes.sort_by_key(|&i| {
-                (
-                    std::cmp::Reverse(g.depth[i as usize]),
-                    std::cmp::Reverse(n_children[i as usize]),
-                )
-            });
+            nodes.sort_by_key(|&i| std::cmp::Reverse(g.depth[i as usize]));
             let first_level = levels.len();
             for (k, &i) in nodes.iter().enumerate() {
                 if k == 0 || g.depth[i as usize] != g.depth[nodes[k - 1] as usize] {
@@ -266,50 +232,6 @@ impl HinesOrder {
                 upper_edge[k] = edge_of[&(p, i as usize)];
             }
         }
-        // Children of each position, ascending.
-        let mut child_ptr = vec![0usize; n + 1];
-        for &pp in &parent_pos {
-            if pp != u32::MAX {
-                child_ptr[pp as usize + 1] += 1;
-            }
-        }
-        for k in 0..n {
-            child_ptr[k + 1] += child_ptr[k];
-        }
-        let mut fill = child_ptr.clone();
-        let mut children = vec![0u32; child_ptr[n]];
-        for (k, &pp) in parent_pos.iter().enumerate() {
-            if pp != u32::MAX {
-                children[fill[pp as usize]] = k as u32;
-                fill[pp as usize] += 1;
-            }
-        }
-        let mut pass_ptr = vec![0usize];
-        let mut passes = Vec::new();
-        let mut kids = Vec::new();
-        for l in 0..levels.len() - 1 {
-            let is_last_of_unit = unit_info.iter().any(|u| u.levels.end == l + 1);
-            if !is_last_of_unit {
-                let (a, b) = (levels[l + 1], levels[l + 2]);
-                let mut j = 0;
-                loop {
-                    // Parents are sorted by child count, so those with a j-th child are a prefix.
-                    let count = (a..b)
-                        .take_while(|&p| child_ptr[p + 1] - child_ptr[p] > j)
-                        .count();
-                    if count == 0 {
-                        break;
-                    }
-                    passes.push(ChildPass {
-                        count,
-                        offset: kids.len(),
-                    });
-                    kids.extend((a..a + count).map(|p| children[child_ptr[p] + j]));
-                    j += 1;
-                }
-            }
-            pass_ptr.push(passes.len());
-        }
         let is_comp = order.iter().map(|&i| g.is_comp[i as usize]).collect();
         HinesOrder {
             order,
@@ -320,9 +242,6 @@ impl HinesOrder {
             is_comp,
             levels,
             units: unit_info,
-            pass_ptr,
-            passes,
-            kids,
         }
     }
 }

@@ -124,7 +124,6 @@ pub(crate) fn solve_unit<T: Scalar>(
     let h2 = h * h;
     let levels = &ord.levels;
     let (first, last) = (unit.levels.start, unit.levels.end - 1);
-    let kids = &ord.kids[..];
     for l in first..=last {
         let (a, b) = (levels[l] - base, levels[l + 1] - base);
         for dk in &mut d[a..b] {
@@ -133,27 +132,15 @@ pub(crate) fn solve_unit<T: Scalar>(
         if l == last {
             break; // the roots: nothing above them
         }
-        // Pull level l into the parents of level l + 1: first children, then second children...
-        let pb = levels[l + 1] - base;
-        for pass in &ord.passes[ord.pass_ptr[l]..ord.pass_ptr[l + 1]] {
-            let ks = &kids[pass.offset..pass.offset + pass.count];
-            let (lo, hi) = d.split_at_mut(pb);
-            let (rlo, rhi) = r.split_at_mut(pb);
-            let (hi, rhi) = (&mut hi[..pass.count], &mut rhi[..pass.count]);
-            for q in 0..pass.count {
-                let k = ks[q] as usize - base;
-                debug_assert!(k < pb);
-                // SAFETY: children lie in level l, below the parents' level (k < pb).
-                let (inv, rk, lk, uk) = unsafe {
-                    (
-                        *lo.get_unchecked(k),
-                        *rlo.get_unchecked(k),
-                        *lower.get_unchecked(k),
-                        *upper.get_unchecked(k),
-                    )
-                };
-                hi[q] -= h2 * lk * uk * inv;
-                rhi[q] += h * uk * inv * rk;
+        for k in a..b {
+            let pp = parent_pos[k] as usize - base;
+            debug_assert!(pp > k && pp < m);
+            let inv = d[k];
+            let rk = r[k];
+            // SAFETY: parents come after their children in the unit's order, before m.
+            unsafe {
+                *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
+                *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
             }
         }
     }
