@@ -283,3 +283,29 @@ fn dual_numbers_follow_the_f64_trajectory_through_a_network() -> Result<()> {
     }
     Ok(())
 }
+
+#[test]
+fn networks_run_with_every_solver() -> Result<()> {
+    let net = big_net(40)?;
+    let run = |solver, vs| {
+        integrate(
+            &net,
+            &IntegrateOptions {
+                solver,
+                voltage_solver: vs,
+                ..IntegrateOptions::t_max(10.0)
+            },
+        )
+        .map(|s| s.recordings)
+    };
+    let hines = run(Solver::BwdEuler, VoltageSolver::Hines)?;
+    let lu = run(Solver::BwdEuler, VoltageSolver::SparseLu)?;
+    assert!((&hines - &lu).abs().max() < 1e-8);
+    let cn = run(Solver::CrankNicolson, VoltageSolver::Hines)?;
+    let cn_lu = run(Solver::CrankNicolson, VoltageSolver::SparseLu)?;
+    assert!((&cn - &cn_lu).abs().max() < 1e-8);
+    assert!(hines.max() > 0.0 && cn.max() > 0.0);
+    let fwd = run(Solver::FwdEuler, VoltageSolver::Hines)?;
+    assert!(fwd.iter().all(|x| x.is_finite()));
+    Ok(())
+}
