@@ -63,9 +63,9 @@ pub(crate) struct Workspace<T> {
     pub tmp2: Vec<T>,
     /// External current density per node (µA/cm²); zero between steps.
     pub iext: Vec<T>,
-    /// Voltages after the mechanism updates, read by synapses when a mechanism writes the
-    /// voltage (empty otherwise).
-    pub v_mid: Vec<T>,
+    /// Voltages of the pre-synaptic nodes (see `Compiled::pre_nodes`), gathered before the
+    /// synapses run.
+    pub v_pre: Vec<T>,
     /// Per chunk: whether the voltages it solved are all finite.
     pub chunk_finite: Vec<bool>,
     /// Set by the step when it knows that every voltage is finite (saves `integrate` a pass).
@@ -85,7 +85,7 @@ impl<T> Default for Workspace<T> {
             tmp: vec![],
             tmp2: vec![],
             iext: vec![],
-            v_mid: vec![],
+            v_pre: vec![],
             chunk_finite: vec![],
             v_finite: false,
             lu: Default::default(),
@@ -107,11 +107,7 @@ impl<T: Scalar> Workspace<T> {
             tmp: z(n),
             tmp2: z(n),
             iext: z(n),
-            v_mid: if c.sets_voltage && !c.syns.is_empty() {
-                z(n)
-            } else {
-                vec![]
-            },
+            v_pre: z(c.pre_nodes.len()),
             chunk_finite: vec![false; c.chunks.len()],
             v_finite: false,
             lu: Default::default(),
@@ -131,7 +127,7 @@ impl<T: Scalar> Workspace<T> {
             tmp: z(&self.tmp),
             tmp2: z(&self.tmp2),
             iext: z(&self.iext),
-            v_mid: z(&self.v_mid),
+            v_pre: z(&self.v_pre),
             chunk_finite: vec![false; self.chunk_finite.len()],
             v_finite: false,
             lu: Default::default(),
@@ -149,7 +145,7 @@ impl<T: Scalar> Workspace<T> {
             + self.tmp.len()
             + self.tmp2.len()
             + self.iext.len()
-            + self.v_mid.len();
+            + self.v_pre.len();
         len * std::mem::size_of::<T>()
     }
 }

@@ -39,8 +39,8 @@ pub fn point_to_density<T: Scalar>(current: T, area: T) -> T {
 }
 
 /// Raw views of the arrays that the workers of one step share. Every worker touches only the
-/// nodes (and the synapses) of its own chunk; arrays read by everyone (`v_old`, `v_syn`, `iext`)
-/// are not written during a parallel region.
+/// nodes (and the synapses) of its own chunk; arrays read by everyone (`v_pre`, `iext`) are not
+/// written during a parallel region.
 struct Ctx<'a, T> {
     c: &'a Compiled,
     p: &'a AllParams<T>,
@@ -51,8 +51,9 @@ struct Ctx<'a, T> {
     solve: Option<(T, bool)>,
     data: *mut T,
     data_len: usize,
-    v_old: *const T,
-    v_syn: *const T,
+    v_old: *mut T,
+    v_pre: *const T,
+    n_pre: usize,
     lin: *mut T,
     cst: *mut T,
     cur: *mut T,
@@ -105,12 +106,19 @@ fn sub_nodes<'a>(m: &'a crate::compile::CompiledMech, s: SubSet) -> Nodes<'a> {
 #[inline(always)]
 unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     let c = x.c;
+    // The voltage at the start of the step, which every mechanism of the chunk reads.
+    let (a, len) = (ch.nodes.start, ch.nodes.len());
+    // SAFETY: the chunk's nodes.
+    unsafe {
+        x.slice_mut(x.v_old, a, len)
+            .copy_from_slice(x.slice(x.data, a, len));
+    }
     for (m, &sub) in c.mechs.iter().zip(&ch.mechs) {
         let nodes = sub_nodes(m, sub);
         if nodes.is_empty() {
             continue;
         }
-        // SAFETY: the caller's guarantee; `v_old` is only read during the region.
+        // SAFETY: the caller's guarantee; the kernel reads `v_old` at the chunk's nodes only.
         let mut args = unsafe {
             UpdateArgs {
                 nodes,
@@ -118,7 +126,7 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
                 state_off: &m.state_off,
                 params: &x.p.data,
                 param_off: &m.param_off,
-                v: x.slice(x.v_old, 0, x.n),
+                v: SharedSlice::from_raw_parts(x.v_old, x.n),
                 v_off: 0,
                 dt: x.dt,
             }
@@ -246,21 +254,21 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
             } else {
                 Nodes::List(list)
             };
-            // SAFETY: synapse states and currents of these edges, and the lin/cst entries of
-            // their post-synaptic nodes, belong to this chunk; `v_syn` is only read.
+            // SAFETY: synapse states and currents of these edges, and the lin/cst entries and
+            // voltages of their post-synaptic nodes, belong to this chunk; `v_pre` is only read.
             unsafe {
-                let v = x.slice(x.v_syn, 0, n);
                 // State update and current in one sweep over the edges.
                 let mut cu = SynCurrentArgs {
                     edges,
-                    pre: &y.pre,
+                    pre: &y.pre_slot,
                     post: &y.post,
                     store: SharedSlice::from_raw_parts(x.data, x.data_len),
                     state_off: &y.state_off,
                     current_off: y.current_off,
                     params: &p.data,
                     param_off: &y.param_off,
-                    v,
+                    v_pre: x.slice(x.v_pre, 0, x.n_pre),
+                    v: SharedSlice::from_raw_parts(x.data, n),
                     area,
                     lin: SharedSlice::from_raw_parts(x.lin, n),
                     cst: SharedSlice::from_raw_parts(x.cst, n),
@@ -439,8 +447,8 @@ pub(crate) fn init_currents<T: Scalar>(
     ws: &mut Workspace<T>,
 ) {
     let n = c.n_nodes();
-    ws.v_old.copy_from_slice(&s.data[..n]);
-    let x = ctx(c, p, s, ws, T::zero(), None, false);
+    gather_pre(c, &s.data, &mut ws.v_pre);
+    let x = ctx(c, p, s, ws, T::zero(), None);
     for ch in &c.chunks {
         // SAFETY: serial.
         unsafe { chunk_currents(&x, ch) };
@@ -454,14 +462,15 @@ pub(crate) fn init_currents<T: Scalar>(
                     start: 0,
                     len: y.pre.len(),
                 },
-                pre: &y.pre,
+                pre: &y.pre_slot,
                 post: &y.post,
                 store: SharedSlice::from_raw_parts(x.data, x.data_len),
                 state_off: &y.state_off,
                 current_off: y.current_off,
                 params: &p.data,
                 param_off: &y.param_off,
-                v: x.slice(x.v_old, 0, n),
+                v_pre: x.slice(x.v_pre, 0, x.n_pre),
+                v: SharedSlice::from_raw_parts(x.data, n),
                 area,
                 lin: SharedSlice::from_raw_parts(x.lin, n),
                 cst: SharedSlice::from_raw_parts(x.cst, n),
@@ -472,6 +481,13 @@ pub(crate) fn init_currents<T: Scalar>(
     }
 }
 
+/// The voltages of the pre-synaptic nodes.
+fn gather_pre<T: Scalar>(c: &Compiled, data: &[T], v_pre: &mut [T]) {
+    for (x, &node) in v_pre.iter_mut().zip(&c.pre_nodes) {
+        *x = data[node as usize];
+    }
+}
+
 fn ctx<'a, T: Scalar>(
     c: &'a Compiled,
     p: &'a AllParams<T>,
@@ -479,13 +495,7 @@ fn ctx<'a, T: Scalar>(
     ws: &mut Workspace<T>,
     dt: T,
     solve: Option<(T, bool)>,
-    two_phase: bool,
 ) -> Ctx<'a, T> {
-    let v_syn = if two_phase {
-        ws.v_mid.as_mut_ptr() as *const T
-    } else {
-        ws.v_old.as_ptr()
-    };
     Ctx {
         c,
         p,
@@ -494,8 +504,9 @@ fn ctx<'a, T: Scalar>(
         solve,
         data: s.data.as_mut_ptr(),
         data_len: s.data.len(),
-        v_old: ws.v_old.as_ptr(),
-        v_syn,
+        v_old: ws.v_old.as_mut_ptr(),
+        v_pre: ws.v_pre.as_mut_ptr() as *const T,
+        n_pre: ws.v_pre.len(),
         lin: ws.lin.as_mut_ptr(),
         cst: ws.cst.as_mut_ptr(),
         cur: ws.cur.as_mut_ptr(),
@@ -543,7 +554,6 @@ fn step_with<T: Scalar>(
 ) -> Result<()> {
     let n = c.n_nodes();
     let h = T::from(dt);
-    ws.v_old.copy_from_slice(&s.data[..n]);
 
     // External current as a density (µA/cm²), added up per node.
     let area = &p.data[p.layout.range(c.area_key)];
@@ -564,16 +574,23 @@ fn step_with<T: Scalar>(
             (h, false)
         }
     });
+    // Synapses read the pre-synaptic voltages after the mechanism updates: the same as at the
+    // start of the step unless a mechanism writes the voltage; then the step has two regions.
     let two_phase = c.sets_voltage && !c.syns.is_empty();
     let n_chunks = c.chunks.len();
+    if !two_phase {
+        gather_pre(c, &s.data, &mut ws.v_pre);
+    }
     {
-        let x = ctx(c, p, s, ws, h, solve, two_phase);
+        let x = ctx(c, p, s, ws, h, solve);
         if two_phase {
             par.for_each(n_chunks, |ci| run_chunk_update(&x, ci));
-            // SAFETY: no region is running; v_mid has n elements (allocated for two-phase
-            // models) and does not alias the state store.
+            // SAFETY: no region is running; `v_pre` has `n_pre` elements and does not alias
+            // the state store.
             unsafe {
-                std::ptr::copy_nonoverlapping(x.data, x.v_syn as *mut T, n);
+                for (k, &node) in c.pre_nodes.iter().enumerate() {
+                    *(x.v_pre as *mut T).add(k) = *x.data.add(node as usize);
+                }
             }
             par.for_each(n_chunks, |ci| run_chunk_rest(&x, ci));
         } else {

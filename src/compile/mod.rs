@@ -59,6 +59,8 @@ pub(crate) struct CompiledSyn {
     /// Per edge of the type: pre- and post-synaptic node.
     pub pre: Vec<u32>,
     pub post: Vec<u32>,
+    /// Per edge of the type: position of its pre-synaptic node in [`Compiled::pre_nodes`].
+    pub pre_slot: Vec<u32>,
     pub state_off: Vec<usize>,
     pub param_off: Vec<usize>,
     /// Offset of `i_<name>` in the state store.
@@ -147,6 +149,9 @@ pub struct Compiled {
     pub(crate) chunks: Vec<Chunk>,
     /// All branchpoint nodes, ascending.
     pub(crate) bp_nodes: Vec<u32>,
+    /// Every pre-synaptic node, once, ascending: the step gathers their voltages before the
+    /// parallel region.
+    pub(crate) pre_nodes: Vec<u32>,
     /// Solve units of cells split over several chunks (solved after the chunks).
     pub(crate) deferred_units: Vec<usize>,
     /// Whether a mechanism writes the voltage (then synapses read the voltage after the
@@ -463,6 +468,7 @@ impl Compiled {
                 list.partition_point(|&x| (x as usize) < r.end),
             )
         };
+        let pre_nodes: Vec<u32> = sorted(module.edges.pre.iter().map(|&p| p as u32).collect());
         let mut syns = Vec::new();
         let mut chunk_has_syn = vec![false; chunk_ranges.len()];
         for (t, y) in syn_types.iter().enumerate() {
@@ -492,10 +498,15 @@ impl Compiled {
                     l.windows(2).all(|w| w[1] == w[0] + 1)
                 })
                 .collect();
+            let pre_slot = pre
+                .iter()
+                .map(|p| pre_nodes.binary_search(p).expect("listed") as u32)
+                .collect();
             syns.push(CompiledSyn {
                 syn: y.clone(),
                 pre,
                 post,
+                pre_slot,
                 state_off: info
                     .states
                     .iter()
@@ -598,6 +609,7 @@ impl Compiled {
             currents,
             chunks,
             bp_nodes,
+            pre_nodes,
             deferred_units,
             sets_voltage,
             init_states,
@@ -725,7 +737,7 @@ impl Compiled {
         let syn_compiled: usize = self
             .syns
             .iter()
-            .map(|y| y.pre.len() * 12 + y.chunk_ptr.len() * 8)
+            .map(|y| y.pre.len() * 16 + y.chunk_ptr.len() * 8)
             .sum();
         MemoryUsage {
             node_bytes: sn
@@ -738,7 +750,7 @@ impl Compiled {
                 + derived
                 + states.ws.bytes()
                 + self.comp_nodes.len() * 4,
-            synapse_bytes: se + pe + ise + ipe + syn_compiled,
+            synapse_bytes: se + pe + ise + ipe + syn_compiled + self.pre_nodes.len() * (4 + sz),
         }
     }
 }

@@ -43,7 +43,6 @@ impl<'a, T> SharedSlice<'a, T> {
     }
 
     /// Read access to `s` (the kernels that receive it never write through it).
-    #[allow(dead_code)]
     pub(crate) fn read_only(s: &'a [T]) -> Self {
         SharedSlice {
             ptr: s.as_ptr() as *mut T,
@@ -125,8 +124,9 @@ pub struct UpdateArgs<'a, T> {
     pub params: &'a [T],
     /// Offset of each of the mechanism's parameters in `params`.
     pub param_off: &'a [usize],
-    /// Membrane voltage of every node at the start of the step.
-    pub v: &'a [T],
+    /// Membrane voltage of every node at the start of the step (only the updated nodes are
+    /// read).
+    pub v: SharedSlice<'a, T>,
     /// Offset of `v` in `store` (written by mechanisms that set the voltage).
     pub v_off: usize,
     /// Time step (ms).
@@ -347,7 +347,7 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
 ) {
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let v_in = a.v.as_ptr();
+    let v_in = a.v.as_mut_ptr() as *const T;
     let mut soff = [0usize; S];
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);

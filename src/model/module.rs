@@ -567,7 +567,7 @@ impl Module {
                 state_off: &state_off,
                 params: &params,
                 param_off: &param_off,
-                v: &v,
+                v: SharedSlice::read_only(&v),
                 v_off: info.states.len() * n,
                 dt: delta_t,
             };

@@ -16,7 +16,7 @@ use crate::scalar::{Dual64, Scalar};
 pub struct SynUpdateArgs<'a, T> {
     /// The edges to update (indices within the type).
     pub edges: Nodes<'a>,
-    /// Pre-synaptic node of every edge of the type.
+    /// Per edge of the type: index of its pre-synaptic voltage in `v_pre`.
     pub pre: &'a [u32],
     /// Post-synaptic node of every edge of the type.
     pub post: &'a [u32],
@@ -28,8 +28,10 @@ pub struct SynUpdateArgs<'a, T> {
     pub params: &'a [T],
     /// Offset of each parameter array of the type in `params`.
     pub param_off: &'a [usize],
-    /// Voltage of every node at the start of the step.
-    pub v: &'a [T],
+    /// Pre-synaptic voltages, indexed by `pre`.
+    pub v_pre: &'a [T],
+    /// Voltage of every node (only the post-synaptic nodes of the edges are read).
+    pub v: SharedSlice<'a, T>,
     /// Time step (ms).
     pub dt: T,
 }
@@ -38,7 +40,7 @@ pub struct SynUpdateArgs<'a, T> {
 pub struct SynCurrentArgs<'a, T> {
     /// The edges (indices within the type); their contributions are added in this order.
     pub edges: Nodes<'a>,
-    /// Pre-synaptic node of every edge of the type.
+    /// Per edge of the type: index of its pre-synaptic voltage in `v_pre`.
     pub pre: &'a [u32],
     /// Post-synaptic node of every edge of the type.
     pub post: &'a [u32],
@@ -52,8 +54,10 @@ pub struct SynCurrentArgs<'a, T> {
     pub params: &'a [T],
     /// Offset of each parameter array of the type in `params`.
     pub param_off: &'a [usize],
-    /// Voltage of every node at the start of the step.
-    pub v: &'a [T],
+    /// Pre-synaptic voltages, indexed by `pre`.
+    pub v_pre: &'a [T],
+    /// Voltage of every node (only the post-synaptic nodes of the edges are read).
+    pub v: SharedSlice<'a, T>,
     /// Membrane area (µm²) of every node.
     pub area: &'a [T],
     /// Per node: the slope of the density (µA/cm² per mV) is added here.
@@ -204,6 +208,7 @@ unsafe fn tile_nodes(
     idx: &[usize; LANES],
     pre: &[u32],
     post: &[u32],
+    n_pre: usize,
     n_nodes: usize,
 ) -> ([usize; LANES], [usize; LANES]) {
     let mut a = [0usize; LANES];
@@ -216,7 +221,7 @@ unsafe fn tile_nodes(
         }
     }
     check(
-        tile_max(&a) < n_nodes && tile_max(&b) < n_nodes,
+        tile_max(&a) < n_pre && tile_max(&b) < n_nodes,
         "node index out of range",
     );
     (a, b)
@@ -230,7 +235,7 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let n = a.edges.len();
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let v = a.v.as_ptr();
+    let (v, v_pre) = (a.v.as_mut_ptr() as *const T, a.v_pre.as_ptr());
     let lim = limit(a.store.len(), a.state_off)
         .min(limit(a.params.len(), a.param_off))
         .min(a.pre.len())
@@ -248,13 +253,13 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
         // concurrent callers touch disjoint edges.
         unsafe {
             let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v.len());
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len());
             let mut vpre = [T::zero(); LANES];
             let mut vpost = [T::zero(); LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
-                vpre[l] = *v.add(pn[l]);
+                vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
             }
             for k in 0..S {
@@ -296,7 +301,11 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let to_density = T::from(100_000.0);
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let (v, area) = (a.v.as_ptr(), a.area.as_ptr());
+    let (v, v_pre, area) = (
+        a.v.as_mut_ptr() as *const T,
+        a.v_pre.as_ptr(),
+        a.area.as_ptr(),
+    );
     let (lin, cst) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr());
     let n_nodes =
         a.v.len()
@@ -321,14 +330,14 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
         // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
         unsafe {
             let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, n_nodes);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes);
             let mut vpre = [T::zero(); LANES];
             let mut vpost = [T::zero(); LANES];
             let mut ar = [T::zero(); LANES];
             let mut s = [[T::zero(); LANES]; S];
             let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
-                vpre[l] = *v.add(pn[l]);
+                vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
                 ar[l] = *area.add(qn[l]);
             }
