@@ -27,6 +27,8 @@ fn bench(c: &mut Criterion) {
         let n_comps = cell.n_comps();
         for vs in [VoltageSolver::Hines, VoltageSolver::SparseLu] {
             let (init_fn, step_fn) = build_init_and_step_fn(&cell, vs, Solver::BwdEuler).unwrap();
+            // One thread (large cells are split into chunks that could run in parallel).
+            let step_fn = step_fn.with_parallelism(Parallelism::Serial);
             let (mut states, params) = init_fn.init::<f64>(&[], None, None, 0.025).unwrap();
             // Depolarise so that every compartment fires: the gates are not at rest.
             states

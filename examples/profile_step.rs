@@ -11,6 +11,7 @@ fn main() {
     cell.insert(HH).unwrap();
     let (init_fn, step_fn) =
         build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
+    let step_fn = step_fn.with_parallelism(Parallelism::Serial);
     let (mut s, p) = init_fn.init::<f64>(&[], None, None, 0.025).unwrap();
     s.get_mut("v").unwrap().iter_mut().for_each(|v| *v = -20.0);
     let none = Externals::none();

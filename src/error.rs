@@ -70,6 +70,16 @@ pub enum Error {
         /// Actual length.
         got: usize,
     },
+    /// A matrix whose shape does not fit (e.g. a connectivity matrix).
+    #[error("shape mismatch for {what}: expected {expected:?}, got {got:?}")]
+    ShapeMismatch {
+        /// What has the wrong shape.
+        what: String,
+        /// Expected (rows, columns).
+        expected: (usize, usize),
+        /// Actual (rows, columns); for ragged rows, the first offending row's length.
+        got: (usize, usize),
+    },
     /// A mechanism inserted under a name that another, different mechanism already uses.
     #[error("a different mechanism is already inserted under the name `{0}`")]
     MechanismConflict(String),

@@ -4,6 +4,7 @@ use crate::compile::{Compiled, EdgeKind};
 use crate::error::{Error, Result};
 use crate::externals::{Externals, ExternalsAt, py_floordiv};
 use crate::model::{Module, ParamGroup, ParamState, Trainable};
+use crate::parallel::Parallelism;
 use crate::scalar::Scalar;
 use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, sparse_lu};
 use crate::state::{AllParams, AllStates, Workspace};
@@ -34,6 +35,7 @@ pub struct StepFn {
     c: Arc<Compiled>,
     solver: Solver,
     voltage_solver: VoltageSolver,
+    parallelism: Parallelism,
 }
 
 /// Compiles `module` and returns its init and step functions (Jaxley's
@@ -62,6 +64,15 @@ pub fn build_init_and_step_fn(
     voltage_solver: VoltageSolver,
     solver: Solver,
 ) -> Result<(InitFn, StepFn)> {
+    let implicit_tree = voltage_solver == VoltageSolver::Hines
+        && matches!(solver, Solver::BwdEuler | Solver::CrankNicolson);
+    if !module.diffusion.is_empty() && !implicit_tree {
+        return Err(Error::Unsupported(format!(
+            "ion diffusion ({}) needs the Hines voltage solver with backward Euler or \
+             Crank–Nicolson, not {solver:?} with {voltage_solver:?}",
+            module.diffusion.join(", ")
+        )));
+    }
     let c = Arc::new(Compiled::new(module)?);
     Ok((
         InitFn {
@@ -72,6 +83,7 @@ pub fn build_init_and_step_fn(
             c,
             solver,
             voltage_solver,
+            parallelism: Parallelism::Auto,
         },
     ))
 }
@@ -128,6 +140,25 @@ impl StepFn {
         self.voltage_solver
     }
 
+    /// How steps use threads (default [`Parallelism::Auto`]).
+    pub fn parallelism(&self) -> &Parallelism {
+        &self.parallelism
+    }
+
+    /// The same step function with another threading policy; results do not depend on it.
+    pub fn with_parallelism(mut self, parallelism: Parallelism) -> Self {
+        self.parallelism = parallelism;
+        self
+    }
+
+    /// Runs `f` where the parallel regions of the steps inside it are cheapest: on a worker
+    /// thread of the pool the steps use (see [`Parallelism`]). Useful around a loop of many
+    /// small steps of a network; without it every step hands its chunks to the pool from
+    /// outside.
+    pub fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        self.parallelism.run(self.c.chunks.len() > 1, f)
+    }
+
     /// Advances `all_states` by one step of `delta_t` ms in place, with external inputs `ext`
     /// (Jaxley's `step_fn(all_states, all_params, externals, external_inds, delta_t)`).
     pub fn step<T: Scalar, E: Scalar>(
@@ -163,6 +194,7 @@ impl StepFn {
             &self.c,
             self.solver,
             self.voltage_solver,
+            &self.parallelism,
             all_states,
             all_params,
             ext,
@@ -233,13 +265,17 @@ fn init<T: Scalar>(
                 got: entry.values.len(),
             });
         }
+        let len = pk
+            .map(|k| c.params.len_of(k))
+            .or(sk.map(|k| c.states.len_of(k)))
+            .unwrap_or(n);
         for (nodes, &val) in entry.nodes.iter().zip(&entry.values) {
             for &node in nodes {
-                if node >= n {
+                if node >= len {
                     return Err(Error::IndexOutOfRange {
-                        what: "node",
+                        what: "node (or edge within its synapse type)",
                         index: node,
-                        len: n,
+                        len,
                     });
                 }
                 if let Some(k) = pk {
@@ -279,8 +315,11 @@ fn init<T: Scalar>(
         h_upper: vec![],
         h_gsum: vec![],
         inv_cm: vec![],
+        ion_axial: vec![],
+        ion_hines: vec![],
         exp_euler: None,
         uniform: vec![],
+        uniform_node: vec![],
         compiled: c.clone(),
     };
     check_geometry(c, &p)?;
@@ -299,7 +338,7 @@ fn init<T: Scalar>(
         None => {
             let mut s = AllStates::from_data(c, sdata);
             let mut ws = std::mem::take(&mut s.ws);
-            step::currents(c, &mut s, &p, &mut ws);
+            step::init_currents(c, &mut s, &p, &mut ws);
             let (v, _) = s.data.split_at_mut(n);
             explicit::branchpoint_voltages(c, &p.axial, v, &mut ws.d, &mut ws.r);
             s.ws = ws;
@@ -339,76 +378,123 @@ pub(crate) fn check_geometry<T: Scalar>(c: &Compiled, p: &AllParams<T>) -> Resul
             }
         }
     }
+    let mut extra: Vec<usize> = c.diffused.iter().map(|d| d.param).collect();
+    if !c.diffused.is_empty() {
+        extra.push(c.params.position("volume").expect("geometry"));
+    }
+    for k in extra {
+        let arr = &p.data[c.params.range(k)];
+        for &node in &c.comp_nodes {
+            let x = arr[node as usize].re();
+            if !(x.is_finite() && x > 0.0) {
+                return Err(Error::InvalidValue {
+                    name: c.params.names()[k].clone(),
+                    value: x,
+                    requirement: "positive and finite",
+                    location: format!("node {node}"),
+                });
+            }
+        }
+    }
     Ok(())
 }
 
-/// Axial conductances (Jaxley's `compute_axial_conductances`) and the Hines coefficients.
+/// Axial conductances (Jaxley's `compute_axial_conductances`) and the Hines coefficients, for
+/// the voltage and every diffused ion.
 pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
     let n = c.n_nodes();
     let get = |name: &str| {
         let k = c.params.position(name).expect("geometry");
         &p.data[c.params.range(k)]
     };
-    let (ra, rl_in, rl_out, area, cm) = (
+    let (ra, rl_in, rl_out, area, cm, volume) = (
         get("axial_resistivity"),
         get("resistive_load_in"),
         get("resistive_load_out"),
         get("area"),
         get("capacitance"),
+        get("volume"),
     );
     let one = T::one();
-    // comp_r_a[0] = rl_in · Ra (sink side), comp_r_a[1] = rl_out · Ra (source side).
-    let r_a = |side: bool, i: usize| {
-        if side {
-            rl_out[i] / (one / ra[i])
-        } else {
-            rl_in[i] / (one / ra[i])
-        }
-    };
-    let g_a = |side: bool, i: usize| {
-        if side {
-            one / rl_out[i] * (one / ra[i])
-        } else {
-            one / rl_in[i] * (one / ra[i])
-        }
-    };
     let scale = T::from(1e7);
-    let axial: Vec<T> = c
-        .graph
-        .edges
-        .iter()
-        .map(|e| match e.kind {
-            EdgeKind::CompToComp => {
-                let r = r_a(e.ordered, e.source) + r_a(!e.ordered, e.sink);
-                one / r / area[e.sink] / cm[e.sink] * scale
+    // Jaxley divides the resistive loads by `axial_conds` (1/Ra for the voltage, D for an ion):
+    // comp_r_a[0] = rl_in / g (sink side), comp_r_a[1] = rl_out / g (source side).
+    let conductances = |g: &dyn Fn(usize) -> T, voltage: bool| -> Vec<T> {
+        let r_a = |side: bool, i: usize| {
+            if side {
+                rl_out[i] / g(i)
+            } else {
+                rl_in[i] / g(i)
             }
-            EdgeKind::BpToParent | EdgeKind::BpToChild => {
-                let r = r_a(!e.ordered, e.sink);
-                one / r / area[e.sink] / cm[e.sink] * scale
+        };
+        let g_a = |side: bool, i: usize| {
+            if side {
+                one / rl_out[i] * g(i)
+            } else {
+                one / rl_in[i] * g(i)
             }
-            EdgeKind::ParentToBp | EdgeKind::ChildToBp => g_a(e.ordered, e.source),
-        })
-        .collect();
-    let ord = &c.hines;
-    let mut gsum_node = vec![T::zero(); n];
-    for (e, &g) in c.graph.edges.iter().zip(&axial) {
-        gsum_node[e.sink] += g;
-    }
-    let pick = |edges: &[u32]| {
-        edges
+        };
+        c.graph
+            .edges
             .iter()
-            .map(|&e| {
-                if e == u32::MAX {
-                    T::zero()
-                } else {
-                    axial[e as usize]
+            .map(|e| match e.kind {
+                EdgeKind::CompToComp => {
+                    let r = r_a(e.ordered, e.source) + r_a(!e.ordered, e.sink);
+                    if voltage {
+                        one / r / area[e.sink] / cm[e.sink] * scale
+                    } else {
+                        one / r / volume[e.sink]
+                    }
                 }
+                EdgeKind::BpToParent | EdgeKind::BpToChild => {
+                    let r = r_a(!e.ordered, e.sink);
+                    if voltage {
+                        one / r / area[e.sink] / cm[e.sink] * scale
+                    } else {
+                        one / r / volume[e.sink]
+                    }
+                }
+                EdgeKind::ParentToBp | EdgeKind::ChildToBp => g_a(e.ordered, e.source),
             })
             .collect()
     };
-    p.h_lower = pick(&ord.lower_edge);
-    p.h_upper = pick(&ord.upper_edge);
-    p.h_gsum = ord.order.iter().map(|&i| gsum_node[i as usize]).collect();
+    let hines_coefficients = |axial: &[T]| -> [Vec<T>; 3] {
+        let ord = &c.hines;
+        let mut gsum_node = vec![T::zero(); n];
+        for (e, &g) in c.graph.edges.iter().zip(axial) {
+            gsum_node[e.sink] += g;
+        }
+        let pick = |edges: &[u32]| {
+            edges
+                .iter()
+                .map(|&e| {
+                    if e == u32::MAX {
+                        T::zero()
+                    } else {
+                        axial[e as usize]
+                    }
+                })
+                .collect()
+        };
+        [
+            pick(&ord.lower_edge),
+            pick(&ord.upper_edge),
+            ord.order.iter().map(|&i| gsum_node[i as usize]).collect(),
+        ]
+    };
+    let axial = conductances(&|i| one / ra[i], true);
+    let [lower, upper, gsum] = hines_coefficients(&axial);
+    let mut ion_axial = Vec::new();
+    let mut ion_hines = Vec::new();
+    for d in &c.diffused {
+        let dc = &p.data[c.params.range(d.param)];
+        let ax = conductances(&|i| dc[i], false);
+        ion_hines.push(hines_coefficients(&ax));
+        ion_axial.push(ax);
+    }
+    p.h_lower = lower;
+    p.h_upper = upper;
+    p.h_gsum = gsum;
     p.inv_cm = (0..n)
         .map(|i| {
             if c.graph.is_comp[i] {
@@ -428,12 +514,19 @@ pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
                 .map(|&off| {
                     let mut nodes = m.nodes.iter();
                     let first = nodes.next().map(|i| p.data[off + i]);
-                    first.is_none_or(|f| nodes.all(|i| p.data[off + i] == f))
+                    first.is_none_or(|f| nodes.all(|i| p.data[off + i].same(f)))
                 })
                 .collect()
         })
         .collect();
+    p.uniform_node = c
+        .mechs
+        .iter()
+        .map(|m| m.nodes.iter().next().unwrap_or(0))
+        .collect();
     p.axial = axial;
+    p.ion_axial = ion_axial;
+    p.ion_hines = ion_hines;
 }
 
 /// Options of [`integrate`] (Jaxley's keyword arguments).
@@ -452,6 +545,8 @@ pub struct IntegrateOptions {
     pub record_every: usize,
     /// Return the final states (Jaxley's `return_states=True`).
     pub return_states: bool,
+    /// How the steps use threads (results do not depend on it).
+    pub parallelism: Parallelism,
 }
 
 impl Default for IntegrateOptions {
@@ -463,6 +558,7 @@ impl Default for IntegrateOptions {
             voltage_solver: VoltageSolver::Hines,
             record_every: 1,
             return_states: false,
+            parallelism: Parallelism::Auto,
         }
     }
 }
@@ -517,7 +613,8 @@ pub fn integrate_with<T: Scalar>(
     all_states: Option<AllStates<T>>,
 ) -> Result<Simulation<T>> {
     let (init_fn, step_fn) = build_init_and_step_fn(module, opts.voltage_solver, opts.solver)?;
-    run(&init_fn, &step_fn, opts, params, param_state, all_states)
+    let step_fn = step_fn.with_parallelism(opts.parallelism.clone());
+    step_fn.in_pool(|| run(&init_fn, &step_fn, opts, params, param_state, all_states))
 }
 
 /// Number of steps and the externals of a run, as Jaxley's `integrate` decides them.
@@ -584,6 +681,7 @@ fn run<T: Scalar>(
             c,
             step_fn.solver,
             step_fn.voltage_solver,
+            &step_fn.parallelism,
             &mut s,
             &p,
             ext.at(t),
@@ -612,7 +710,8 @@ fn check_finite<T: Scalar>(c: &Compiled, s: &AllStates<T>, step: usize, dt: f64)
         time: step as f64 * dt,
         value: s.data[c.states.offset(k) + node].re(),
     };
-    if !s.data[..n].iter().fold(true, |ok, x| ok & x.all_finite()) {
+    // The step checks its chunks' voltages as it solves them, in parallel.
+    if !s.ws.v_finite && !s.data[..n].iter().fold(true, |ok, x| ok & x.all_finite()) {
         let node = s.data[..n]
             .iter()
             .position(|x| !x.all_finite())

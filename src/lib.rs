@@ -37,12 +37,15 @@ mod integrate;
 pub mod math;
 pub mod mechanisms;
 pub mod model;
+mod parallel;
+mod rng;
 pub mod scalar;
 pub mod solver;
 mod spikes;
 pub mod state;
 mod step;
 pub mod swc;
+pub mod synapses;
 
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result, SetNcompError};
@@ -50,14 +53,22 @@ pub use externals::{Externals, ExternalsAt, step_current};
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
 };
-pub use mechanisms::{CaL, CaNernstReversal, CaPump, CaT, HH, K, Km, Leak, Mechanism, Na};
-pub use model::{
-    Branch, Cell, Clamp, Compartment, Level, Module, ParamGroup, ParamState, Recording, Stimulus,
-    View, Views,
+pub use mechanisms::{
+    AdEx, CaL, CaNernstReversal, CaPump, CaT, Fire, HH, Izhikevich, K, Km, Leak, Mechanism, Na,
+    Rate,
 };
+pub use model::{
+    Branch, Cell, Clamp, Compartment, Connection, EdgeLevel, EdgeView, Level, Module, Network,
+    ParamGroup, ParamState, Recording, Selection, Stimulus, View, Views, connect,
+    connectivity_matrix_connect, fully_connect, sparse_connect,
+};
+pub use parallel::Parallelism;
 pub use scalar::{Dual64, Scalar};
 pub use solver::{Solver, VoltageSolver};
 pub use spikes::{spike_count, spike_times};
 pub use state::{AllParams, AllStates};
 pub use step::point_to_density;
 pub use swc::{SwcOptions, parse_swc, read_swc};
+pub use synapses::{
+    IonotropicSynapse, Synapse, TanhConductanceSynapse, TanhRateSynapse, TestSynapse,
+};

@@ -10,6 +10,7 @@
 
 use crate::math;
 use crate::mechanisms::driver::{CurrentArgs, DynMechanism, UpdateArgs};
+use crate::synapses::driver::{DynSynapse, SynCurrentArgs, SynUpdateArgs};
 use nalgebra::RealField;
 pub use num_dual::Dual64;
 use std::fmt::Debug;
@@ -40,6 +41,8 @@ pub trait Scalar:
     fn ln_fast(self) -> Self;
     /// `true` if the value (and for dual numbers every derivative part) is finite.
     fn all_finite(self) -> bool;
+    /// `true` if both values are equal in every part (for dual numbers: value and derivative).
+    fn same(self, other: Self) -> bool;
     /// Converts between the supported scalar types: `f64 → Dual64` has a zero derivative,
     /// `Dual64 → f64` keeps the real part.
     fn lift<U: Scalar>(u: U) -> Self;
@@ -47,6 +50,10 @@ pub trait Scalar:
     fn run_update(m: &dyn DynMechanism, args: &mut UpdateArgs<'_, Self>, init: bool);
     #[doc(hidden)]
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Self>);
+    #[doc(hidden)]
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Self>);
+    #[doc(hidden)]
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, Self>);
 }
 
 impl Scalar for f64 {
@@ -71,6 +78,10 @@ impl Scalar for f64 {
         self.is_finite()
     }
     #[inline(always)]
+    fn same(self, other: Self) -> bool {
+        self == other
+    }
+    #[inline(always)]
     fn lift<U: Scalar>(u: U) -> Self {
         u.re()
     }
@@ -79,6 +90,12 @@ impl Scalar for f64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, f64>) {
         m.current_f64(args)
+    }
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, f64>) {
+        y.update_f64(args)
+    }
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, f64>) {
+        y.current_f64(args)
     }
 }
 
@@ -107,6 +124,10 @@ impl Scalar for Dual64 {
         self.re.is_finite() && self.eps.is_finite()
     }
     #[inline(always)]
+    fn same(self, other: Self) -> bool {
+        self.re == other.re && self.eps == other.eps
+    }
+    #[inline(always)]
     fn lift<U: Scalar>(u: U) -> Self {
         match (&u as &dyn std::any::Any).downcast_ref::<Dual64>() {
             Some(d) => *d,
@@ -118,6 +139,12 @@ impl Scalar for Dual64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Dual64>) {
         m.current_dual(args)
+    }
+    fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Dual64>) {
+        y.update_dual(args)
+    }
+    fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, Dual64>) {
+        y.current_dual(args)
     }
 }
 

@@ -37,11 +37,17 @@ pub struct AllParams<T> {
     pub(crate) h_gsum: Vec<T>,
     /// Per node: `1 / capacitance` (0 at branchpoints).
     pub(crate) inv_cm: Vec<T>,
+    /// Per diffused ion (in `diffuse` order): axial conductances of every graph edge (Jaxley's
+    /// `axial_conductances[ion]`), and the Hines coefficients (lower, upper, sum) per position.
+    pub(crate) ion_axial: Vec<Vec<T>>,
+    pub(crate) ion_hines: Vec<[Vec<T>; 3]>,
     /// Exponential-Euler transition matrix and the time step it was built for.
     pub(crate) exp_euler: Option<(f64, nalgebra::DMatrix<T>)>,
     /// Per compiled mechanism, per parameter: whether it has one value on all the mechanism's
     /// nodes (the kernels then broadcast it instead of loading an array).
     pub(crate) uniform: Vec<Vec<bool>>,
+    /// Per mechanism: the node where its uniform parameters are read.
+    pub(crate) uniform_node: Vec<usize>,
     /// The model these parameters belong to (to recompute what is derived after `set`).
     pub(crate) compiled: Arc<Compiled>,
 }
@@ -50,17 +56,27 @@ pub struct AllParams<T> {
 #[derive(Clone, Debug)]
 pub(crate) struct Workspace<T> {
     pub v_old: Vec<T>,
-    /// Per target (v, pumped ions): slope and constant of the linearised currents.
-    pub lin: Vec<Vec<T>>,
-    pub cst: Vec<Vec<T>>,
-    /// Per membrane current: its sum over mechanisms.
-    pub cur: Vec<Vec<T>>,
+    /// Per target (v, pumped ions), `targets × n_nodes` (target-major): slope and constant of
+    /// the linearised currents.
+    pub lin: Vec<T>,
+    pub cst: Vec<T>,
+    /// Per membrane current, `currents × n_nodes`: its sum over mechanisms.
+    pub cur: Vec<T>,
     /// Hines: diagonal, right-hand side, solution in elimination order.
     pub d: Vec<T>,
     pub r: Vec<T>,
-    /// Extra vectors for solvers (exponential Euler, Crank–Nicolson, sparse LU).
+    /// Extra vectors for solvers (exponential Euler, Crank–Nicolson, sparse LU, ion diffusion).
     pub tmp: Vec<T>,
     pub tmp2: Vec<T>,
+    /// External current density per node (µA/cm²); zero between steps.
+    pub iext: Vec<T>,
+    /// Voltages of the pre-synaptic nodes (see `Compiled::pre_nodes`), gathered before the
+    /// synapses run.
+    pub v_pre: Vec<T>,
+    /// Per chunk: whether the voltages it solved are all finite.
+    pub chunk_finite: Vec<bool>,
+    /// Set by the step when it knows that every voltage is finite (saves `integrate` a pass).
+    pub v_finite: bool,
     pub lu: crate::solver::sparse_lu::LuCache,
 }
 
@@ -75,6 +91,10 @@ impl<T> Default for Workspace<T> {
             r: vec![],
             tmp: vec![],
             tmp2: vec![],
+            iext: vec![],
+            v_pre: vec![],
+            chunk_finite: vec![],
+            v_finite: false,
             lu: Default::default(),
         }
     }
@@ -83,18 +103,57 @@ impl<T> Default for Workspace<T> {
 impl<T: Scalar> Workspace<T> {
     pub(crate) fn new(c: &Compiled) -> Self {
         let n = c.n_nodes();
-        let z = || vec![T::zero(); n];
+        let z = |k: usize| vec![T::zero(); k];
         Workspace {
-            v_old: z(),
-            lin: c.targets.iter().map(|_| z()).collect(),
-            cst: c.targets.iter().map(|_| z()).collect(),
-            cur: c.currents.iter().map(|_| z()).collect(),
-            d: z(),
-            r: z(),
-            tmp: z(),
-            tmp2: z(),
+            v_old: z(n),
+            lin: z(c.targets.len() * n),
+            cst: z(c.targets.len() * n),
+            cur: z(c.currents.len() * n),
+            d: z(n),
+            r: z(n),
+            tmp: z(n),
+            tmp2: z(n),
+            iext: z(n),
+            v_pre: z(c.pre_nodes.len()),
+            chunk_finite: vec![false; c.chunks.len()],
+            v_finite: false,
             lu: Default::default(),
         }
+    }
+
+    /// A zeroed workspace of the same shape in another scalar type.
+    fn zeros_like<U: Scalar>(&self) -> Workspace<U> {
+        let z = |x: &Vec<T>| vec![U::zero(); x.len()];
+        Workspace {
+            v_old: z(&self.v_old),
+            lin: z(&self.lin),
+            cst: z(&self.cst),
+            cur: z(&self.cur),
+            d: z(&self.d),
+            r: z(&self.r),
+            tmp: z(&self.tmp),
+            tmp2: z(&self.tmp2),
+            iext: z(&self.iext),
+            v_pre: z(&self.v_pre),
+            chunk_finite: vec![false; self.chunk_finite.len()],
+            v_finite: false,
+            lu: Default::default(),
+        }
+    }
+
+    /// Bytes held by the scratch arrays.
+    pub(crate) fn bytes(&self) -> usize {
+        let len = self.v_old.len()
+            + self.lin.len()
+            + self.cst.len()
+            + self.cur.len()
+            + self.d.len()
+            + self.r.len()
+            + self.tmp.len()
+            + self.tmp2.len()
+            + self.iext.len()
+            + self.v_pre.len();
+        len * std::mem::size_of::<T>()
     }
 }
 
@@ -184,36 +243,10 @@ impl<T: Scalar> AllStates<T> {
     /// The same states in another scalar type (real parts for dual → f64, zero derivatives for
     /// f64 → dual).
     pub fn cast<U: Scalar>(&self) -> AllStates<U> {
-        let ws = Workspace {
-            v_old: vec![U::zero(); self.ws.v_old.len()],
-            lin: self
-                .ws
-                .lin
-                .iter()
-                .map(|x| vec![U::zero(); x.len()])
-                .collect(),
-            cst: self
-                .ws
-                .cst
-                .iter()
-                .map(|x| vec![U::zero(); x.len()])
-                .collect(),
-            cur: self
-                .ws
-                .cur
-                .iter()
-                .map(|x| vec![U::zero(); x.len()])
-                .collect(),
-            d: vec![U::zero(); self.ws.d.len()],
-            r: vec![U::zero(); self.ws.r.len()],
-            tmp: vec![U::zero(); self.ws.tmp.len()],
-            tmp2: vec![U::zero(); self.ws.tmp2.len()],
-            lu: Default::default(),
-        };
         AllStates {
             layout: self.layout.clone(),
             data: self.data.iter().map(|x| U::from(x.re())).collect(),
-            ws,
+            ws: self.ws.zeros_like(),
         }
     }
 
@@ -227,11 +260,15 @@ impl<T: Scalar> AllStates<T> {
         })
     }
 
-    /// Whether key `key` is a membrane current that no mechanism reads (an observable).
+    /// Whether key `key` is an observable current: a membrane current that no mechanism reads,
+    /// or a synapse current.
     pub fn is_observable_current(&self, key: &str) -> bool {
-        self.layout
-            .position(key)
-            .is_some_and(|k| self.layout.kinds[k] == KeyKind::Current { read: false })
+        self.layout.position(key).is_some_and(|k| {
+            matches!(
+                self.layout.kinds[k],
+                KeyKind::Current { read: false } | KeyKind::SynapseCurrent
+            )
+        })
     }
 }
 
@@ -280,6 +317,19 @@ impl<T: Scalar> AllParams<T> {
         Ok(())
     }
 
+    /// Jaxley's `axial_conductances[ion]` of a diffused ion: one value per graph edge (1/ms;
+    /// `D/((r_a + r_b)·volume)` between compartments, `D/r` into a branchpoint), or `None` if
+    /// the ion is not diffused.
+    pub fn ion_axial_conductances(&self, ion: &str) -> Option<&[T]> {
+        let key = format!("axial_diffusion_{ion}");
+        let k = self.layout.position(&key)?;
+        let i = self.layout.names[..k]
+            .iter()
+            .filter(|n| n.starts_with("axial_diffusion_"))
+            .count();
+        self.ion_axial.get(i).map(|x| x.as_slice())
+    }
+
     /// The same parameters in another scalar type.
     pub fn cast<U: Scalar>(&self) -> AllParams<U> {
         let c = |v: &Vec<T>| v.iter().map(|x| U::from(x.re())).collect::<Vec<U>>();
@@ -291,11 +341,18 @@ impl<T: Scalar> AllParams<T> {
             h_upper: c(&self.h_upper),
             h_gsum: c(&self.h_gsum),
             inv_cm: c(&self.inv_cm),
+            ion_axial: self.ion_axial.iter().map(c).collect(),
+            ion_hines: self
+                .ion_hines
+                .iter()
+                .map(|[a, b, d]| [c(a), c(b), c(d)])
+                .collect(),
             exp_euler: self
                 .exp_euler
                 .as_ref()
                 .map(|(dt, m)| (*dt, m.map(|x| U::from(x.re())))),
             uniform: self.uniform.clone(),
+            uniform_node: self.uniform_node.clone(),
             compiled: self.compiled.clone(),
         }
     }

@@ -1,22 +1,35 @@
 //! Step: one time step of the whole model, generic over the scalar type.
 //!
+//! Per chunk of nodes (see [`crate::Parallelism`]), in one parallel region:
 //! 1. every mechanism advances its states at the old voltage (channels, then pumps, in insertion
 //!    order, each seeing the updates of the previous ones);
 //! 2. every mechanism's current and its linearisation by a 1e-3 finite difference, summed per
-//!    node, with the new states and the old voltage;
-//! 3. pumped ions advance by implicit Euler; clamps of states other than `v` are applied;
-//! 4. the voltage is solved (backward Euler, Crank–Nicolson, forward or exponential Euler);
-//! 5. the `v` clamp is applied.
+//!    node, with the new states and the voltage after step 1 (it differs only where a
+//!    mechanism writes the voltage);
+//! 3. voltage terms: channel terms ×1000 plus the external current density;
+//! 4. synapses ending in the chunk: states advance with the voltages at the start of the step,
+//!    then their currents (as densities on the post-synaptic node, linearised by perturbing
+//!    both voltages) are added edge after edge; everything is divided by the capacitance;
+//! 5. pumped ions that do not diffuse advance by implicit Euler;
+//! 6. the cable equation of the chunk's cells is solved (and diffused ions on the same tree).
+//!
+//! Then, serially: the solves of cells split over several chunks, clamps of states other than
+//! `v` (they only change what is stored), and the `v` clamp.
 //!
 //! Nothing here allocates once the workspace exists.
 
-use crate::compile::Compiled;
+use crate::compile::{Chunk, Compiled, SubSet};
 use crate::error::{Error, Result};
 use crate::externals::ExternalsAt;
-use crate::mechanisms::driver::{CurrentArgs, SimdLevel, UpdateArgs, simd_level};
+use crate::mechanisms::driver::{
+    CurrentArgs, Nodes, SharedSlice, SimdLevel, UpdateArgs, simd_level,
+};
+use crate::parallel::Parallelism;
 use crate::scalar::Scalar;
-use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, hines, sparse_lu};
+use crate::solver::hines::{self, Coefficients};
+use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, sparse_lu};
 use crate::state::{AllParams, AllStates, Workspace};
+use crate::synapses::driver::SynCurrentArgs;
 
 /// Conversion of a point current (nA) into a density (µA/cm²) on a compartment of area `area`
 /// (µm²): `I / area · 1e5`.
@@ -25,34 +38,419 @@ pub fn point_to_density<T: Scalar>(current: T, area: T) -> T {
     current / area * T::from(100_000.0)
 }
 
-/// Stage 1: state updates of every mechanism.
-pub(crate) fn update_states<T: Scalar>(
-    c: &Compiled,
-    s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ws: &mut Workspace<T>,
+/// Raw views of the arrays that the workers of one step share. Every worker touches only the
+/// nodes (and the synapses) of its own chunk; arrays read by everyone (`v_pre`, `iext`) are not
+/// written during a parallel region.
+struct Ctx<'a, T> {
+    c: &'a Compiled,
+    p: &'a AllParams<T>,
+    n: usize,
     dt: T,
-) {
-    let n = c.n_nodes();
-    ws.v_old.copy_from_slice(&s.data[..n]);
-    for (mi, m) in c.mechs.iter().enumerate() {
-        let mut args = UpdateArgs {
-            nodes: m.nodes.nodes(),
-            store: &mut s.data,
-            state_off: &m.state_off,
-            params: &p.data,
-            param_off: &m.param_off,
-            param_uniform: &p.uniform[mi],
-            v: &ws.v_old,
-            v_off: 0,
-            dt,
-        };
-        T::run_update(m.mech.as_ref(), &mut args, false);
+    /// Step of the implicit solve (dt, or dt/2 for Crank–Nicolson); `None` if the voltage is
+    /// solved after the chunks (other solvers).
+    solve: Option<(T, bool)>,
+    data: *mut T,
+    data_len: usize,
+    v_old: *mut T,
+    v_pre: *const T,
+    n_pre: usize,
+    lin: *mut T,
+    cst: *mut T,
+    cur: *mut T,
+    d: *mut T,
+    r: *mut T,
+    tmp: *mut T,
+    tmp2: *mut T,
+    iext: *const T,
+    chunk_finite: *mut bool,
+}
+
+// SAFETY: see the type's documentation: concurrent workers access disjoint elements, and shared
+// reads are of arrays nobody writes during the region.
+unsafe impl<T: Send + Sync> Send for Ctx<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for Ctx<'_, T> {}
+
+impl<T: Scalar> Ctx<'_, T> {
+    /// `len` elements at `ptr + off`.
+    ///
+    /// # Safety
+    /// In bounds, and no other worker accesses them concurrently (unless all only read).
+    #[inline(always)]
+    unsafe fn slice<'b>(&self, ptr: *const T, off: usize, len: usize) -> &'b [T] {
+        unsafe { std::slice::from_raw_parts(ptr.add(off), len) }
+    }
+    /// Mutable version of [`Ctx::slice`].
+    ///
+    /// # Safety
+    /// As for [`Ctx::slice`], and nobody else reads them concurrently.
+    #[inline(always)]
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn slice_mut<'b>(&self, ptr: *mut T, off: usize, len: usize) -> &'b mut [T] {
+        unsafe { std::slice::from_raw_parts_mut(ptr.add(off), len) }
     }
 }
 
-/// Stage 2: currents and their linearisation; writes the summed currents into the states.
-pub(crate) fn currents<T: Scalar>(
+fn sub_nodes<'a>(m: &'a crate::compile::CompiledMech, s: SubSet) -> Nodes<'a> {
+    match (s, &m.nodes) {
+        (SubSet::Range(start, len) | SubSet::Padded(start, len), _) => Nodes::Range { start, len },
+        (SubSet::List(lo, hi), crate::compile::NodeSet::List(l)) => Nodes::List(&l[lo..hi]),
+        (SubSet::List(..), crate::compile::NodeSet::Range(..)) => unreachable!("built together"),
+    }
+}
+
+/// Stage 1 for one chunk: mechanism state updates.
+///
+/// # Safety
+/// `x` points at live arrays of the right sizes; no other worker touches this chunk's nodes.
+#[inline(always)]
+unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
+    let c = x.c;
+    // The voltage at the start of the step, which every mechanism of the chunk reads.
+    let (a, len) = (ch.nodes.start, ch.nodes.len());
+    // SAFETY: the chunk's nodes.
+    unsafe {
+        x.slice_mut(x.v_old, a, len)
+            .copy_from_slice(x.slice(x.data, a, len));
+    }
+    for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
+        let nodes = sub_nodes(m, sub);
+        if nodes.is_empty() {
+            continue;
+        }
+        // SAFETY: the caller's guarantee; the kernel reads `v_old` at the chunk's nodes only.
+        let mut args = unsafe {
+            UpdateArgs {
+                nodes,
+                store: SharedSlice::from_raw_parts(x.data, x.data_len),
+                state_off: &m.state_off,
+                params: &x.p.data,
+                param_off: &m.param_off,
+                param_uniform: &x.p.uniform[mi],
+                param_node: x.p.uniform_node[mi],
+                v: SharedSlice::from_raw_parts(x.v_old, x.n),
+                v_off: 0,
+                dt: x.dt,
+            }
+        };
+        T::run_update(m.mech.as_ref(), &mut args, false);
+        if let SubSet::Padded(..) = sub {
+            // The branchpoint rows ran along: states stay undefined (NaN) there.
+            for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
+                for &off in &m.state_off {
+                    // SAFETY: a node of this chunk.
+                    unsafe { *x.data.add(off + bp as usize) = T::from(f64::NAN) };
+                }
+            }
+        }
+    }
+}
+
+/// Stage 2 for one chunk: currents and their linearisation, written into the states. With
+/// `stepping = false` (observers) only the currents are computed, and only those no mechanism
+/// reads are written (a current that is a dynamic state keeps its value).
+///
+/// # Safety
+/// As for [`chunk_update`].
+#[inline(always)]
+unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) {
+    let (c, n) = (x.c, x.n);
+    let (a, len) = (ch.nodes.start, ch.nodes.len());
+    // SAFETY: the chunk's nodes of the scratch arrays belong to this worker.
+    unsafe {
+        for t in 0..c.targets.len() {
+            x.slice_mut(x.lin, t * n + a, len).fill(T::zero());
+            x.slice_mut(x.cst, t * n + a, len).fill(T::zero());
+        }
+        for k in 0..c.currents.len() {
+            x.slice_mut(x.cur, k * n + a, len).fill(T::zero());
+        }
+    }
+    let layout = &c.states;
+    for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
+        let nodes = sub_nodes(m, sub);
+        if nodes.is_empty() {
+            continue;
+        }
+        // SAFETY: as above; the kernel writes only the chunk's nodes of lin, cst and cur.
+        let mut args = unsafe {
+            CurrentArgs {
+                nodes,
+                store: SharedSlice::from_raw_parts(x.data, x.data_len),
+                state_off: &m.state_off,
+                params: &x.p.data,
+                param_off: &m.param_off,
+                param_uniform: &x.p.uniform[mi],
+                param_node: x.p.uniform_node[mi],
+                target_off: layout.offset(c.targets[m.target]),
+                lin: SharedSlice::from_raw_parts(x.lin.add(m.target * n), n),
+                cst: SharedSlice::from_raw_parts(x.cst.add(m.target * n), n),
+                current: SharedSlice::from_raw_parts(x.cur.add(m.current * n), n),
+                linearise: stepping,
+            }
+        };
+        T::run_current(m.mech.as_ref(), &mut args);
+    }
+    if ch.padded {
+        // Padded mechanisms ran over the branchpoints too: no current there.
+        for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
+            let bp = bp as usize;
+            // SAFETY: a node of this chunk.
+            unsafe {
+                for t in 0..c.targets.len() {
+                    *x.lin.add(t * n + bp) = T::zero();
+                    *x.cst.add(t * n + bp) = T::zero();
+                }
+                for k in 0..c.currents.len() {
+                    *x.cur.add(k * n + bp) = T::zero();
+                }
+            }
+        }
+    }
+    for (slot, &key) in c.currents.iter().enumerate() {
+        if !stepping && layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
+            continue;
+        }
+        let (lo, hi) = ch.currents[slot];
+        let off = layout.offset(key);
+        for &node in &layout.defined(key)[lo..hi] {
+            let node = node as usize;
+            // SAFETY: the node is in this chunk.
+            unsafe { *x.data.add(off + node) = *x.cur.add(slot * n + node) };
+        }
+    }
+}
+
+/// Stages 3–6 for one chunk (chunk index `ci`).
+///
+/// # Safety
+/// As for [`chunk_update`].
+#[inline(always)]
+unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
+    let (c, n, p) = (x.c, x.n, x.p);
+    let ch = &c.chunks[ci];
+    // SAFETY: the caller's guarantee.
+    unsafe { chunk_currents(x, ch, true) };
+    let (a, len) = (ch.nodes.start, ch.nodes.len());
+    let thousand = T::from(1000.0);
+    let inv_cm = &p.inv_cm[a..a + len];
+    if ch.has_syn {
+        {
+            // SAFETY: the chunk's nodes; `iext` is only read during the region.
+            let (lin_v, cst_v, iext) = unsafe {
+                (
+                    x.slice_mut(x.lin, a, len),
+                    x.slice_mut(x.cst, a, len),
+                    x.slice(x.iext, a, len),
+                )
+            };
+            for i in 0..len {
+                lin_v[i] *= thousand;
+                cst_v[i] = cst_v[i] * thousand + iext[i];
+            }
+        }
+        let area = &p.data[p.layout.range(c.area_key)];
+        for y in &c.syns {
+            let list = &y.by_chunk[y.chunk_ptr[ci]..y.chunk_ptr[ci + 1]];
+            if list.is_empty() {
+                continue;
+            }
+            // Edges sorted by target form one block per chunk: contiguous loads.
+            let edges = if y.chunk_contiguous[ci] {
+                Nodes::Range {
+                    start: list[0] as usize,
+                    len: list.len(),
+                }
+            } else {
+                Nodes::List(list)
+            };
+            // SAFETY: synapse states and currents of these edges, and the lin/cst entries and
+            // voltages of their post-synaptic nodes, belong to this chunk; `v_pre` is only read.
+            unsafe {
+                // State update and current in one sweep over the edges.
+                let mut cu = SynCurrentArgs {
+                    edges,
+                    pre: &y.pre_slot,
+                    post: &y.post,
+                    store: SharedSlice::from_raw_parts(x.data, x.data_len),
+                    state_off: &y.state_off,
+                    current_off: y.current_off,
+                    params: &p.data,
+                    param_off: &y.param_off,
+                    v_pre: x.slice(x.v_pre, 0, x.n_pre),
+                    v: SharedSlice::from_raw_parts(x.data, n),
+                    area,
+                    lin: SharedSlice::from_raw_parts(x.lin, n),
+                    cst: SharedSlice::from_raw_parts(x.cst, n),
+                    update_dt: Some(x.dt),
+                };
+                T::run_syn_current(y.syn.as_ref(), &mut cu);
+            }
+        }
+        // SAFETY: the chunk's nodes.
+        let (lin_v, cst_v) = unsafe { (x.slice_mut(x.lin, a, len), x.slice_mut(x.cst, a, len)) };
+        for i in 0..len {
+            lin_v[i] *= inv_cm[i];
+            cst_v[i] *= inv_cm[i];
+        }
+    } else {
+        // SAFETY: the chunk's nodes; `iext` is only read during the region.
+        let (lin_v, cst_v, iext) = unsafe {
+            (
+                x.slice_mut(x.lin, a, len),
+                x.slice_mut(x.cst, a, len),
+                x.slice(x.iext, a, len),
+            )
+        };
+        for i in 0..len {
+            lin_v[i] = lin_v[i] * thousand * inv_cm[i];
+            cst_v[i] = (cst_v[i] * thousand + iext[i]) * inv_cm[i];
+        }
+    }
+
+    // Pumped ions that do not diffuse: implicit Euler for a diagonal system.
+    let layout = &c.states;
+    for (k, &t) in c.euler_targets.iter().enumerate() {
+        let key = c.targets[t];
+        let off = layout.offset(key);
+        let (lo, hi) = ch.euler[k];
+        for &node in &layout.defined(key)[lo..hi] {
+            let i = node as usize;
+            // SAFETY: the node is in this chunk.
+            unsafe {
+                let u = x.data.add(off + i);
+                *u =
+                    (*u + x.dt * *x.cst.add(t * n + i)) / (T::one() + x.dt * *x.lin.add(t * n + i));
+            }
+        }
+    }
+
+    if let (Some(u), Some(_)) = (ch.unit, x.solve) {
+        // SAFETY: the unit's nodes are this chunk's nodes, and so is the chunk's flag.
+        unsafe {
+            solve_unit(x, u);
+            let v = x.slice(x.data, a, len);
+            *x.chunk_finite.add(ci) = v.iter().fold(true, |ok, y| ok & y.all_finite());
+        }
+    }
+}
+
+/// The implicit solve of one unit: the voltage, then every diffused ion.
+///
+/// # Safety
+/// No other worker touches the unit's nodes.
+#[inline(always)]
+unsafe fn solve_unit<T: Scalar>(x: &Ctx<'_, T>, u: usize) {
+    let (c, n, p) = (x.c, x.n, x.p);
+    let (h, crank) = x.solve.expect("implicit solver");
+    let range = c.hines.units[u].nodes.clone();
+    let (a, len) = (range.start, range.len());
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        let v = x.slice_mut(x.data, a, len);
+        let (lin, cst) = (x.slice(x.lin, a, len), x.slice(x.cst, a, len));
+        let (d, r, tmp) = (
+            x.slice_mut(x.d, a, len),
+            x.slice_mut(x.r, a, len),
+            x.slice_mut(x.tmp, a, len),
+        );
+        if crank {
+            tmp.copy_from_slice(v);
+        }
+        let coef = Coefficients {
+            lower: &p.h_lower,
+            upper: &p.h_upper,
+            gsum: &p.h_gsum,
+        };
+        hines::solve_unit(&c.hines, u, coef, lin, cst, v, h, d, r, true);
+        if crank {
+            let two = T::from(2.0);
+            for i in 0..len {
+                v[i] = two * v[i] - tmp[i];
+            }
+        }
+        for (i, dif) in c.diffused.iter().enumerate() {
+            let off = c.states.offset(dif.key);
+            let ion = x.slice_mut(x.data, off + a, len);
+            let (lin, cst): (&[T], &[T]) = match dif.target {
+                Some(t) => (
+                    x.slice(x.lin, t * n + a, len),
+                    x.slice(x.cst, t * n + a, len),
+                ),
+                None => {
+                    let z = x.slice_mut(x.tmp2, a, len);
+                    z.fill(T::zero());
+                    (x.slice(x.tmp2, a, len), x.slice(x.tmp2, a, len))
+                }
+            };
+            if crank {
+                tmp.copy_from_slice(ion);
+            }
+            let [lower, upper, gsum] = &p.ion_hines[i];
+            let coef = Coefficients { lower, upper, gsum };
+            hines::solve_unit(&c.hines, u, coef, lin, cst, ion, h, d, r, false);
+            if crank {
+                let two = T::from(2.0);
+                for i in 0..len {
+                    ion[i] = two * ion[i] - tmp[i];
+                }
+            }
+        }
+    }
+}
+
+/// A chunk's work compiled for one instruction set.
+macro_rules! simd_variants {
+    ($name:ident, $body:ident, $($arg:ident: $ty:ty),*) => {
+        #[inline(always)]
+        fn $name<T: Scalar>(x: &Ctx<'_, T>, $($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+                unsafe fn avx512<T: Scalar>(x: &Ctx<'_, T>, $($arg: $ty),*) {
+                    unsafe { $body(x, $($arg),*) }
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<T: Scalar>(x: &Ctx<'_, T>, $($arg: $ty),*) {
+                    unsafe { $body(x, $($arg),*) }
+                }
+                match simd_level() {
+                    // SAFETY: the CPU supports the features; the step hands each chunk to one
+                    // worker.
+                    SimdLevel::Avx512 => return unsafe { avx512(x, $($arg),*) },
+                    SimdLevel::Avx2 => return unsafe { avx2(x, $($arg),*) },
+                    SimdLevel::Baseline => {}
+                }
+            }
+            // SAFETY: as above.
+            unsafe { $body(x, $($arg),*) }
+        }
+    };
+}
+
+#[inline(always)]
+unsafe fn chunk_all<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        chunk_update(x, &x.c.chunks[ci]);
+        chunk_rest(x, ci);
+    }
+}
+
+#[inline(always)]
+unsafe fn chunk_update_only<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe { chunk_update(x, &x.c.chunks[ci]) }
+}
+
+simd_variants!(run_chunk_all, chunk_all, ci: usize);
+simd_variants!(run_chunk_update, chunk_update_only, ci: usize);
+simd_variants!(run_chunk_rest, chunk_rest, ci: usize);
+simd_variants!(run_unit_solve, solve_unit, u: usize);
+
+/// Currents of the initial state (Jaxley's `append_channel_currents_to_states`): membrane
+/// currents and synapse currents from the states and voltages as they are. Serial.
+pub(crate) fn init_currents<T: Scalar>(
     c: &Compiled,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
@@ -61,10 +459,9 @@ pub(crate) fn currents<T: Scalar>(
     compute_currents(c, s, p, ws, true)
 }
 
-/// Computes every mechanism's current and linearisation into the workspace and writes the summed
-/// currents into the states: all of them with their linearisation (`stepping`), or only the
-/// current of those no mechanism reads
-/// (the observables; a current that is a dynamic state keeps its value).
+/// Computes the membrane and synapse currents from the states as they are and writes them into
+/// the states: every current (`stepping`, as at initialisation), or only the observables (the
+/// currents no mechanism reads; a current that is a dynamic state keeps its value). Serial.
 pub(crate) fn compute_currents<T: Scalar>(
     c: &Compiled,
     s: &mut AllStates<T>,
@@ -72,63 +469,77 @@ pub(crate) fn compute_currents<T: Scalar>(
     ws: &mut Workspace<T>,
     stepping: bool,
 ) {
-    for x in ws
-        .lin
-        .iter_mut()
-        .chain(ws.cst.iter_mut())
-        .chain(ws.cur.iter_mut())
-    {
-        x.fill(T::zero());
+    let n = c.n_nodes();
+    gather_pre(c, &s.data, &mut ws.v_pre);
+    let x = ctx(c, p, s, ws, T::zero(), None);
+    for ch in &c.chunks {
+        // SAFETY: serial.
+        unsafe { chunk_currents(&x, ch, stepping) };
     }
-    for (mi, m) in c.mechs.iter().enumerate() {
-        let mut args = CurrentArgs {
-            nodes: m.nodes.nodes(),
-            store: &s.data,
-            state_off: &m.state_off,
-            params: &p.data,
-            param_off: &m.param_off,
-            param_uniform: &p.uniform[mi],
-            target_off: s.layout.offset(c.targets[m.target]),
-            lin: &mut ws.lin[m.target],
-            cst: &mut ws.cst[m.target],
-            current: &mut ws.cur[m.current],
-            linearise: stepping,
-        };
-        T::run_current(m.mech.as_ref(), &mut args);
-    }
-    for (slot, &key) in c.currents.iter().enumerate() {
-        if !stepping && s.layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
-            continue;
-        }
-        let dst = &mut s.data[s.layout.range(key)];
-        for &node in s.layout.defined(key) {
-            dst[node as usize] = ws.cur[slot][node as usize];
+    let area = &p.data[p.layout.range(c.area_key)];
+    for y in &c.syns {
+        // SAFETY: serial; lin and cst are scratch here.
+        unsafe {
+            let mut cu = SynCurrentArgs {
+                edges: Nodes::Range {
+                    start: 0,
+                    len: y.pre.len(),
+                },
+                pre: &y.pre_slot,
+                post: &y.post,
+                store: SharedSlice::from_raw_parts(x.data, x.data_len),
+                state_off: &y.state_off,
+                current_off: y.current_off,
+                params: &p.data,
+                param_off: &y.param_off,
+                v_pre: x.slice(x.v_pre, 0, x.n_pre),
+                v: SharedSlice::from_raw_parts(x.data, n),
+                area,
+                lin: SharedSlice::from_raw_parts(x.lin, n),
+                cst: SharedSlice::from_raw_parts(x.cst, n),
+                update_dt: None,
+            };
+            T::run_syn_current(y.syn.as_ref(), &mut cu);
         }
     }
 }
 
-/// One step of the model, in place. See the module documentation for the order of operations.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn step<T: Scalar, E: Scalar>(
-    c: &Compiled,
-    solver: Solver,
-    vsolver: VoltageSolver,
+/// The voltages of the pre-synaptic nodes.
+fn gather_pre<T: Scalar>(c: &Compiled, data: &[T], v_pre: &mut [T]) {
+    for (x, &node) in v_pre.iter_mut().zip(&c.pre_nodes) {
+        *x = data[node as usize];
+    }
+}
+
+fn ctx<'a, T: Scalar>(
+    c: &'a Compiled,
+    p: &'a AllParams<T>,
     s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ext: ExternalsAt<'_, E>,
-    dt: f64,
-) -> Result<()> {
-    let mut ws = take_workspace(c, s);
-    let result = match simd_level() {
-        // SAFETY: the CPU supports the features (checked by `simd_level`).
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx512 => unsafe { step_avx512(c, solver, vsolver, s, p, ext, dt, &mut ws) },
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => unsafe { step_avx2(c, solver, vsolver, s, p, ext, dt, &mut ws) },
-        _ => step_with(c, solver, vsolver, s, p, ext, dt, &mut ws),
-    };
-    s.ws = ws;
-    result
+    ws: &mut Workspace<T>,
+    dt: T,
+    solve: Option<(T, bool)>,
+) -> Ctx<'a, T> {
+    Ctx {
+        c,
+        p,
+        n: c.n_nodes(),
+        dt,
+        solve,
+        data: s.data.as_mut_ptr(),
+        data_len: s.data.len(),
+        v_old: ws.v_old.as_mut_ptr(),
+        v_pre: ws.v_pre.as_mut_ptr() as *const T,
+        n_pre: ws.v_pre.len(),
+        lin: ws.lin.as_mut_ptr(),
+        cst: ws.cst.as_mut_ptr(),
+        cur: ws.cur.as_mut_ptr(),
+        d: ws.d.as_mut_ptr(),
+        r: ws.r.as_mut_ptr(),
+        tmp: ws.tmp.as_mut_ptr(),
+        tmp2: ws.tmp2.as_mut_ptr(),
+        iext: ws.iext.as_ptr(),
+        chunk_finite: ws.chunk_finite.as_mut_ptr(),
+    }
 }
 
 /// The state container's workspace, (re)allocated for `c` if needed.
@@ -141,108 +552,124 @@ pub(crate) fn take_workspace<T: Scalar>(c: &Compiled, s: &mut AllStates<T>) -> W
     }
 }
 
-/// Stages before the voltage solve (see [`pre_solve`]), compiled for this CPU's vector units.
-/// Leaves the voltage terms in `ws.lin[0]`, `ws.cst[0]`.
-pub(crate) fn pre_solve_dispatch<T: Scalar, E: Scalar>(
+/// One step of the model, in place. See the module documentation for the order of operations.
+/// External inputs may be of another scalar type than the states (`f64` stimuli drive a
+/// dual-number step).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step<T: Scalar, E: Scalar>(
     c: &Compiled,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    par: &Parallelism,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
     ext: ExternalsAt<'_, E>,
     dt: f64,
+) -> Result<()> {
+    let mut ws = take_workspace(c, s);
+    let result = step_with(c, solver, vsolver, par, s, p, ext, dt, &mut ws);
+    s.ws = ws;
+    result
+}
+
+/// Whether the voltage is solved inside the chunks (Hines with an implicit solver).
+fn solves_in_chunks(solver: Solver, vsolver: VoltageSolver) -> bool {
+    vsolver == VoltageSolver::Hines && matches!(solver, Solver::BwdEuler | Solver::CrankNicolson)
+}
+
+/// Stages 1–5 for every chunk (and 6, the solve, if `solve` is given), in parallel.
+#[allow(clippy::too_many_arguments)]
+fn run_chunks<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    par: &Parallelism,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    h: T,
+    solve: Option<(T, bool)>,
     ws: &mut Workspace<T>,
 ) {
-    match simd_level() {
-        // SAFETY: the CPU supports the features (checked by `simd_level`).
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx512 => unsafe { pre_solve_avx512(c, s, p, ext, dt, ws) },
-        #[cfg(target_arch = "x86_64")]
-        SimdLevel::Avx2 => unsafe { pre_solve_avx2(c, s, p, ext, dt, ws) },
-        _ => pre_solve(c, s, p, ext, dt, ws),
+    // External current as a density (µA/cm²), added up per node.
+    let area = &p.data[p.layout.range(c.area_key)];
+    let stimuli = || ext.ext.series.iter().filter(|x| x.key_id == usize::MAX);
+    for series in stimuli() {
+        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
+            let node = node as usize;
+            ws.iext[node] += point_to_density(T::lift(i), area[node]);
+        }
+    }
+    // Synapses read the pre-synaptic voltages after the mechanism updates: the same as at the
+    // start of the step unless a mechanism writes the voltage; then the step has two regions.
+    let two_phase = c.sets_voltage && !c.syns.is_empty();
+    let n_chunks = c.chunks.len();
+    if !two_phase {
+        gather_pre(c, &s.data, &mut ws.v_pre);
+    }
+    {
+        let x = ctx(c, p, s, ws, h, solve);
+        if two_phase {
+            par.for_each(n_chunks, |ci| run_chunk_update(&x, ci));
+            // SAFETY: no region is running; `v_pre` has `n_pre` elements and does not alias
+            // the state store.
+            unsafe {
+                for (k, &node) in c.pre_nodes.iter().enumerate() {
+                    *(x.v_pre as *mut T).add(k) = *x.data.add(node as usize);
+                }
+            }
+            par.for_each(n_chunks, |ci| run_chunk_rest(&x, ci));
+        } else {
+            par.for_each(n_chunks, |ci| run_chunk_all(&x, ci));
+        }
+        if solve.is_some() {
+            let deferred = &c.deferred_units;
+            par.for_each(deferred.len(), |k| run_unit_solve(&x, deferred[k]));
+        }
+    }
+    for series in stimuli() {
+        for &node in &series.nodes {
+            ws.iext[node as usize] = T::zero();
+        }
     }
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-fn pre_solve_avx512<T: Scalar, E: Scalar>(
-    c: &Compiled,
-    s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ext: ExternalsAt<'_, E>,
-    dt: f64,
-    ws: &mut Workspace<T>,
-) {
-    pre_solve(c, s, p, ext, dt, ws)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn pre_solve_avx2<T: Scalar, E: Scalar>(
-    c: &Compiled,
-    s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ext: ExternalsAt<'_, E>,
-    dt: f64,
-    ws: &mut Workspace<T>,
-) {
-    pre_solve(c, s, p, ext, dt, ws)
-}
-
-/// [`step_with`] compiled for AVX-512 (the solver and the loops over nodes vectorise).
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn step_avx512<T: Scalar, E: Scalar>(
-    c: &Compiled,
-    solver: Solver,
-    vsolver: VoltageSolver,
-    s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ext: ExternalsAt<'_, E>,
-    dt: f64,
-    ws: &mut Workspace<T>,
-) -> Result<()> {
-    step_with(c, solver, vsolver, s, p, ext, dt, ws)
-}
-
-/// [`step_with`] compiled for AVX2 and FMA.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-fn step_avx2<T: Scalar, E: Scalar>(
-    c: &Compiled,
-    solver: Solver,
-    vsolver: VoltageSolver,
-    s: &mut AllStates<T>,
-    p: &AllParams<T>,
-    ext: ExternalsAt<'_, E>,
-    dt: f64,
-    ws: &mut Workspace<T>,
-) -> Result<()> {
-    step_with(c, solver, vsolver, s, p, ext, dt, ws)
-}
-
-#[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn step_with<T: Scalar, E: Scalar>(
     c: &Compiled,
     solver: Solver,
     vsolver: VoltageSolver,
+    par: &Parallelism,
     s: &mut AllStates<T>,
     p: &AllParams<T>,
     ext: ExternalsAt<'_, E>,
     dt: f64,
     ws: &mut Workspace<T>,
 ) -> Result<()> {
-    pre_solve(c, s, p, ext, dt, ws);
-    solve_voltage(c, solver, vsolver, s, p, dt, ws)?;
+    let h = T::from(dt);
+    let in_chunks = solves_in_chunks(solver, vsolver);
+    let solve = in_chunks.then(|| {
+        if solver == Solver::CrankNicolson {
+            (T::from(dt / 2.0), true)
+        } else {
+            (h, false)
+        }
+    });
+    run_chunks(c, par, s, p, ext, h, solve, ws);
+    ws.v_finite = in_chunks
+        && c.deferred_units.is_empty()
+        && !ext.ext.series.iter().any(|x| x.key_id == 0)
+        && ws.chunk_finite.iter().all(|&ok| ok);
+    if !in_chunks {
+        solve_voltage(c, solver, vsolver, s, p, dt, ws)?;
+    }
+    clamp_states(c, s, ext);
     clamp_voltage(s, ext);
     Ok(())
 }
 
-/// Stages 1–3: mechanism states, currents and their linearisation, the voltage terms (divided by
-/// the capacitance, external current added) in `ws.lin[0]` / `ws.cst[0]`, pumped ions, and the
-/// clamps of states other than `v`. Everything here is local to each node.
-#[inline(always)]
+/// Stages 1–5, serially, without the voltage solve (for the derivatives of a step): mechanism
+/// states, currents and their linearisation, synapses, pumped ions, and the clamps of states
+/// other than `v`. Leaves the voltage terms (divided by the capacitance, external and synaptic
+/// currents added) in `ws.lin[..n]` / `ws.cst[..n]`.
 pub(crate) fn pre_solve<T: Scalar, E: Scalar>(
     c: &Compiled,
     s: &mut AllStates<T>,
@@ -251,59 +678,13 @@ pub(crate) fn pre_solve<T: Scalar, E: Scalar>(
     dt: f64,
     ws: &mut Workspace<T>,
 ) {
-    let n = c.n_nodes();
-    let h = T::from(dt);
-    update_states(c, s, p, ws, h);
-    currents(c, s, p, ws);
-
-    // Voltage terms divided by the capacitance (mA/cm² → µA/cm²), then the external current
-    // (nA → µA/cm²).
-    let thousand = T::from(1000.0);
-    let inv_cm = &p.inv_cm[..n];
-    let (lin_v, rest_lin) = ws.lin.split_first_mut().expect("v is a target");
-    let (cst_v, rest_cst) = ws.cst.split_first_mut().expect("v is a target");
-    let (lin_v, cst_v) = (&mut lin_v[..n], &mut cst_v[..n]);
-    for i in 0..n {
-        lin_v[i] = lin_v[i] * thousand * inv_cm[i];
-        cst_v[i] = cst_v[i] * thousand * inv_cm[i];
-    }
-    let area = &p.data[p.layout.range(c.area_key)];
-    for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
-        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
-            let node = node as usize;
-            cst_v[node] += point_to_density(T::lift(i), area[node]) * inv_cm[node];
-        }
-    }
-
-    // Pumped ions: implicit Euler for a diagonal system.
-    for ((&key, lin), cst) in c.targets[1..]
-        .iter()
-        .zip(rest_lin.iter())
-        .zip(rest_cst.iter())
-    {
-        let u = &mut s.data[s.layout.range(key)];
-        for &node in s.layout.defined(key) {
-            let i = node as usize;
-            u[i] = (u[i] + h * cst[i]) / (T::one() + h * lin[i]);
-        }
-    }
-
-    // Clamps of states other than v: before the voltage solve.
-    for series in ext
-        .ext
-        .series
-        .iter()
-        .filter(|x| x.key_id != usize::MAX && x.key_id != 0)
-    {
-        let dst = &mut s.data[s.layout.range(series.key_id)];
-        for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
-            dst[node as usize] = T::lift(x);
-        }
-    }
+    run_chunks(c, &Parallelism::Serial, s, p, ext, T::from(dt), None, ws);
+    clamp_states(c, s, ext);
 }
 
-/// Stage 4: the voltage solve with the terms left in `ws` by [`pre_solve`].
-#[inline(always)]
+/// Stage 6: the voltage solve with the terms left in `ws` by the chunks (every solver; Hines
+/// here solves every unit serially).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn solve_voltage<T: Scalar>(
     c: &Compiled,
     solver: Solver,
@@ -315,8 +696,8 @@ pub(crate) fn solve_voltage<T: Scalar>(
 ) -> Result<()> {
     let n = c.n_nodes();
     let h = T::from(dt);
-    let lin_v = &ws.lin[0];
-    let cst_v = &ws.cst[0];
+    let lin_v = &ws.lin[..n];
+    let cst_v = &ws.cst[..n];
     let (v, _) = s.data.split_at_mut(n);
     match solver {
         Solver::BwdEuler | Solver::CrankNicolson => {
@@ -325,12 +706,10 @@ pub(crate) fn solve_voltage<T: Scalar>(
             } else {
                 h
             };
-            if solver == Solver::CrankNicolson || vsolver == VoltageSolver::SparseLu {
-                ws.tmp.copy_from_slice(v);
-            }
+            ws.tmp.copy_from_slice(v);
             match vsolver {
                 VoltageSolver::Hines => {
-                    hines::solve(c, p, lin_v, cst_v, v, hh, &mut ws.d, &mut ws.r)
+                    hines::solve(c, p, lin_v, cst_v, v, hh, &mut ws.d, &mut ws.r);
                 }
                 VoltageSolver::SparseLu => {
                     let plan = c.lu_plan()?;
@@ -364,7 +743,8 @@ pub(crate) fn solve_voltage<T: Scalar>(
         Solver::ExpEuler => {
             let (mdt, m) = p.exp_euler.as_ref().ok_or_else(|| {
                 Error::Unsupported(
-                    "exponential Euler needs its transition matrix: build all_params with init_fn of an exp-Euler step function"
+                    "exponential Euler needs its transition matrix: build all_params with \
+                     init_fn of an exp-Euler step function"
                         .into(),
                 )
             })?;
@@ -380,8 +760,20 @@ pub(crate) fn solve_voltage<T: Scalar>(
     Ok(())
 }
 
-/// Stage 5: the `v` clamp, after the solve.
-#[inline(always)]
+/// Clamps of states other than `v` (Jaxley applies them before the voltage solve, which does not
+/// read them; a diffused ion is overwritten by its solve, so its clamp has no effect).
+fn clamp_states<T: Scalar, E: Scalar>(c: &Compiled, s: &mut AllStates<T>, ext: ExternalsAt<'_, E>) {
+    for series in ext.ext.series.iter().filter(|x| {
+        x.key_id != usize::MAX && x.key_id != 0 && !c.diffused.iter().any(|d| d.key == x.key_id)
+    }) {
+        let dst = &mut s.data[s.layout.range(series.key_id)];
+        for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {
+            dst[node as usize] = T::lift(x);
+        }
+    }
+}
+
+/// The `v` clamp, after the solve.
 pub(crate) fn clamp_voltage<T: Scalar, E: Scalar>(s: &mut AllStates<T>, ext: ExternalsAt<'_, E>) {
     for series in ext.ext.series.iter().filter(|x| x.key_id == 0) {
         for (&node, &x) in series.nodes.iter().zip(series.at(ext.t)) {

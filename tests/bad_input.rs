@@ -317,3 +317,198 @@ fn swc_errors_name_the_line() {
         other => panic!("expected an I/O error, got {other:?}"),
     }
 }
+
+fn three_cells() -> Network {
+    let cell = Cell::new(&branch(), &[-1, 0]).unwrap();
+    Network::new(&[cell.clone(), cell.clone(), cell]).unwrap()
+}
+
+#[test]
+fn connecting_to_cells_branches_or_compartments_that_do_not_exist() {
+    let mut net = three_cells();
+    assert!(matches!(
+        net.cell(3),
+        Err(Error::IndexOutOfRange {
+            what: "cell",
+            index: 3,
+            len: 3
+        })
+    ));
+    assert!(matches!(
+        net.cell(0).unwrap().branch(2),
+        Err(Error::IndexOutOfRange { what: "branch", .. })
+    ));
+    assert!(matches!(
+        net.cell(0).unwrap().branch(1).unwrap().comp(2),
+        Err(Error::IndexOutOfRange {
+            what: "compartment",
+            ..
+        })
+    ));
+    assert!(matches!(
+        net.cells_at(&[0, 7]),
+        Err(Error::IndexOutOfRange { what: "cell", .. })
+    ));
+    // A selection made on a bigger network does not fit this one.
+    let mut bigger = Network::new(&vec![Cell::new(&branch(), &[-1, 0]).unwrap(); 5]).unwrap();
+    let far = bigger.cell(4).unwrap().selection();
+    let here = net.cell(0).unwrap().selection();
+    assert!(matches!(
+        connect(&mut net, &here, &far, IonotropicSynapse),
+        Err(Error::IndexOutOfRange {
+            what: "compartment",
+            ..
+        })
+    ));
+    assert_eq!(net.n_edges(), 0);
+}
+
+#[test]
+fn empty_or_mismatched_selections() {
+    let mut net = three_cells();
+    assert!(matches!(net.cells_at(&[]), Err(Error::EmptyView(_))));
+    assert!(matches!(Network::new(&[]), Err(Error::EmptyView(_))));
+    let two = net.cell(0).unwrap().branch(0).unwrap().selection();
+    let one = net
+        .cell(1)
+        .unwrap()
+        .branch(0)
+        .unwrap()
+        .comp(0)
+        .unwrap()
+        .selection();
+    assert!(matches!(
+        connect(&mut net, &two, &one, IonotropicSynapse),
+        Err(Error::LengthMismatch {
+            expected: 2,
+            got: 1,
+            ..
+        })
+    ));
+}
+
+#[test]
+fn connection_probability_outside_zero_one() {
+    let mut net = three_cells();
+    let all = net.all().selection();
+    for p in [-0.1, 1.5, f64::NAN, f64::INFINITY] {
+        let r = sparse_connect(&mut net, &all, &all, IonotropicSynapse, p, 0);
+        assert!(
+            matches!(&r, Err(Error::InvalidValue { name, .. }) if name == "p"),
+            "p = {p}: {r:?}"
+        );
+    }
+    assert_eq!(
+        sparse_connect(&mut net, &all, &all, IonotropicSynapse, 0.0, 0),
+        Ok(0)
+    );
+    assert_eq!(
+        sparse_connect(&mut net, &all, &all, IonotropicSynapse, 1.0, 0),
+        Ok(9)
+    );
+}
+
+#[test]
+fn connectivity_matrix_of_the_wrong_shape() {
+    let mut net = three_cells();
+    let all = net.all().selection();
+    let two = net.cells_at(&[0, 1]).unwrap().selection();
+    let square = vec![vec![true; 3]; 3];
+    assert!(matches!(
+        connectivity_matrix_connect(&mut net, &two, &all, TestSynapse, &square),
+        Err(Error::ShapeMismatch {
+            expected: (2, 3),
+            got: (3, 3),
+            ..
+        })
+    ));
+    let ragged = vec![vec![true; 3], vec![true; 2], vec![true; 3]];
+    assert!(matches!(
+        connectivity_matrix_connect(&mut net, &all, &all, TestSynapse, &ragged),
+        Err(Error::ShapeMismatch { got: (3, 2), .. })
+    ));
+    assert_eq!(net.n_edges(), 0);
+}
+
+#[test]
+fn synapse_names_params_and_edges_are_checked() {
+    let mut net = three_cells();
+    let (a, b) = (
+        net.cell(0).unwrap().selection(),
+        net.cell(1).unwrap().selection(),
+    );
+    connect(&mut net, &a, &b, TestSynapse).unwrap(); // compartment by compartment: 4 edges
+    assert_eq!(net.n_edges(), 4);
+    // Another synapse under a name that is taken.
+    assert!(matches!(
+        connect(&mut net, &a, &b, IonotropicSynapse.rename("TestSynapse")),
+        Err(Error::MechanismConflict(_))
+    ));
+    assert!(matches!(
+        net.synapse("Nope"),
+        Err(Error::UnknownName { .. })
+    ));
+    assert!(matches!(
+        net.edge(4),
+        Err(Error::IndexOutOfRange {
+            what: "edge",
+            index: 4,
+            len: 4
+        })
+    ));
+    assert!(matches!(
+        net.set("TestSynapse_gC", f64::NAN),
+        Err(Error::InvalidValue { .. })
+    ));
+    assert!(matches!(
+        net.set("i_TestSynapse", 1.0),
+        Err(Error::UnknownName { .. })
+    ));
+    // Synapse states are recorded on edges, not on compartments.
+    assert!(matches!(
+        net.cell(1).unwrap().record("TestSynapse_c"),
+        Err(Error::UnknownName { .. })
+    ));
+    assert!(matches!(
+        net.synapse("TestSynapse").unwrap().record("TestSynapse_gC"),
+        Err(Error::UnknownName { .. })
+    ));
+    assert!(matches!(
+        net.synapse("TestSynapse")
+            .unwrap()
+            .set_values("TestSynapse_gC", &[1.0, 2.0]),
+        Err(Error::LengthMismatch { .. })
+    ));
+}
+
+#[test]
+fn diffusion_needs_a_known_state_a_positive_constant_and_an_implicit_tree_solver() {
+    let mut cell = Cell::new(&branch(), &[-1, 0]).unwrap();
+    assert!(matches!(
+        cell.diffuse("CaCon_i"),
+        Err(Error::UnknownName { .. })
+    ));
+    cell.insert(CaPump).unwrap();
+    cell.diffuse("CaCon_i").unwrap();
+    for d in [0.0, -1.0, f64::NAN] {
+        assert!(matches!(
+            cell.set("axial_diffusion_CaCon_i", d),
+            Err(Error::InvalidValue { .. })
+        ));
+    }
+    for (vs, s) in [
+        (VoltageSolver::Hines, Solver::FwdEuler),
+        (VoltageSolver::Hines, Solver::ExpEuler),
+        (VoltageSolver::SparseLu, Solver::BwdEuler),
+    ] {
+        assert!(matches!(
+            build_init_and_step_fn(&cell, vs, s),
+            Err(Error::Unsupported(_))
+        ));
+    }
+    // Cells with diffusion cannot be combined into a network.
+    assert!(matches!(
+        Network::new(&[cell.clone(), cell]),
+        Err(Error::Unsupported(_))
+    ));
+}

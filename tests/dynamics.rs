@@ -474,3 +474,87 @@ fn example3_loss_and_gradients_match_jaxley() -> Result<()> {
     );
     Ok(())
 }
+
+/// A small network: HH cells, ionotropic and test synapses, the first cell driven.
+fn small_network() -> Result<Network> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    cell.insert(HH)?;
+    let mut net = Network::new(&[cell.clone(), cell.clone(), cell])?;
+    let (c0, c1, c2) = (
+        net.cell(0)?.branch(1)?.comp(1)?.selection(),
+        net.cell(1)?.branch(2)?.comp(0)?.selection(),
+        net.cell(2)?.branch(0)?.comp(1)?.selection(),
+    );
+    connect(&mut net, &c0, &c1, IonotropicSynapse)?;
+    connect(&mut net, &c1, &c2, IonotropicSynapse)?;
+    connect(&mut net, &c0, &c2, TestSynapse)?;
+    net.set("IonotropicSynapse_gS", 0.05)?;
+    net.set("TestSynapse_gC", 0.01)?;
+    net.synapse("IonotropicSynapse")?
+        .edge(1)?
+        .set("IonotropicSynapse_s", 0.3)?;
+    net.cell(0)?
+        .branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.0, 3.0, 0.5, DT, 3.0, 0.0));
+    Ok(net)
+}
+
+/// Networks: synapse states are dynamic states kept whole (one entry per synapse of the type),
+/// synapse currents are observables; the utilities loop equals the plain loop bit for bit; the
+/// Jacobian through the synapses matches central differences and the VJP its transpose.
+#[test]
+fn synapse_states_pass_through_the_utilities() -> Result<()> {
+    let net = small_network()?;
+    let utils = build_dynamic_state_utils(&net)?;
+    assert_eq!(utils.key_nodes("IonotropicSynapse_s")?, &[0, 1]);
+    assert_eq!(utils.key_nodes("TestSynapse_c")?, &[0]);
+    assert!(utils.key_range("i_IonotropicSynapse").is_err());
+    assert!(utils.key_range("i_TestSynapse").is_err());
+    // 18 compartment voltages, 3 HH gates on each, 2 + 1 synapse states.
+    assert_eq!(utils.len(), 18 * 4 + 3);
+    for solver in [
+        Solver::BwdEuler,
+        Solver::CrankNicolson,
+        Solver::FwdEuler,
+        Solver::ExpEuler,
+    ] {
+        let (init_fn, step_fn, utils) = setup(&net, solver);
+        let (mut plain, params) = init_fn.init::<f64>(&[], None, None, DT)?;
+        let mut x = utils.flatten(&utils.remove_observables(&plain)?)?;
+        assert_eq!(x[utils.key_range("IonotropicSynapse_s")?.start + 1], 0.3);
+        let ext = step_fn.externals().with_steps(120)?;
+        for k in 0..120 {
+            step_fn.step(&mut plain, &params, ext.at(k), DT)?;
+            x = utils.step_dynamics(&step_fn, x.as_slice(), &params, ext.at(k), DT)?;
+            let want = utils.flatten(&utils.remove_observables(&plain)?)?;
+            assert!(
+                x == want,
+                "{solver:?}: flat states differ after step {}",
+                k + 1
+            );
+        }
+        // The synapses did something: the first synapse opened.
+        let s = &x.as_slice()[utils.key_range("IonotropicSynapse_s")?];
+        assert!(s[0] > 1e-3, "{solver:?}: synapse state {}", s[0]);
+        if solver == Solver::BwdEuler {
+            let e = ext.at(119).to_owned();
+            let mut lin = utils.linearize(&step_fn, x.as_slice(), &params, e.at(0), DT)?;
+            let j = lin.jacobian()?;
+            let fd = central_differences(&utils, &step_fn, x.as_slice(), &params, &e);
+            assert_matrix_close(&j, &fd, 1e-6, 1e-8, "network: J vs central differences");
+            let ks = utils.key_range("IonotropicSynapse_s")?;
+            let kv = utils.key_range("v")?;
+            let pre = utils.key_nodes("v")?.iter().position(|&n| n == 3).unwrap();
+            assert!(
+                j[(ks.start, kv.start + pre)] != 0.0,
+                "the synapse state depends on the pre-synaptic voltage"
+            );
+            let w = DVector::from_fn(x.len(), |i, _| ((i * 7) % 11) as f64 - 5.0);
+            let dense = j.transpose() * &w;
+            let vjp = lin.vjp(&w)?;
+            assert!((vjp - &dense).amax() <= 1e-10 * dense.amax().max(1.0));
+        }
+    }
+    Ok(())
+}

@@ -73,56 +73,86 @@ fn random_cell(rng: &mut Rng, n_branches: usize) -> Result<Cell> {
     Ok(cell)
 }
 
+/// Solves one random system on `module`'s tree (or forest) with Hines, the sparse LU and a dense
+/// LU, and the transposed system with Hines against the dense transpose.
+fn check_solvers_agree(module: &Module, rng: &mut Rng, what: &str) -> Result<()> {
+    let (init_fn, _) = build_init_and_step_fn(module, VoltageSolver::Hines, Solver::BwdEuler)?;
+    let c = init_fn.compiled();
+    let (_, p) = init_fn.init::<f64>(&[], None, None, 0.025)?;
+    let n = c.n_nodes();
+    let is_comp = &c.graph().is_comp;
+    let lin: Vec<f64> = (0..n)
+        .map(|i| if is_comp[i] { 5.0 * rng.next() } else { 0.0 })
+        .collect();
+    let cst: Vec<f64> = (0..n)
+        .map(|i| {
+            if is_comp[i] {
+                100.0 * (rng.next() - 0.5)
+            } else {
+                0.0
+            }
+        })
+        .collect();
+    let v: Vec<f64> = (0..n).map(|_| -80.0 + 60.0 * rng.next()).collect();
+    let h = 0.05;
+    let (mut d, mut r, mut x_hines) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    x_hines.copy_from_slice(&v);
+    hines::solve(c, &p, &lin, &cst, &mut x_hines, h, &mut d, &mut r);
+    let plan = sparse_lu::Plan::new(c)?;
+    let mut work = sparse_lu::LuWork::new(&plan);
+    let mut x_lu = vec![0.0; n];
+    sparse_lu::solve(&plan, &mut work, c, &p, &lin, &cst, &v, h, &mut x_lu)?;
+    let x_dense = dense::solve(c, &p, &lin, &cst, &v, h).expect("non-singular");
+    for i in 0..n {
+        assert!(
+            (x_hines[i] - x_dense[i]).abs() < 1e-10,
+            "Hines vs dense at node {i} ({what})"
+        );
+        assert!(
+            (x_lu[i] - x_dense[i]).abs() < 1e-10,
+            "sparse LU vs dense at node {i} ({what})"
+        );
+    }
+    // The transposed system Aᵀ λ = w by the same elimination with swapped off-diagonals.
+    let (a, _) = dense::assemble(c, &p, &lin, &cst, &v, h);
+    let w: Vec<f64> = (0..n).map(|_| rng.next() - 0.5).collect();
+    let mut lambda = w.clone();
+    hines::solve_transpose(c, &p, &lin, h, &mut lambda, &mut d, &mut r);
+    let lam = nalgebra::DVector::from_vec(lambda);
+    let resid = a.transpose() * &lam - nalgebra::DVector::from_vec(w);
+    assert!(
+        resid.amax() < 1e-12 * (1.0 + a.amax() * lam.amax()),
+        "transposed Hines residual {} ({what})",
+        resid.amax()
+    );
+    Ok(())
+}
+
 #[test]
 fn hines_sparse_lu_and_dense_lu_agree_on_random_trees() -> Result<()> {
     let mut rng = Rng(7);
     for &n_branches in &[1usize, 2, 3, 7, 20, 60] {
         for _ in 0..3 {
             let cell = random_cell(&mut rng, n_branches)?;
-            let (init_fn, _) =
-                build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
-            let c = init_fn.compiled();
-            let (_, p) = init_fn.init::<f64>(&[], None, None, 0.025)?;
-            let n = c.n_nodes();
-            let lin: Vec<f64> = (0..n)
-                .map(|i| {
-                    if c.graph().is_comp[i] {
-                        5.0 * rng.next()
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let cst: Vec<f64> = (0..n)
-                .map(|i| {
-                    if c.graph().is_comp[i] {
-                        100.0 * (rng.next() - 0.5)
-                    } else {
-                        0.0
-                    }
-                })
-                .collect();
-            let v: Vec<f64> = (0..n).map(|_| -80.0 + 60.0 * rng.next()).collect();
-            let h = 0.05;
-            let (mut d, mut r, mut x_hines) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
-            x_hines.copy_from_slice(&v);
-            hines::solve(c, &p, &lin, &cst, &mut x_hines, h, &mut d, &mut r);
-            let plan = sparse_lu::Plan::new(c)?;
-            let mut work = sparse_lu::LuWork::new(&plan);
-            let mut x_lu = vec![0.0; n];
-            sparse_lu::solve(&plan, &mut work, c, &p, &lin, &cst, &v, h, &mut x_lu)?;
-            let x_dense = dense::solve(c, &p, &lin, &cst, &v, h).expect("non-singular");
-            for i in 0..n {
-                assert!(
-                    (x_hines[i] - x_dense[i]).abs() < 1e-10,
-                    "Hines vs dense at node {i} ({n_branches} branches)"
-                );
-                assert!(
-                    (x_lu[i] - x_dense[i]).abs() < 1e-10,
-                    "sparse LU vs dense at node {i}"
-                );
-            }
+            check_solvers_agree(&cell, &mut rng, &format!("{n_branches} branches"))?;
         }
+    }
+    Ok(())
+}
+
+/// Networks are forests: one tree per cell, each its own solve unit.
+#[test]
+fn hines_sparse_lu_and_dense_lu_agree_on_random_forests() -> Result<()> {
+    let mut rng = Rng(13);
+    for &n_cells in &[2usize, 5, 12] {
+        let cells: Vec<Cell> = (0..n_cells)
+            .map(|_| {
+                let nb = 1 + rng.below(12);
+                random_cell(&mut rng, nb)
+            })
+            .collect::<Result<_>>()?;
+        let net = Network::new(&cells)?;
+        check_solvers_agree(&net, &mut rng, &format!("{n_cells} cells"))?;
     }
     Ok(())
 }

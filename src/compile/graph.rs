@@ -147,8 +147,13 @@ impl Graph {
     }
 }
 
-/// The elimination order of the Hines solver: every node after all its children, nodes of equal
-/// depth together (all cells and branches interleaved), deepest first.
+/// The elimination order of the Hines solver.
+///
+/// Nodes are grouped into *solve units* (contiguous node ranges of whole cells: a chunk of small
+/// cells, or one large cell); units follow each other in node order. Inside a unit every node
+/// comes after all its children, nodes of equal depth together (cells and branches interleaved),
+/// deepest first. Units are independent, so they can be solved in parallel; the single cell of a
+/// `Cell` is one unit.
 #[derive(Clone, Debug)]
 pub struct HinesOrder {
     /// Node at each elimination position.
@@ -163,16 +168,51 @@ pub struct HinesOrder {
     pub pos: Vec<u32>,
     /// Per position: whether the node is a compartment.
     pub is_comp: Vec<bool>,
-    /// Start positions of the depth levels (deepest first), with `n` appended. Nodes of one level
-    /// are independent of each other; the last level holds exactly the roots.
+    /// Start positions of the depth levels of every unit (each unit's deepest level first), with
+    /// `n` appended. Nodes of one level are independent of each other; the last level of each
+    /// unit holds exactly that unit's roots.
     pub levels: Vec<usize>,
+    /// The solve units.
+    pub units: Vec<HinesUnit>,
+}
+
+/// A solve unit of [`HinesOrder`]: its nodes (which are also its elimination positions) and its
+/// levels.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HinesUnit {
+    /// Node range (equal to the range of elimination positions).
+    pub nodes: std::ops::Range<usize>,
+    /// Indices into [`HinesOrder::levels`]: level `l` of the unit spans positions
+    /// `levels[l]..levels[l + 1]` for `l` in this range.
+    pub levels: std::ops::Range<usize>,
 }
 
 impl HinesOrder {
-    pub(crate) fn build(g: &Graph) -> HinesOrder {
+    /// The order for the given solve units (contiguous node ranges of whole cells that together
+    /// cover every node, in order).
+    pub(crate) fn build(g: &Graph, units: &[std::ops::Range<usize>]) -> HinesOrder {
         let n = g.n_nodes();
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        order.sort_by_key(|&i| std::cmp::Reverse(g.depth[i as usize]));
+        let mut order: Vec<u32> = Vec::with_capacity(n);
+        let mut levels = Vec::new();
+        let mut unit_info = Vec::with_capacity(units.len());
+        for u in units {
+            debug_assert_eq!(u.start, order.len());
+            let mut nodes: Vec<u32> = (u.start as u32..u.end as u32).collect();
+            nodes.sort_by_key(|&i| std::cmp::Reverse(g.depth[i as usize]));
+            let first_level = levels.len();
+            for (k, &i) in nodes.iter().enumerate() {
+                if k == 0 || g.depth[i as usize] != g.depth[nodes[k - 1] as usize] {
+                    levels.push(u.start + k);
+                }
+            }
+            order.extend(nodes);
+            unit_info.push(HinesUnit {
+                nodes: u.clone(),
+                levels: first_level..levels.len(),
+            });
+        }
+        assert_eq!(order.len(), n, "solve units must cover every node");
+        levels.push(n);
         let mut pos = vec![0u32; n];
         for (k, &i) in order.iter().enumerate() {
             pos[i as usize] = k as u32;
@@ -193,13 +233,6 @@ impl HinesOrder {
             }
         }
         let is_comp = order.iter().map(|&i| g.is_comp[i as usize]).collect();
-        let mut levels = vec![0];
-        for k in 1..n {
-            if g.depth[order[k] as usize] != g.depth[order[k - 1] as usize] {
-                levels.push(k);
-            }
-        }
-        levels.push(n);
         HinesOrder {
             order,
             parent_pos,
@@ -208,6 +241,7 @@ impl HinesOrder {
             pos,
             is_comp,
             levels,
+            units: unit_info,
         }
     }
 }

@@ -17,11 +17,30 @@ pub enum KeyKind {
     },
     /// A compartment property (radius, length, ...).
     Geometry,
-    /// A mechanism parameter.
+    /// A mechanism parameter (or a diffusion constant `axial_diffusion_<ion>`).
     Param,
+    /// A synapse parameter: one value per edge of its synapse type (edge order).
+    SynapseParam,
+    /// A synapse state: one value per edge of its synapse type. A true dynamic state (the
+    /// dynamic-state utilities keep it as it is: no branchpoint or NaN masks apply).
+    SynapseState,
+    /// The current through each synapse of a type (`i_<name>`, nA): an observable, recomputed
+    /// every step (the dynamic-state utilities drop it).
+    SynapseCurrent,
 }
 
-/// Names, order and defined nodes of a container whose every key is an array over nodes.
+impl KeyKind {
+    /// Whether arrays of this kind have one value per synapse (edge) rather than per node.
+    pub fn is_edge_kind(self) -> bool {
+        matches!(
+            self,
+            KeyKind::SynapseParam | KeyKind::SynapseState | KeyKind::SynapseCurrent
+        )
+    }
+}
+
+/// Names, order and defined nodes of a container: node arrays (length `n`, NaN where a key is not
+/// defined) and synapse arrays (one value per edge of a synapse type).
 #[derive(Debug)]
 pub struct Layout {
     pub(crate) id: u64,
@@ -40,10 +59,13 @@ pub struct Layout {
     /// Hash of names, kinds, lengths and defined nodes: two layouts with the same fingerprint
     /// describe the same model structure.
     pub(crate) fingerprint: u64,
+    /// `0, 1, 2, …` up to the longest synapse array: the defined indices of every synapse key.
+    pub(crate) iota: Vec<u32>,
 }
 
 impl Layout {
     /// A layout of node arrays (every key has length `n`).
+    #[allow(dead_code)]
     pub(crate) fn new(id: u64, n: usize, entries: Vec<(String, KeyKind, Vec<u32>)>) -> Layout {
         Layout::with_lengths(
             id,
@@ -65,11 +87,17 @@ impl Layout {
         let mut offsets = Vec::new();
         let mut lens = Vec::new();
         let mut off = 0;
+        let mut max_edges = 0;
         for (name, kind, nodes, len) in entries {
             index.insert(name.clone(), names.len());
             names.push(name);
+            if kind.is_edge_kind() {
+                max_edges = max_edges.max(len);
+                defined.push(Vec::new());
+            } else {
+                defined.push(nodes);
+            }
             kinds.push(kind);
-            defined.push(nodes);
             offsets.push(off);
             lens.push(len);
             off += len;
@@ -93,6 +121,7 @@ impl Layout {
             offsets,
             lens,
             fingerprint,
+            iota: (0..max_edges as u32).collect(),
         }
     }
 
@@ -120,9 +149,23 @@ impl Layout {
     pub fn kind(&self, k: usize) -> KeyKind {
         self.kinds[k]
     }
-    /// Nodes where key `k` is defined.
+    /// Whether key `k` is an array over synapses (edges of one type) rather than over nodes.
+    pub fn is_edge_key(&self, k: usize) -> bool {
+        self.kinds[k].is_edge_kind()
+    }
+    /// Nodes where key `k` is defined (for synapse keys: every edge index `0..len`).
     pub fn defined(&self, k: usize) -> &[u32] {
-        &self.defined[k]
+        if self.kinds[k].is_edge_kind() {
+            &self.iota[..self.lens[k]]
+        } else {
+            &self.defined[k]
+        }
+    }
+
+    /// Bytes held by the layout's index lists, split into (node keys, synapse keys).
+    pub(crate) fn index_bytes(&self) -> (usize, usize) {
+        let nodes: usize = self.defined.iter().map(|d| d.len()).sum();
+        (nodes * 4, self.iota.len() * 4)
     }
     /// Number of nodes.
     pub fn n_nodes(&self) -> usize {

@@ -9,15 +9,16 @@
 mod graph;
 mod layout;
 
-pub use graph::{Edge, EdgeKind, Graph, HinesOrder};
+pub use graph::{Edge, EdgeKind, Graph, HinesOrder, HinesUnit};
 pub use layout::{KeyKind, Layout};
 
 use crate::error::{Error, Result};
 use crate::externals::{ExternalSeries, Externals};
 use crate::mechanisms::InfoKind;
-use crate::mechanisms::driver::{DynMechanism, Nodes};
+use crate::mechanisms::driver::DynMechanism;
 use crate::model::{Module, Trainable};
-use std::collections::{BTreeSet, HashMap};
+use crate::synapses::driver::DynSynapse;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -44,15 +45,6 @@ impl NodeSet {
             NodeSet::List(l) => Box::new(l.iter().map(|&x| x as usize)),
         }
     }
-    pub(crate) fn nodes(&self) -> Nodes<'_> {
-        match self {
-            NodeSet::Range(start, len) => Nodes::Range {
-                start: *start,
-                len: *len,
-            },
-            NodeSet::List(l) => Nodes::List(l),
-        }
-    }
 }
 
 /// One mechanism, ready to run.
@@ -67,6 +59,79 @@ pub(crate) struct CompiledMech {
     pub current: usize,
 }
 
+/// One synapse type, ready to run.
+pub(crate) struct CompiledSyn {
+    pub syn: Arc<dyn DynSynapse>,
+    /// Per edge of the type: pre- and post-synaptic node.
+    pub pre: Vec<u32>,
+    pub post: Vec<u32>,
+    /// Per edge of the type: position of its pre-synaptic node in [`Compiled::pre_nodes`].
+    pub pre_slot: Vec<u32>,
+    pub state_off: Vec<usize>,
+    pub param_off: Vec<usize>,
+    /// Offset of `i_<name>` in the state store.
+    pub current_off: usize,
+    /// Edges (within the type) sorted by the chunk of their post-synaptic node, then by index;
+    /// chunk `c` has `by_chunk[chunk_ptr[c]..chunk_ptr[c + 1]]`.
+    pub by_chunk: Vec<u32>,
+    pub chunk_ptr: Vec<usize>,
+    /// Per chunk: whether its edges are consecutive indices.
+    pub chunk_contiguous: Vec<bool>,
+}
+
+/// The nodes of a mechanism within one chunk.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum SubSet {
+    /// Nodes `start..start + len`.
+    Range(usize, usize),
+    /// Entries `lo..hi` of the mechanism's node list.
+    List(usize, usize),
+    /// Every compartment of the chunk, run as the whole node range `start..start + len`
+    /// (contiguous loads instead of gathers); the results at the chunk's branchpoints are
+    /// discarded (states reset to NaN, current terms to zero).
+    Padded(usize, usize),
+}
+
+/// A block of nodes stepped together by one worker: mechanisms, currents, synapses onto its
+/// nodes and, when it holds whole cells, their Hines solve. Chunking depends only on the model,
+/// never on the number of threads.
+pub(crate) struct Chunk {
+    pub nodes: std::ops::Range<usize>,
+    /// The solve unit of [`HinesOrder`] this chunk owns (its cells lie entirely inside it).
+    pub unit: Option<usize>,
+    /// Per compiled mechanism: its nodes in this chunk.
+    pub mechs: Vec<SubSet>,
+    /// Per membrane current slot: bounds into the current key's defined nodes.
+    pub currents: Vec<(usize, usize)>,
+    /// Per pumped, non-diffused ion (see [`Compiled::euler_targets`]): bounds into its defined
+    /// nodes.
+    pub euler: Vec<(usize, usize)>,
+    /// Whether any synapse ends in this chunk.
+    pub has_syn: bool,
+    /// Bounds into [`Compiled::bp_nodes`]: the chunk's branchpoints.
+    pub bps: (usize, usize),
+    /// Whether some mechanism runs padded over the chunk.
+    pub padded: bool,
+}
+
+/// A diffused ion state.
+pub(crate) struct Diffused {
+    /// State key.
+    pub key: usize,
+    /// Index into [`Compiled::targets`] if a pump acts on it.
+    pub target: Option<usize>,
+    /// Parameter key of `axial_diffusion_<ion>`.
+    pub param: usize,
+}
+
+/// Nodes grouped with small cells up to this many nodes per chunk.
+pub(crate) const CHUNK_NODES: usize = 512;
+/// Cells with more nodes than this are split into several chunks (parallel mechanism updates)
+/// and keep one serial Hines solve.
+pub(crate) const SPLIT_NODES: usize = 4096;
+/// Chunk size for split cells.
+pub(crate) const SPLIT_CHUNK: usize = 2048;
+
 /// A module compiled for simulation. Shared (behind an `Arc`) by the init and step functions and
 /// by every state container built from it.
 pub struct Compiled {
@@ -76,10 +141,27 @@ pub struct Compiled {
     pub(crate) states: Arc<Layout>,
     pub(crate) params: Arc<Layout>,
     pub(crate) mechs: Vec<CompiledMech>,
+    pub(crate) syns: Vec<CompiledSyn>,
     /// State keys that currents act on: `v` first, then pumped ions.
     pub(crate) targets: Vec<usize>,
+    /// Pumped ions that are not diffused (advanced by implicit Euler per node): indices into
+    /// `targets`.
+    pub(crate) euler_targets: Vec<usize>,
+    /// Diffused ions.
+    pub(crate) diffused: Vec<Diffused>,
     /// State keys of the membrane currents.
     pub(crate) currents: Vec<usize>,
+    pub(crate) chunks: Vec<Chunk>,
+    /// All branchpoint nodes, ascending.
+    pub(crate) bp_nodes: Vec<u32>,
+    /// Every pre-synaptic node, once, ascending: the step gathers their voltages before the
+    /// parallel region.
+    pub(crate) pre_nodes: Vec<u32>,
+    /// Solve units of cells split over several chunks (solved after the chunks).
+    pub(crate) deferred_units: Vec<usize>,
+    /// Whether a mechanism writes the voltage (then synapses read the voltage after the
+    /// mechanism updates of all chunks).
+    pub(crate) sets_voltage: bool,
     pub(crate) init_states: Vec<f64>,
     pub(crate) init_params: Vec<f64>,
     pub(crate) recordings: Vec<(usize, usize)>,
@@ -92,6 +174,66 @@ pub struct Compiled {
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+type Range<T> = std::ops::Range<T>;
+
+/// Chunks (node range, owned solve unit), solve units, and the units solved after the chunks.
+type Partition = (
+    Vec<(Range<usize>, Option<usize>)>,
+    Vec<Range<usize>>,
+    Vec<usize>,
+);
+
+/// Splits the nodes into chunks and solve units: small cells are grouped until a chunk has
+/// [`CHUNK_NODES`] nodes; a cell with more than [`SPLIT_NODES`] nodes is its own unit, split
+/// into chunks of [`SPLIT_CHUNK`] nodes.
+fn partition(cell_nodes: &[Range<usize>]) -> Partition {
+    let mut chunks = Vec::new();
+    let mut units = Vec::new();
+    let mut deferred = Vec::new();
+    let mut open: Option<std::ops::Range<usize>> = None;
+    let close = |open: &mut Option<std::ops::Range<usize>>,
+                 chunks: &mut Vec<(std::ops::Range<usize>, Option<usize>)>,
+                 units: &mut Vec<std::ops::Range<usize>>| {
+        if let Some(r) = open.take() {
+            units.push(r.clone());
+            chunks.push((r, Some(units.len() - 1)));
+        }
+    };
+    for cell in cell_nodes {
+        if cell.len() > SPLIT_NODES {
+            close(&mut open, &mut chunks, &mut units);
+            units.push(cell.clone());
+            deferred.push(units.len() - 1);
+            let mut a = cell.start;
+            while a < cell.end {
+                let b = (a + SPLIT_CHUNK).min(cell.end);
+                chunks.push((a..b, None));
+                a = b;
+            }
+            continue;
+        }
+        let r = match open.take() {
+            Some(r) => r.start..cell.end,
+            None => cell.clone(),
+        };
+        if r.len() >= CHUNK_NODES {
+            open = Some(r);
+            close(&mut open, &mut chunks, &mut units);
+        } else {
+            open = Some(r);
+        }
+    }
+    close(&mut open, &mut chunks, &mut units);
+    (chunks, units, deferred)
+}
+
+/// Sorted, deduplicated.
+fn sorted(mut v: Vec<u32>) -> Vec<u32> {
+    v.sort_unstable();
+    v.dedup();
+    v
+}
+
 impl Compiled {
     /// Compiles a module.
     pub fn new(module: &Module) -> Result<Compiled> {
@@ -99,7 +241,15 @@ impl Compiled {
         let ix = &module.ix;
         let n = ix.n_nodes;
         let graph = Graph::build(&module.morph, ix);
-        let hines = HinesOrder::build(&graph);
+        let cell_nodes: Vec<std::ops::Range<usize>> = (0..module.n_cells())
+            .map(|c| {
+                let a = ix.cell_first_node[c];
+                let b = ix.cell_first_node.get(c + 1).copied().unwrap_or(n);
+                a..b
+            })
+            .collect();
+        let (chunk_ranges, units, deferred_units) = partition(&cell_nodes);
+        let hines = HinesOrder::build(&graph, &units);
         let comp_nodes: Vec<u32> = ix.comp_node.iter().map(|&x| x as u32).collect();
         let all_comps: Vec<u32> = comp_nodes.clone();
         let mechs: Vec<Arc<dyn DynMechanism>> = module.ordered_mechanisms().cloned().collect();
@@ -114,19 +264,37 @@ impl Compiled {
             })
             .collect();
 
-        // State keys: v, mechanism states (channels then pumps, shared names once), currents.
-        let mut state_entries: Vec<(String, KeyKind, BTreeSet<u32>)> =
-            vec![("v".into(), KeyKind::Voltage, (0..n as u32).collect())];
-        let add = |entries: &mut Vec<(String, KeyKind, BTreeSet<u32>)>,
-                   name: &str,
-                   kind,
-                   nodes: &[u32]| match entries.iter_mut().find(|e| e.0 == name) {
+        // State keys: v, mechanism states (channels then pumps, shared names once), synapse
+        // states, membrane currents, synapse currents.
+        type Entry = (String, KeyKind, Vec<u32>, usize);
+        let mut state_entries: Vec<Entry> =
+            vec![("v".into(), KeyKind::Voltage, (0..n as u32).collect(), n)];
+        let add = |entries: &mut Vec<Entry>, name: &str, kind, nodes: &[u32]| match entries
+            .iter_mut()
+            .find(|e| e.0 == name)
+        {
             Some(e) => e.2.extend(nodes),
-            None => entries.push((name.to_string(), kind, nodes.iter().copied().collect())),
+            None => entries.push((name.to_string(), kind, nodes.to_vec(), n)),
         };
         for (m, nodes) in mechs.iter().zip(&mech_nodes) {
             for (s, _) in &m.info().states {
                 add(&mut state_entries, s, KeyKind::State, nodes);
+            }
+        }
+        for ion in &module.diffusion {
+            add(&mut state_entries, ion, KeyKind::State, &all_comps);
+        }
+        let syn_types = &module.edges.types;
+        let n_of_type: Vec<usize> = module.edges.of_type.iter().map(|e| e.len()).collect();
+        for (t, y) in syn_types.iter().enumerate() {
+            for (s, _) in &y.info().states {
+                let len = n_of_type[t];
+                state_entries.push((
+                    s.clone(),
+                    KeyKind::SynapseState,
+                    (0..len as u32).collect(),
+                    len,
+                ));
             }
         }
         for (m, nodes) in module.mechs.iter().map(|m| {
@@ -147,51 +315,81 @@ impl Compiled {
                 None => state_entries.push((
                     name.clone(),
                     KeyKind::Current { read: false },
-                    nodes.iter().copied().collect(),
+                    nodes.to_vec(),
+                    n,
                 )),
             }
         }
-        let states = Arc::new(Layout::new(
+        for (t, y) in syn_types.iter().enumerate() {
+            let len = n_of_type[t];
+            state_entries.push((
+                y.info().current_name.clone(),
+                KeyKind::SynapseCurrent,
+                (0..len as u32).collect(),
+                len,
+            ));
+        }
+        let states = Arc::new(Layout::with_lengths(
             id,
             n,
             state_entries
                 .into_iter()
-                .map(|(a, b, c)| (a, b, c.into_iter().collect()))
+                .map(|(a, b, c, d)| (a, b, sorted(c), d))
                 .collect(),
         ));
 
-        // Parameter keys: geometry, then mechanism parameters.
-        let mut param_entries: Vec<(String, KeyKind, BTreeSet<u32>)> = crate::model::GEOMETRY
+        // Parameter keys: geometry, diffusion constants, mechanism parameters, synapse
+        // parameters.
+        let mut param_entries: Vec<Entry> = crate::model::GEOMETRY
             .iter()
-            .map(|g| {
-                (
-                    g.to_string(),
-                    KeyKind::Geometry,
-                    all_comps.iter().copied().collect(),
-                )
-            })
+            .map(|g| (g.to_string(), KeyKind::Geometry, all_comps.clone(), n))
             .collect();
+        for ion in &module.diffusion {
+            param_entries.push((
+                format!("axial_diffusion_{ion}"),
+                KeyKind::Param,
+                all_comps.clone(),
+                n,
+            ));
+        }
         for (m, nodes) in mechs.iter().zip(&mech_nodes) {
             for (p, _) in &m.info().params {
                 add(&mut param_entries, p, KeyKind::Param, nodes);
             }
         }
-        let params = Arc::new(Layout::new(
+        for (t, y) in syn_types.iter().enumerate() {
+            for (p, _) in &y.info().params {
+                let len = n_of_type[t];
+                param_entries.push((
+                    p.clone(),
+                    KeyKind::SynapseParam,
+                    (0..len as u32).collect(),
+                    len,
+                ));
+            }
+        }
+        let params = Arc::new(Layout::with_lengths(
             id,
             n,
             param_entries
                 .into_iter()
-                .map(|(a, b, c)| (a, b, c.into_iter().collect()))
+                .map(|(a, b, c, d)| (a, b, sorted(c), d))
                 .collect(),
         ));
 
         let fill = |layout: &Layout| -> Vec<f64> {
             let mut data = vec![f64::NAN; layout.total_len()];
             for (k, name) in layout.names.iter().enumerate() {
-                if let Some(col) = module.table.cols.get(name) {
+                let off = layout.offset(k);
+                if layout.is_edge_key(k) {
+                    if let Some(col) = module.edges.cols.get(name) {
+                        data[off..off + col.len()].copy_from_slice(col);
+                    }
+                } else if let Some(col) = module.table.cols.get(name) {
+                    let defined = &layout.defined[k];
                     for (c, &node) in comp_nodes.iter().enumerate() {
-                        if layout.defined[k].binary_search(&node).is_ok() {
-                            data[layout.offset(k) + node as usize] = col[c];
+                        if defined.binary_search(&node).is_ok() {
+                            data[off + node as usize] = col[c];
                         }
                     }
                 }
@@ -217,6 +415,25 @@ impl Compiled {
                 }
             }
         }
+        let diffused: Vec<Diffused> = module
+            .diffusion
+            .iter()
+            .map(|ion| {
+                let key = states
+                    .position(ion)
+                    .expect("diffused states are state keys");
+                Diffused {
+                    key,
+                    target: targets.iter().position(|&t| t == key),
+                    param: params
+                        .position(&format!("axial_diffusion_{ion}"))
+                        .expect("diffusion parameter"),
+                }
+            })
+            .collect();
+        let euler_targets: Vec<usize> = (1..targets.len())
+            .filter(|&t| !diffused.iter().any(|d| d.target == Some(t)))
+            .collect();
         let currents: Vec<usize> = module
             .membrane_current_names()
             .iter()
@@ -248,6 +465,118 @@ impl Compiled {
             });
         }
 
+        // Chunks.
+        let chunk_of = |node: usize| chunk_ranges.partition_point(|(r, _)| r.end <= node);
+        let bounds = |list: &[u32], r: &std::ops::Range<usize>| {
+            (
+                list.partition_point(|&x| (x as usize) < r.start),
+                list.partition_point(|&x| (x as usize) < r.end),
+            )
+        };
+        let pre_nodes: Vec<u32> = sorted(module.edges.pre.iter().map(|&p| p as u32).collect());
+        let mut syns = Vec::new();
+        let mut chunk_has_syn = vec![false; chunk_ranges.len()];
+        for (t, y) in syn_types.iter().enumerate() {
+            let info = y.info();
+            let edges = &module.edges.of_type[t];
+            let pre: Vec<u32> = edges.iter().map(|&e| module.edges.pre[e] as u32).collect();
+            let post: Vec<u32> = edges.iter().map(|&e| module.edges.post[e] as u32).collect();
+            let mut by_chunk: Vec<(usize, u32)> = post
+                .iter()
+                .enumerate()
+                .map(|(w, &node)| (chunk_of(node as usize), w as u32))
+                .collect();
+            by_chunk.sort_unstable();
+            let mut chunk_ptr = vec![0usize; chunk_ranges.len() + 1];
+            for &(ch, _) in &by_chunk {
+                chunk_ptr[ch + 1] += 1;
+                chunk_has_syn[ch] = true;
+            }
+            for ch in 0..chunk_ranges.len() {
+                chunk_ptr[ch + 1] += chunk_ptr[ch];
+            }
+            let key = |name: &str| states.position(name).expect("synapse key");
+            let by_chunk: Vec<u32> = by_chunk.into_iter().map(|(_, w)| w).collect();
+            let chunk_contiguous = (0..chunk_ranges.len())
+                .map(|ch| {
+                    let l = &by_chunk[chunk_ptr[ch]..chunk_ptr[ch + 1]];
+                    l.windows(2).all(|w| w[1] == w[0] + 1)
+                })
+                .collect();
+            let pre_slot = pre
+                .iter()
+                .map(|p| pre_nodes.binary_search(p).expect("listed") as u32)
+                .collect();
+            syns.push(CompiledSyn {
+                syn: y.clone(),
+                pre,
+                post,
+                pre_slot,
+                state_off: info
+                    .states
+                    .iter()
+                    .map(|(s, _)| states.offset(key(s)))
+                    .collect(),
+                param_off: info
+                    .params
+                    .iter()
+                    .map(|(p, _)| params.offset(params.position(p).expect("synapse key")))
+                    .collect(),
+                current_off: states.offset(key(&info.current_name)),
+                by_chunk,
+                chunk_ptr,
+                chunk_contiguous,
+            });
+        }
+        let bp_nodes: Vec<u32> = (0..n as u32)
+            .filter(|&i| !graph.is_comp[i as usize])
+            .collect();
+        let chunks: Vec<Chunk> = chunk_ranges
+            .iter()
+            .enumerate()
+            .map(|(ci, (r, unit))| {
+                let bps = bounds(&bp_nodes, r);
+                let n_comps = r.len() - (bps.1 - bps.0);
+                let mechs: Vec<SubSet> = compiled_mechs
+                    .iter()
+                    .map(|m| match &m.nodes {
+                        NodeSet::Range(start, len) => {
+                            let a = (*start).max(r.start);
+                            let b = (start + len).min(r.end);
+                            SubSet::Range(a, b.saturating_sub(a))
+                        }
+                        NodeSet::List(l) => {
+                            let (lo, hi) = bounds(l, r);
+                            if hi - lo == n_comps && n_comps > 0 && !m.mech.info().sets_voltage {
+                                SubSet::Padded(r.start, r.len())
+                            } else {
+                                SubSet::List(lo, hi)
+                            }
+                        }
+                    })
+                    .collect();
+                let padded = mechs.iter().any(|m| matches!(m, SubSet::Padded(..)));
+                (ci, r, unit, mechs, bps, padded)
+            })
+            .map(|(ci, r, unit, mechs, bps, padded)| Chunk {
+                nodes: r.clone(),
+                unit: *unit,
+                mechs,
+                bps,
+                padded,
+                currents: currents
+                    .iter()
+                    .map(|&k| bounds(states.defined(k), r))
+                    .collect(),
+                euler: euler_targets
+                    .iter()
+                    .map(|&t| bounds(states.defined(targets[t]), r))
+                    .collect(),
+                has_syn: chunk_has_syn[ci],
+            })
+            .collect();
+        let sets_voltage = mechs.iter().any(|m| m.info().sets_voltage);
+
         let recordings = module
             .recordings
             .iter()
@@ -258,10 +587,10 @@ impl Compiled {
                         name: r.state.clone(),
                         context: "recorded, but not a state of the module".into(),
                     })?;
-                if states.defined[k].binary_search(&(r.node as u32)).is_err() {
+                if states.defined(k).binary_search(&(r.node as u32)).is_err() {
                     return Err(Error::UnknownName {
                         name: r.state.clone(),
-                        context: format!("recorded at node {}, where it is not defined", r.node),
+                        context: format!("recorded at index {}, where it is not defined", r.node),
                     });
                 }
                 Ok((k, r.node))
@@ -277,8 +606,16 @@ impl Compiled {
             states,
             params,
             mechs: compiled_mechs,
+            syns,
             targets,
+            euler_targets,
+            diffused,
             currents,
+            chunks,
+            bp_nodes,
+            pre_nodes,
+            deferred_units,
+            sets_voltage,
             init_states,
             init_params,
             recordings,
@@ -347,6 +684,88 @@ impl Compiled {
     pub fn recordings(&self) -> &[(usize, usize)] {
         &self.recordings
     }
+    /// Number of synapses.
+    pub fn n_edges(&self) -> usize {
+        self.syns.iter().map(|y| y.pre.len()).sum()
+    }
+    /// Number of chunks the step is split into (see [`crate::Parallelism`]).
+    pub fn n_chunks(&self) -> usize {
+        self.chunks.len()
+    }
+    /// The Hines elimination order (with its solve units).
+    pub fn hines_order(&self) -> &HinesOrder {
+        &self.hines
+    }
+
+    /// Memory held by a simulation of this model: the compiled model, `states` (with its
+    /// workspace) and `params`, counted as the lengths of their arrays times the element sizes
+    /// and split into what grows with the nodes and what grows with the synapses.
+    pub fn memory<T: crate::Scalar>(
+        &self,
+        states: &crate::AllStates<T>,
+        params: &crate::AllParams<T>,
+    ) -> MemoryUsage {
+        let sz = std::mem::size_of::<T>();
+        let split = |layout: &Layout, elem: usize| {
+            let (mut nodes, mut edges) = (0, 0);
+            for k in 0..layout.len() {
+                if layout.is_edge_key(k) {
+                    edges += layout.len_of(k) * elem;
+                } else {
+                    nodes += layout.len_of(k) * elem;
+                }
+            }
+            let (ni, ei) = layout.index_bytes();
+            (nodes + ni, edges + ei)
+        };
+        let (sn, se) = split(&self.states, sz);
+        let (pn, pe) = split(&self.params, sz);
+        // The compiled model's own copies of the initial values (f64).
+        let (isn, ise) = split(&self.states, 8);
+        let (ipn, ipe) = split(&self.params, 8);
+        let n = self.n_nodes();
+        let edges = self.graph.edges.len();
+        let graph = edges * std::mem::size_of::<crate::compile::Edge>()
+            + n * (3 * std::mem::size_of::<usize>() + 1);
+        let hines = n * (5 * 4 + 1) + self.hines.levels.len() * 8;
+        let mech_lists: usize = self
+            .mechs
+            .iter()
+            .map(|m| match &m.nodes {
+                NodeSet::List(l) => l.len() * 4,
+                NodeSet::Range(..) => 0,
+            })
+            .sum();
+        let derived =
+            (edges * (1 + params.ion_axial.len()) + n * (4 + 3 * params.ion_hines.len())) * sz;
+        let syn_compiled: usize = self
+            .syns
+            .iter()
+            .map(|y| y.pre.len() * 16 + y.chunk_ptr.len() * 8)
+            .sum();
+        MemoryUsage {
+            node_bytes: sn
+                + pn
+                + isn
+                + ipn
+                + graph
+                + hines
+                + mech_lists
+                + derived
+                + states.ws.bytes()
+                + self.comp_nodes.len() * 4,
+            synapse_bytes: se + pe + ise + ipe + syn_compiled + self.pre_nodes.len() * (4 + sz),
+        }
+    }
+}
+
+/// Memory of a simulation, from [`Compiled::memory`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MemoryUsage {
+    /// Bytes of arrays over nodes (states, parameters, workspace, graph, solver order, …).
+    pub node_bytes: usize,
+    /// Bytes of arrays over synapses (their parameters, states, currents, indices).
+    pub synapse_bytes: usize,
 }
 
 impl std::fmt::Debug for Compiled {
@@ -355,6 +774,7 @@ impl std::fmt::Debug for Compiled {
             .field("nodes", &self.n_nodes())
             .field("compartments", &self.n_comps())
             .field("mechanisms", &self.mechs.len())
+            .field("synapses", &self.syns.len())
             .field("states", &self.states.names)
             .finish()
     }

@@ -139,8 +139,8 @@ impl DynamicStateUtils {
         // The forward step, stage by stage, to keep the voltages of the linear solve.
         let (solver, vsolver) = (step_fn.solver(), step_fn.voltage_solver());
         let mut ws = step::take_workspace(&self.c, &mut s);
-        step::pre_solve_dispatch(&self.c, &mut s, all_params, ext.at(0), delta_t, &mut ws);
-        let cst_v = ws.cst[0].clone();
+        step::pre_solve(&self.c, &mut s, all_params, ext.at(0), delta_t, &mut ws);
+        let cst_v = ws.cst[..n].to_vec();
         step::solve_voltage(
             &self.c, solver, vsolver, &mut s, all_params, delta_t, &mut ws,
         )?;
@@ -212,6 +212,7 @@ impl Linearization {
             &self.utils.c,
             self.solver,
             self.voltage_solver,
+            &crate::Parallelism::Serial,
             &mut self.dual_states,
             &self.params_dual,
             self.ext.at(0),
@@ -245,6 +246,14 @@ impl Linearization {
     /// compartment.
     pub fn vjp(&mut self, w: &DVector<f64>) -> Result<DVector<f64>> {
         self.check_len(w.len(), "cotangent")?;
+        let c = &self.utils.c;
+        if !c.syns.is_empty() || !c.diffused.is_empty() {
+            // Synapses couple compartments of different cells, and a diffused ion is solved on
+            // the tree: the stages before the voltage solve are not local to a compartment, so
+            // the transposed product goes through the dense Jacobian.
+            let j = self.jacobian()?;
+            return Ok(j.transpose() * w);
+        }
         if self.tape.is_none() {
             self.tape = Some(self.record_tape()?);
         }
@@ -388,7 +397,7 @@ impl Linearization {
             self.utils
                 .scatter(&self.dual_dyn, &self.params_dual, &mut self.dual_states)?;
             let mut ws = step::take_workspace(&c, &mut self.dual_states);
-            step::pre_solve_dispatch(
+            step::pre_solve(
                 &c,
                 &mut self.dual_states,
                 &self.params_dual,
@@ -404,7 +413,7 @@ impl Linearization {
                 }
             }
             let o = out_keys.len();
-            for (i, (l, cst)) in ws.lin[0].iter().zip(&ws.cst[0]).enumerate() {
+            for (i, (l, cst)) in ws.lin[..n].iter().zip(&ws.cst[..n]).enumerate() {
                 jac[(kin * n_out + o) * n + i] = l.eps;
                 jac[(kin * n_out + o + 1) * n + i] = cst.eps;
                 lin_v[i] = l.re;

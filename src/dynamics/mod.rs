@@ -59,7 +59,12 @@ impl DynLayout {
             .names
             .iter()
             .enumerate()
-            .filter(|(k, _)| states.kinds[*k] != KeyKind::Current { read: false })
+            .filter(|(k, _)| {
+                !matches!(
+                    states.kinds[*k],
+                    KeyKind::Current { read: false } | KeyKind::SynapseCurrent
+                )
+            })
             .map(|(k, name)| (name.clone(), k))
             .collect();
         keys.sort();
@@ -67,11 +72,13 @@ impl DynLayout {
         let entries: Vec<Vec<u32>> = keys
             .iter()
             .map(|(_, k)| {
-                states.defined[*k]
-                    .iter()
-                    .copied()
-                    .filter(|&node| is_comp[node as usize])
-                    .collect()
+                let defined = states.defined(*k).iter().copied();
+                if states.kinds[*k] == KeyKind::SynapseState {
+                    // One entry per synapse of the type, kept whole.
+                    defined.collect()
+                } else {
+                    defined.filter(|&node| is_comp[node as usize]).collect()
+                }
             })
             .collect();
         let mut offsets = vec![0];

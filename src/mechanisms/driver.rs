@@ -12,7 +12,73 @@
 
 use super::{Mechanism, MechanismInfo};
 use crate::scalar::{Dual64, Scalar};
+use std::marker::PhantomData;
 use std::sync::OnceLock;
+
+/// An array handed to a kernel by pointer, so that the workers of a parallel step can share one
+/// state store while each touches only the nodes of its own chunk.
+///
+/// Made safely from `&mut [T]` (exclusive) or `&[T]` (then only read), or unsafely from raw
+/// parts by the step, which guarantees that concurrent kernels access disjoint elements.
+pub struct SharedSlice<'a, T> {
+    ptr: *mut T,
+    len: usize,
+    _m: PhantomData<&'a mut [T]>,
+}
+
+// SAFETY: a `SharedSlice` is either exclusive (made from `&mut`), read-only (made from `&`), or
+// made by `from_raw_parts`, whose caller guarantees that threads touch disjoint elements.
+unsafe impl<T: Send + Sync> Send for SharedSlice<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Send + Sync> Sync for SharedSlice<'_, T> {}
+
+impl<'a, T> SharedSlice<'a, T> {
+    /// Exclusive access to `s`.
+    pub fn new(s: &'a mut [T]) -> Self {
+        SharedSlice {
+            ptr: s.as_mut_ptr(),
+            len: s.len(),
+            _m: PhantomData,
+        }
+    }
+
+    /// Read access to `s` (the kernels that receive it never write through it).
+    pub(crate) fn read_only(s: &'a [T]) -> Self {
+        SharedSlice {
+            ptr: s.as_ptr() as *mut T,
+            len: s.len(),
+            _m: PhantomData,
+        }
+    }
+
+    /// An array of `len` elements at `ptr`.
+    ///
+    /// # Safety
+    /// The memory must be valid for `'a`, and while several `SharedSlice`s of it are alive no
+    /// two of them may access the same element unless both only read it.
+    pub(crate) unsafe fn from_raw_parts(ptr: *mut T, len: usize) -> Self {
+        SharedSlice {
+            ptr,
+            len,
+            _m: PhantomData,
+        }
+    }
+
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether it is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The first element's address.
+    pub fn as_mut_ptr(&self) -> *mut T {
+        self.ptr
+    }
+}
 
 /// Number of compartments processed together in one tile.
 pub const LANES: usize = 32;
@@ -51,7 +117,7 @@ pub struct UpdateArgs<'a, T> {
     /// Where the mechanism lives.
     pub nodes: Nodes<'a>,
     /// The state store: every state array, one after the other.
-    pub store: &'a mut [T],
+    pub store: SharedSlice<'a, T>,
     /// Offset of each of the mechanism's states in `store`.
     pub state_off: &'a [usize],
     /// The parameter store.
@@ -59,10 +125,13 @@ pub struct UpdateArgs<'a, T> {
     /// Offset of each of the mechanism's parameters in `params`.
     pub param_off: &'a [usize],
     /// Per parameter: whether it has the same value on every node of the mechanism (it is then
-    /// loaded once and broadcast). Empty means "none is".
+    /// loaded once, at node `param_node`, and broadcast). Empty means "none is".
     pub param_uniform: &'a [bool],
-    /// Membrane voltage of every node at the start of the step.
-    pub v: &'a [T],
+    /// A node of the mechanism: where uniform parameters are read.
+    pub param_node: usize,
+    /// Membrane voltage of every node at the start of the step (only the updated nodes are
+    /// read).
+    pub v: SharedSlice<'a, T>,
     /// Offset of `v` in `store` (written by mechanisms that set the voltage).
     pub v_off: usize,
     /// Time step (ms).
@@ -74,7 +143,7 @@ pub struct CurrentArgs<'a, T> {
     /// Where the mechanism lives.
     pub nodes: Nodes<'a>,
     /// The state store (read only here).
-    pub store: &'a [T],
+    pub store: SharedSlice<'a, T>,
     /// Offset of each of the mechanism's states in `store`.
     pub state_off: &'a [usize],
     /// The parameter store.
@@ -82,16 +151,18 @@ pub struct CurrentArgs<'a, T> {
     /// Offset of each of the mechanism's parameters in `params`.
     pub param_off: &'a [usize],
     /// Per parameter: whether it has the same value on every node of the mechanism (it is then
-    /// loaded once and broadcast). Empty means "none is".
+    /// loaded once, at node `param_node`, and broadcast). Empty means "none is".
     pub param_uniform: &'a [bool],
+    /// A node of the mechanism: where uniform parameters are read.
+    pub param_node: usize,
     /// Offset in `store` of the state the current acts on (`v`, or the pump's ion).
     pub target_off: usize,
     /// Per node: the slope `dI/dx` is added here.
-    pub lin: &'a mut [T],
+    pub lin: SharedSlice<'a, T>,
     /// Per node: `-(I - slope·x)` is added here.
-    pub cst: &'a mut [T],
+    pub cst: SharedSlice<'a, T>,
     /// Per node: the current `I` is added here.
-    pub current: &'a mut [T],
+    pub current: SharedSlice<'a, T>,
     /// Whether to compute the slope and constant too (false: only the current, for observers).
     pub linearise: bool,
 }
@@ -224,22 +295,36 @@ unsafe fn store_tile<T: Copy>(
     }
 }
 
-/// One past the largest node index of `nodes` (0 if empty).
-fn node_bound(nodes: &Nodes<'_>) -> usize {
-    match nodes {
-        Nodes::Range { start, len } => start + len,
-        Nodes::List(l) => l.iter().map(|&x| x as usize + 1).max().unwrap_or(0),
+/// One past the largest node index that every array allows: `min(len − offset)` over the
+/// arrays' offsets.
+fn limit(len: usize, offsets: &[usize]) -> usize {
+    offsets
+        .iter()
+        .map(|&o| len.saturating_sub(o))
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Checks that every node of a range is below `lim`; lists are checked tile by tile (so no
+/// extra pass over the list).
+fn check_range(nodes: &Nodes<'_>, lim: usize) {
+    if let Nodes::Range { start, len } = nodes {
+        assert!(
+            start + len <= lim,
+            "mechanism arrays too short: nodes up to {} but room for {lim}",
+            start + len
+        );
     }
 }
 
-/// Checks that every array the kernels touch through raw pointers is long enough.
-fn check_bounds(bound: usize, len: usize, offsets: &[usize], what: &str) {
-    for &off in offsets {
-        assert!(
-            off + bound <= len,
-            "mechanism {what} array too short: offset {off} + {bound} > {len}"
-        );
+/// Checks the node indices of one tile of a list against `lim`.
+#[inline(always)]
+fn check_tile(idx: &[usize; LANES], lim: usize) {
+    let mut mx = 0;
+    for &i in idx {
+        mx = mx.max(i);
     }
+    assert!(mx < lim, "mechanism node {mx} out of range ({lim})");
 }
 
 #[inline(always)]
@@ -248,17 +333,17 @@ fn update_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     a: &mut UpdateArgs<'_, T>,
     init: bool,
 ) {
-    let bound = node_bound(&a.nodes);
-    check_bounds(bound, a.store.len(), a.state_off, "state");
-    check_bounds(bound, a.store.len(), &[a.v_off], "state");
-    check_bounds(bound, a.params.len(), a.param_off, "parameter");
-    check_bounds(bound, a.v.len(), &[0], "voltage");
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.v_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.v.len());
+    check_range(&a.nodes, lim);
     match a.nodes {
         Nodes::Range { start, len } => {
-            update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init)
+            update_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, init, lim)
         }
         Nodes::List(list) => {
-            update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init)
+            update_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), init, lim)
         }
     }
 }
@@ -270,10 +355,11 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
     ix: I,
     n: usize,
     init: bool,
+    lim: usize,
 ) {
     let store = a.store.as_mut_ptr();
     let params = a.params.as_ptr();
-    let v_in = a.v.as_ptr();
+    let v_in = a.v.as_mut_ptr() as *const T;
     let mut soff = [0usize; S];
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
@@ -282,10 +368,13 @@ fn update_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, cons
     if a.param_uniform.len() == P {
         uniform.copy_from_slice(a.param_uniform);
     }
-    let first = if n > 0 { ix.node(0) } else { 0 };
+    let first = a.param_node;
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
+        if ix.base(i, n).is_none() {
+            check_tile(&idx, lim);
+        }
         let w = LANES.min(n - i);
         // SAFETY: every index is below `bound` and every offset + bound fits (checked above);
         // states, parameters and voltages are distinct arrays or distinct parts of the store.
@@ -343,22 +432,17 @@ fn current_tiles<M: Mechanism<P, S>, T: Scalar, const P: usize, const S: usize>(
     m: &M,
     a: &mut CurrentArgs<'_, T>,
 ) {
-    let bound = node_bound(&a.nodes);
-    check_bounds(bound, a.store.len(), a.state_off, "state");
-    check_bounds(bound, a.store.len(), &[a.target_off], "state");
-    check_bounds(bound, a.params.len(), a.param_off, "parameter");
-    check_bounds(
-        bound,
-        a.lin.len().min(a.cst.len()).min(a.current.len()),
-        &[0],
-        "output",
-    );
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.target_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.lin.len().min(a.cst.len()).min(a.current.len()));
+    check_range(&a.nodes, lim);
     match a.nodes {
         Nodes::Range { start, len } => {
-            current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len)
+            current_loop::<M, T, RangeIndex, P, S>(m, a, RangeIndex(start), len, lim)
         }
         Nodes::List(list) => {
-            current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len())
+            current_loop::<M, T, ListIndex<'_>, P, S>(m, a, ListIndex(list), list.len(), lim)
         }
     }
 }
@@ -369,10 +453,11 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     a: &mut CurrentArgs<'_, T>,
     ix: I,
     n: usize,
+    lim: usize,
 ) {
     let delta = T::from(FD_DELTA);
     let inv_delta = T::from(1.0 / FD_DELTA);
-    let store = a.store.as_ptr();
+    let store = a.store.as_mut_ptr() as *const T;
     let params = a.params.as_ptr();
     let (lin, cst, cur) = (
         a.lin.as_mut_ptr(),
@@ -387,11 +472,14 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     if a.param_uniform.len() == P {
         uniform.copy_from_slice(a.param_uniform);
     }
-    let first = if n > 0 { ix.node(0) } else { 0 };
+    let first = a.param_node;
     let toff = a.target_off;
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
+        if ix.base(i, n).is_none() {
+            check_tile(&idx, lim);
+        }
         let w = LANES.min(n - i);
         // SAFETY: as in `update_loop`; the outputs are separate arrays.
         unsafe {

@@ -38,10 +38,12 @@
 
 pub mod driver;
 mod hh;
+mod point;
 mod pospischil;
 mod pumps;
 
 pub use hh::HH;
+pub use point::{AdEx, Fire, Izhikevich, Rate};
 pub use pospischil::{CaL, CaT, K, Km, Leak, Na};
 pub use pumps::{CaNernstReversal, CaPump};
 

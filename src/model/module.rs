@@ -1,21 +1,23 @@
 //! [`Module`]: compartments, branches, cells and what is inserted, recorded and stimulated.
 
+use super::edges::{Connection, EdgeTable};
 use super::table::{GEOMETRY, NodeTable};
 use super::trainable::Trainable;
 use super::view::{Level, View, Views};
 use super::{MorphIndex, Morphology};
 use crate::error::{Error, Result};
-use crate::mechanisms::driver::{DynMechanism, Nodes, UpdateArgs, Wrapped};
+use crate::mechanisms::driver::{DynMechanism, Nodes, SharedSlice, UpdateArgs, Wrapped};
 use crate::mechanisms::{InfoKind, Mechanism, MechanismInfo};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// A recorded quantity: a state name at a node.
+/// A recorded quantity: a state name at a node (or, for a synapse state, at an edge).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recording {
-    /// State name (`"v"`, `"HH_m"`, `"i_HH"`, ...).
+    /// State name (`"v"`, `"HH_m"`, `"i_HH"`, `"IonotropicSynapse_s"`, ...).
     pub state: String,
-    /// Node index (Jaxley's `rec_index`).
+    /// Node index, or for synapse states and currents the edge's index within its synapse type
+    /// (Jaxley's `rec_index`).
     pub node: usize,
 }
 
@@ -57,6 +59,9 @@ pub struct Module {
     /// Per global branch: the traced points `[x, y, z, r]` (µm) it was cut from, if it was read
     /// from SWC (Jaxley's `xyzr`; used by `set_ncomp`).
     pub(crate) xyzr: Vec<Option<Arc<[[f64; 4]]>>>,
+    pub(crate) edges: EdgeTable,
+    /// Ion states diffused along the cable (`diffuse`), in order.
+    pub(crate) diffusion: Vec<String>,
 }
 
 impl std::fmt::Debug for Module {
@@ -68,6 +73,8 @@ impl std::fmt::Debug for Module {
             .field("nodes", &self.n_nodes())
             .field("mechanisms", &self.mechanism_names())
             .field("groups", &self.group_names())
+            .field("synapses", &self.synapse_names())
+            .field("edges", &self.edges.len())
             .field("recordings", &self.recordings.len())
             .finish()
     }
@@ -92,6 +99,8 @@ impl Module {
             stimuli: vec![],
             clamps: vec![],
             trainables: vec![],
+            edges: EdgeTable::default(),
+            diffusion: vec![],
         }
     }
 
@@ -233,18 +242,28 @@ impl Module {
                 }
             }
         }
+        for t in &self.edges.types {
+            out.extend(t.info().states.iter().map(|(s, _)| s.clone()));
+        }
         for c in self.membrane_current_names() {
             if !out.contains(&c) {
                 out.push(c);
             }
         }
+        for t in &self.edges.types {
+            out.push(t.info().current_name.clone());
+        }
         out
     }
 
-    /// Names of all parameters (the keys of `all_params`): the compartment geometry and the
-    /// mechanism parameters.
+    /// Names of all parameters (the keys of `all_params`): the compartment geometry, the
+    /// diffusion constants of diffused ions (`axial_diffusion_<ion>`), the mechanism parameters
+    /// and the synapse parameters.
     pub fn param_names(&self) -> Vec<String> {
         let mut out: Vec<String> = GEOMETRY.iter().map(|s| s.to_string()).collect();
+        for ion in &self.diffusion {
+            out.push(format!("axial_diffusion_{ion}"));
+        }
         for m in self.ordered_mechanisms() {
             for (p, _) in &m.info().params {
                 if !out.contains(p) {
@@ -252,7 +271,107 @@ impl Module {
                 }
             }
         }
+        for t in &self.edges.types {
+            out.extend(t.info().params.iter().map(|(p, _)| p.clone()));
+        }
         out
+    }
+
+    /// Synapse type names in order of first connection (Jaxley's `synapse_names`).
+    pub fn synapse_names(&self) -> Vec<String> {
+        self.edges
+            .types
+            .iter()
+            .map(|t| t.info().name.clone())
+            .collect()
+    }
+
+    /// Names, defaults and current of a synapse type of this network.
+    pub fn synapse_info(&self, name: &str) -> Option<&crate::synapses::SynapseInfo> {
+        self.edges
+            .types
+            .iter()
+            .map(|t| t.info())
+            .find(|i| i.name == name)
+    }
+
+    /// Number of synapses (edges).
+    pub fn n_edges(&self) -> usize {
+        self.edges.len()
+    }
+
+    /// Every synapse: type, index within the type, pre- and post-synaptic node (Jaxley's
+    /// `.edges`).
+    pub fn connections(&self) -> Vec<Connection> {
+        self.edges.connections()
+    }
+
+    /// Values of a synapse parameter or state, one per edge of its type (in edge order).
+    pub fn edge_column(&self, name: &str) -> Result<&[f64]> {
+        self.edges
+            .cols
+            .get(name)
+            .map(|c| c.as_slice())
+            .ok_or_else(|| Error::UnknownName {
+                name: name.to_string(),
+                context: format!(
+                    "not a synapse parameter or state; synapse types: {}",
+                    self.synapse_names().join(", ")
+                ),
+            })
+    }
+
+    /// Whether `name` is a parameter, state or current of a synapse type.
+    pub(crate) fn is_synapse_key(&self, name: &str) -> bool {
+        self.edges.type_of_key(name).is_some()
+    }
+
+    /// Diffuses an ion along the cable (Jaxley's `diffuse`): the state `state` (e.g. `"CaCon_i"`)
+    /// is then solved on the same tree as the voltage, with its own axial terms
+    /// `D/((r_a + r_b)·volume)` where `D` is the parameter `axial_diffusion_<state>` (default 1,
+    /// must be positive). Compartments without a mechanism that declares the state get the
+    /// value 0.
+    ///
+    /// ```
+    /// use huxley::{Branch, Cell, Compartment, CaNernstReversal, CaPump};
+    /// # fn main() -> huxley::Result<()> {
+    /// let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0])?;
+    /// cell.branch(0)?.insert(CaPump)?.insert(CaNernstReversal)?;
+    /// cell.diffuse("CaCon_i")?;
+    /// assert_eq!(cell.column("CaCon_i")?, &[5e-5, 5e-5, 0.0, 0.0]);
+    /// assert_eq!(cell.column("axial_diffusion_CaCon_i")?, &[1.0; 4]);
+    /// # Ok(()) }
+    /// ```
+    pub fn diffuse(&mut self, state: &str) -> Result<&mut Self> {
+        let is_mech_state = self
+            .mechs
+            .iter()
+            .any(|m| m.info().states.iter().any(|(s, _)| s == state));
+        if !is_mech_state {
+            return Err(Error::UnknownName {
+                name: state.to_string(),
+                context: "only a state of an inserted mechanism (e.g. CaCon_i) can be diffused"
+                    .into(),
+            });
+        }
+        if !self.diffusion.iter().any(|d| d == state) {
+            self.diffusion.push(state.to_string());
+        }
+        let n = self.table.n;
+        self.table
+            .cols
+            .insert(format!("axial_diffusion_{state}"), vec![1.0; n]);
+        for x in self.table.col_mut(state) {
+            if x.is_nan() {
+                *x = 0.0;
+            }
+        }
+        Ok(self)
+    }
+
+    /// The diffused ion states, in the order of `diffuse` calls.
+    pub fn diffusion_states(&self) -> &[String] {
+        &self.diffusion
     }
 
     /// Values of column `name` for every compartment (NaN where it is not defined).
@@ -307,7 +426,45 @@ impl Module {
 
     /// Cell `i` (a view).
     pub fn cell(&mut self, i: usize) -> Result<View<'_>> {
-        self.all().cell(i)
+        let comps = self.cell_comps(i)?.collect();
+        Ok(View::new(self, comps, Level::Cell))
+    }
+
+    /// Several cells (a view at the level of cells, in ascending order, as Jaxley's
+    /// `net.cell([..])`); e.g. the pre- or post-synaptic population of
+    /// [`crate::fully_connect`].
+    pub fn cells_at(&mut self, cells: &[usize]) -> Result<View<'_>> {
+        let mut sorted = cells.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        if sorted.is_empty() {
+            return Err(Error::EmptyView("no cells selected".into()));
+        }
+        let mut comps = Vec::new();
+        for &c in &sorted {
+            comps.extend(self.cell_comps(c)?);
+        }
+        Ok(View::new(self, comps, Level::Cell))
+    }
+
+    /// Global compartment indices of cell `i`.
+    pub(crate) fn cell_comps(&self, i: usize) -> Result<std::ops::Range<usize>> {
+        let n = self.n_cells();
+        if i >= n {
+            return Err(Error::IndexOutOfRange {
+                what: "cell",
+                index: i,
+                len: n,
+            });
+        }
+        let ix = &self.ix;
+        let first = ix.branch_first_comp[ix.cell_first_branch[i]];
+        let end = if i + 1 < n {
+            ix.branch_first_comp[ix.cell_first_branch[i + 1]]
+        } else {
+            self.n_comps()
+        };
+        Ok(first..end)
     }
     /// Branch `i` (a view); in a network, branch `i` of every cell.
     pub fn branch(&mut self, i: usize) -> Result<View<'_>> {
@@ -335,9 +492,14 @@ impl Module {
         self.all().comps()
     }
 
-    /// Sets a parameter or state everywhere it is defined; see [`View::set`].
+    /// Sets a parameter or state everywhere it is defined; see [`View::set`]. A synapse
+    /// parameter or state (e.g. `IonotropicSynapse_gS`) is set on every edge of its type.
     pub fn set(&mut self, name: &str, value: f64) -> Result<&mut Self> {
-        self.all().set(name, value)?;
+        if self.is_synapse_key(name) {
+            self.all_edges().set(name, value)?;
+        } else {
+            self.all().set(name, value)?;
+        }
         Ok(self)
     }
     /// Sets a parameter or state per compartment; see [`View::set_values`].
@@ -353,9 +515,14 @@ impl Module {
         self.all().insert(mech)?;
         Ok(self)
     }
-    /// Records a state in every compartment; see [`View::record`].
+    /// Records a state in every compartment; see [`View::record`]. A synapse state or current
+    /// (e.g. `IonotropicSynapse_s`, `i_IonotropicSynapse`) is recorded at every edge of its type.
     pub fn record(&mut self, state: &str) -> Result<&mut Self> {
-        self.all().record(state)?;
+        if self.is_synapse_key(state) {
+            self.all_edges().record(state)?;
+        } else {
+            self.all().record(state)?;
+        }
         Ok(self)
     }
     /// Stimulates every compartment; see [`View::stimulate`].
@@ -363,14 +530,24 @@ impl Module {
         self.all().stimulate(current);
         self
     }
-    /// Clamps a state in every compartment; see [`View::clamp`].
+    /// Clamps a state in every compartment (a synapse state: at every edge of its type); see
+    /// [`View::clamp`].
     pub fn clamp(&mut self, state: &str, values: &[f64]) -> Result<&mut Self> {
-        self.all().clamp(state, values)?;
+        if self.is_synapse_key(state) {
+            self.all_edges().clamp(state, values)?;
+        } else {
+            self.all().clamp(state, values)?;
+        }
         Ok(self)
     }
-    /// Makes a parameter trainable, shared by the whole module; see [`View::make_trainable`].
+    /// Makes a parameter trainable, shared by the whole module (a synapse parameter: shared by
+    /// every edge of its type); see [`View::make_trainable`].
     pub fn make_trainable(&mut self, key: &str, init: Option<f64>) -> Result<&mut Self> {
-        self.all().make_trainable(key, init)?;
+        if self.is_synapse_key(key) {
+            self.all_edges().make_trainable(key, init)?;
+        } else {
+            self.all().make_trainable(key, init)?;
+        }
         Ok(self)
     }
 
@@ -432,12 +609,13 @@ impl Module {
             let param_off: Vec<usize> = (0..info.params.len()).map(|k| k * n).collect();
             let mut args = UpdateArgs {
                 nodes: Nodes::List(&comps),
-                store: &mut store,
+                store: SharedSlice::new(&mut store),
                 state_off: &state_off,
                 params: &params,
                 param_off: &param_off,
                 param_uniform: &[],
-                v: &v,
+                param_node: 0,
+                v: SharedSlice::read_only(&v),
                 v_off: info.states.len() * n,
                 dt: delta_t,
             };
@@ -497,7 +675,7 @@ impl Module {
 
     /// Compartments where state `name` is defined.
     pub(crate) fn state_comps(&self, name: &str) -> BTreeSet<usize> {
-        if name == "v" {
+        if name == "v" || self.diffusion.iter().any(|d| d == name) {
             return (0..self.n_comps()).collect();
         }
         let mut out = BTreeSet::new();

@@ -70,13 +70,39 @@ impl crate::Module {
         self.trainables.clear();
     }
 
-    /// Jaxley's `data_set` on the whole module; see [`crate::View::data_set`].
+    /// Jaxley's `data_set` on the whole module (for a synapse parameter or state: on every edge
+    /// of its type); see [`crate::View::data_set`].
     pub fn data_set<T: Scalar>(
         &self,
         key: &str,
         value: T,
         param_state: Option<Vec<ParamState<T>>>,
     ) -> crate::Result<Vec<ParamState<T>>> {
+        if self.is_synapse_key(key) {
+            let t = self.edges.type_of_key(key).expect("a synapse key");
+            if !self.edges.cols.contains_key(key) {
+                return Err(crate::Error::UnknownName {
+                    name: key.to_string(),
+                    context: "a synapse current is computed, not set".into(),
+                });
+            }
+            let rows: Vec<usize> = (0..self.edges.len())
+                .filter(|&e| self.edges.ty[e] == t)
+                .map(|e| self.edges.within[e])
+                .collect();
+            if rows.is_empty() {
+                return Err(crate::Error::EmptyView(format!(
+                    "the network has no synapse with `{key}`"
+                )));
+            }
+            let mut ps = param_state.unwrap_or_default();
+            ps.push(ParamState {
+                key: key.to_string(),
+                values: vec![value; rows.len()],
+                nodes: rows.into_iter().map(|r| vec![r]).collect(),
+            });
+            return Ok(ps);
+        }
         let col = self
             .table
             .cols

@@ -77,6 +77,15 @@ impl<'a> View<'a> {
         self.level
     }
 
+    /// An owned copy of the selection, which outlives the view: what [`crate::connect`] and
+    /// the other connection functions take as pre- and post-synaptic sides.
+    pub fn selection(&self) -> Selection {
+        Selection {
+            comps: self.comps.clone(),
+            level: self.level,
+        }
+    }
+
     /// Values of a parameter or state in the view's compartments.
     pub fn get(&self, name: &str) -> Result<Vec<f64>> {
         let col = self.m.column(name)?;
@@ -229,6 +238,9 @@ impl<'a> View<'a> {
             "radius" | "length" | "axial_resistivity" | "capacitance" | "area" | "volume" => {
                 crate::error::check_positive(name, value, location)
             }
+            _ if name.starts_with("axial_diffusion_") => {
+                crate::error::check_positive(name, value, location)
+            }
             _ if !value.is_finite() => Err(Error::InvalidValue {
                 name: name.to_string(),
                 value,
@@ -299,6 +311,14 @@ impl<'a> View<'a> {
     }
 
     fn check_state(&self, state: &str) -> Result<()> {
+        if self.m.is_synapse_key(state) {
+            return Err(Error::UnknownName {
+                name: state.to_string(),
+                context: "a synapse state: record or clamp it on edges, e.g. \
+                          `net.synapse(name)?.record(state)`"
+                    .into(),
+            });
+        }
         if !self.m.is_state_name(state) {
             return Err(Error::UnknownName {
                 name: state.to_string(),
@@ -456,6 +476,29 @@ impl<'a> View<'a> {
             values: vec![value; nodes.len()],
         });
         Ok(ps)
+    }
+}
+
+/// An owned selection of compartments (made by [`View::selection`]), e.g. the pre- or
+/// post-synaptic side of [`crate::connect`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Selection {
+    pub(crate) comps: Vec<usize>,
+    pub(crate) level: Level,
+}
+
+impl Selection {
+    /// Global compartment indices, in view order.
+    pub fn comp_indices(&self) -> &[usize] {
+        &self.comps
+    }
+    /// Number of compartments.
+    pub fn len(&self) -> usize {
+        self.comps.len()
+    }
+    /// Whether it selects nothing.
+    pub fn is_empty(&self) -> bool {
+        self.comps.is_empty()
     }
 }
 

@@ -11,13 +11,13 @@ use crate::state::AllParams;
 /// `diag[i] = [i is a compartment] + h lin[i] + h Σ_e g_e` and
 /// `rhs[i] = [i is a compartment] (v[i] + h cst[i])`.
 ///
-/// Nodes are eliminated level by level in the order of [`crate::compile::HinesOrder`] (deepest
-/// level first, all cells and branches interleaved). Within a level nodes are independent: their
-/// reciprocal diagonals are computed together (one vectorised division per node), then folded into
-/// their parents. Back substitution runs the levels the other way. `d` and `r` are scratch arrays
-/// of length `n_nodes`.
-#[inline(always)]
+/// Nodes are eliminated unit by unit and, inside a unit, level by level in the order of
+/// [`crate::compile::HinesOrder`] (deepest level first, cells and branches interleaved). Within a
+/// level nodes are independent: their reciprocal diagonals are computed together (one vectorised
+/// division per node), then folded into their parents. Back substitution runs the levels the
+/// other way. `d` and `r` are scratch arrays of length `n_nodes`.
 #[allow(clippy::too_many_arguments)]
+#[inline(always)]
 pub fn solve<T: Scalar>(
     c: &Compiled,
     p: &AllParams<T>,
@@ -30,33 +30,171 @@ pub fn solve<T: Scalar>(
 ) {
     let ord = &c.hines;
     let n = ord.order.len();
-    let nv = v.len();
     assert!(
-        nv >= n && lin.len() == nv && cst.len() == nv,
+        v.len() >= n && lin.len() >= n && cst.len() >= n && d.len() >= n && r.len() >= n,
         "arrays shorter than the node count"
     );
-    let (order, is_comp) = (&ord.order[..n], &ord.is_comp[..n]);
-    let (d, r) = (&mut d[..n], &mut r[..n]);
-    diagonal(ord, p, lin, h, d);
-    for k in 0..n {
-        let i = order[k] as usize;
-        // SAFETY: `order` is a permutation of 0..n (built by `HinesOrder::build`) and n <= nv.
-        let (ci, vi) = unsafe { (*cst.get_unchecked(i), *v.get_unchecked(i)) };
-        let rk = vi + h * ci;
-        r[k] = if is_comp[k] { rk } else { T::zero() };
+    let coef = Coefficients {
+        lower: &p.h_lower,
+        upper: &p.h_upper,
+        gsum: &p.h_gsum,
+    };
+    for u in 0..ord.units.len() {
+        let nodes = ord.units[u].nodes.clone();
+        solve_unit(
+            ord,
+            u,
+            coef,
+            &lin[nodes.clone()],
+            &cst[nodes.clone()],
+            &mut v[nodes.clone()],
+            h,
+            &mut d[nodes.clone()],
+            &mut r[nodes],
+            true,
+        );
     }
-    eliminate(ord, &p.h_lower, &p.h_upper, h, d, r);
-    for k in 0..n {
-        // SAFETY: `order` is a permutation of 0..n.
-        unsafe { *v.get_unchecked_mut(order[k] as usize) = r[k] };
+}
+
+/// The coefficients of the tree system per elimination position (see [`AllParams`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Coefficients<'a, T> {
+    /// Conductance of row `node`, column `parent`.
+    pub lower: &'a [T],
+    /// Conductance of row `parent`, column `node`.
+    pub upper: &'a [T],
+    /// Sum of the conductances into the node.
+    pub gsum: &'a [T],
+}
+
+/// Solves one unit. `lin`, `cst`, `v`, `d` and `r` are the unit's parts of the node arrays
+/// (indexed by node − first node of the unit; positions equal nodes at unit level); the
+/// coefficients are indexed by global position. With `write_bp = false` the solution is written
+/// at compartments only (ion concentrations are not defined at branchpoints).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn solve_unit<T: Scalar>(
+    ord: &HinesOrder,
+    u: usize,
+    coef: Coefficients<'_, T>,
+    lin: &[T],
+    cst: &[T],
+    v: &mut [T],
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+    write_bp: bool,
+) {
+    let unit = &ord.units[u];
+    let base = unit.nodes.start;
+    let m = unit.nodes.len();
+    let range = unit.nodes.clone();
+    let (order, is_comp) = (&ord.order[range.clone()], &ord.is_comp[range.clone()]);
+    let (lower, upper, gsum) = (
+        &coef.lower[range.clone()],
+        &coef.upper[range.clone()],
+        &coef.gsum[range],
+    );
+    let (d, r) = (&mut d[..m], &mut r[..m]);
+    let (lin, cst, v) = (&lin[..m], &cst[..m], &mut v[..m]);
+    let one = T::one();
+    let zero = T::zero();
+    for k in 0..m {
+        let i = order[k] as usize - base;
+        debug_assert!(i < m);
+        // SAFETY: `order` restricted to a unit is a permutation of the unit's nodes (built by
+        // `HinesOrder::build`), so i < m.
+        let (li, ci, vi) = unsafe {
+            (
+                *lin.get_unchecked(i),
+                *cst.get_unchecked(i),
+                *v.get_unchecked(i),
+            )
+        };
+        let comp = is_comp[k];
+        let dk = h * li + h * gsum[k];
+        d[k] = if comp { dk + one } else { dk };
+        let rk = vi + h * ci;
+        r[k] = if comp { rk } else { zero };
+    }
+    eliminate_unit(ord, u, lower, upper, h, d, r);
+    let pos = &ord.pos[base..base + m];
+    for i in 0..m {
+        let k = pos[i] as usize - base;
+        debug_assert!(k < m);
+        // SAFETY: `pos` restricted to a unit is a permutation of the unit's positions.
+        let (x, comp) = unsafe { (*r.get_unchecked(k), *is_comp.get_unchecked(k)) };
+        if write_bp || comp {
+            v[i] = x;
+        }
+    }
+}
+
+/// Elimination and back substitution of unit `u` in elimination order (`d`, `r`, `lower`,
+/// `upper` are the unit's parts, indexed by position − first position of the unit); `lower[k]`
+/// and `upper[k]` are the conductances of row k / column k towards the parent. On entry `d` holds
+/// the diagonal, `r` the right-hand side; on return `r` holds the solution.
+#[inline(always)]
+fn eliminate_unit<T: Scalar>(
+    ord: &HinesOrder,
+    u: usize,
+    lower: &[T],
+    upper: &[T],
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+) {
+    let unit = &ord.units[u];
+    let base = unit.nodes.start;
+    let m = unit.nodes.len();
+    let parent_pos = &ord.parent_pos[unit.nodes.clone()];
+    let one = T::one();
+    let h2 = h * h;
+    let levels = &ord.levels;
+    let (first, last) = (unit.levels.start, unit.levels.end - 1);
+    for l in first..=last {
+        let (a, b) = (levels[l] - base, levels[l + 1] - base);
+        for dk in &mut d[a..b] {
+            *dk = one / *dk;
+        }
+        if l == last {
+            break; // the roots: nothing above them
+        }
+        for k in a..b {
+            let pp = parent_pos[k] as usize - base;
+            debug_assert!(pp > k && pp < m);
+            let inv = d[k];
+            let rk = r[k];
+            // SAFETY: parents come after their children in the unit's order, before m.
+            unsafe {
+                *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
+                *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
+            }
+        }
+    }
+    let (a, b) = (levels[last] - base, levels[last + 1] - base);
+    for k in a..b {
+        r[k] *= d[k];
+    }
+    for l in (first..last).rev() {
+        let (a, b) = (levels[l] - base, levels[l + 1] - base);
+        let (lo, hi) = r.split_at_mut(b);
+        let (lo, dl, ll, pl) = (&mut lo[a..b], &d[a..b], &lower[a..b], &parent_pos[a..b]);
+        for q in 0..b - a {
+            let pp = pl[q] as usize - base - b;
+            debug_assert!(pp < hi.len());
+            // SAFETY: parents come after their children's level, inside the unit.
+            let rp = unsafe { *hi.get_unchecked(pp) };
+            lo[q] = (lo[q] + h * ll[q] * rp) * dl[q];
+        }
     }
 }
 
 /// Solves the **transposed** backward-Euler system `Aᵀ λ = w` in place (`rhs` holds `w` per node
-/// and receives `λ`). The transpose of a tree matrix is a tree matrix with the two off-diagonal
-/// entries of every edge swapped, so this is the same elimination — the adjoint of one implicit
-/// step, used by vector–Jacobian products.
-#[inline(always)]
+/// and receives `λ`; `A` as in [`solve`] with step `h`). The transpose of a tree matrix is a tree
+/// matrix with the two off-diagonal entries of every edge swapped, so this is the same
+/// elimination — the adjoint of one implicit step, used by vector–Jacobian products.
+/// `d` and `r` are scratch arrays of length `n_nodes`.
 pub fn solve_transpose<T: Scalar>(
     c: &Compiled,
     p: &AllParams<T>,
@@ -69,83 +207,28 @@ pub fn solve_transpose<T: Scalar>(
     let ord = &c.hines;
     let n = ord.order.len();
     assert!(
-        rhs.len() >= n && lin.len() >= n,
+        rhs.len() >= n && lin.len() >= n && d.len() >= n && r.len() >= n,
         "arrays shorter than the node count"
     );
-    let order = &ord.order[..n];
-    let (d, r) = (&mut d[..n], &mut r[..n]);
-    diagonal(ord, p, lin, h, d);
-    for k in 0..n {
-        r[k] = rhs[order[k] as usize];
-    }
-    eliminate(ord, &p.h_upper, &p.h_lower, h, d, r);
-    for k in 0..n {
-        rhs[order[k] as usize] = r[k];
-    }
-}
-
-/// The diagonal in elimination order.
-#[inline(always)]
-fn diagonal<T: Scalar>(ord: &HinesOrder, p: &AllParams<T>, lin: &[T], h: T, d: &mut [T]) {
-    let n = d.len();
-    let (order, is_comp, gsum) = (&ord.order[..n], &ord.is_comp[..n], &p.h_gsum[..n]);
-    for k in 0..n {
-        let i = order[k] as usize;
-        // SAFETY: `order` is a permutation of 0..n and callers checked lin.len() >= n.
-        let li = unsafe { *lin.get_unchecked(i) };
-        let dk = h * li + h * gsum[k];
-        d[k] = if is_comp[k] { dk + T::one() } else { dk };
-    }
-}
-
-/// Elimination and back substitution in elimination order; `lower[k]`/`upper[k]` are the
-/// conductances of row k / column k towards the parent. On return `r` holds the solution.
-#[inline(always)]
-fn eliminate<T: Scalar>(
-    ord: &HinesOrder,
-    lower: &[T],
-    upper: &[T],
-    h: T,
-    d: &mut [T],
-    r: &mut [T],
-) {
-    let n = d.len();
-    let parent_pos = &ord.parent_pos[..n];
-    let (lower, upper) = (&lower[..n], &upper[..n]);
-    let one = T::one();
-    let h2 = h * h;
-    let levels = &ord.levels;
-    let last = levels.len() - 2;
-    for l in 0..=last {
-        let (a, b) = (levels[l], levels[l + 1]);
-        for dk in &mut d[a..b] {
-            *dk = one / *dk;
+    for u in 0..ord.units.len() {
+        let range = ord.units[u].nodes.clone();
+        for k in range.clone() {
+            let i = ord.order[k] as usize;
+            let dk = h * lin[i] + h * p.h_gsum[k];
+            d[k] = if ord.is_comp[k] { dk + T::one() } else { dk };
+            r[k] = rhs[i];
         }
-        if l == last {
-            break; // the roots: nothing above them
-        }
-        for k in a..b {
-            let pp = parent_pos[k] as usize;
-            debug_assert!(pp > k && pp < n);
-            let inv = d[k];
-            let rk = r[k];
-            // SAFETY: parents come after their children in the order and before n.
-            unsafe {
-                *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
-                *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
-            }
-        }
-    }
-    let (a, b) = (levels[last], levels[last + 1]);
-    for k in a..b {
-        r[k] *= d[k];
-    }
-    for l in (0..last).rev() {
-        for k in levels[l]..levels[l + 1] {
-            let pp = parent_pos[k] as usize;
-            // SAFETY: as above.
-            let rp = unsafe { *r.get_unchecked(pp) };
-            r[k] = (r[k] + h * lower[k] * rp) * d[k];
+        eliminate_unit(
+            ord,
+            u,
+            &p.h_upper[range.clone()],
+            &p.h_lower[range.clone()],
+            h,
+            &mut d[range.clone()],
+            &mut r[range.clone()],
+        );
+        for k in range {
+            rhs[ord.order[k] as usize] = r[k];
         }
     }
 }

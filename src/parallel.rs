@@ -1,0 +1,98 @@
+//! How the step uses threads.
+//!
+//! The nodes of a model are split into chunks once, at compile time, independently of the
+//! number of threads: small cells are grouped into chunks of about 512 nodes, a cell of more than
+//! 4096 nodes is split into chunks of 2048 nodes. A step runs one parallel region over the chunks;
+//! each worker updates the mechanisms of its chunk, computes their currents, adds the synapses
+//! that end in the chunk (edge after edge, in a fixed order) and, when the chunk holds whole
+//! cells, solves their cable equations. Nothing is summed across chunks, so the results are bit
+//! for bit the same whatever the number of threads.
+
+use std::sync::Arc;
+
+/// How a step uses threads.
+///
+/// The nodes of a model are split into chunks once, at compile time, independently of the
+/// number of threads: small cells are grouped into chunks of about 512 nodes, a cell of more than
+/// 4096 nodes is split into chunks of 2048 nodes. A step runs one parallel region over the chunks;
+/// each worker updates the mechanisms of its chunk, computes their currents, adds the synapses
+/// that end in the chunk (edge after edge, in a fixed order) and, when the chunk holds whole
+/// cells, solves their cable equations. Nothing is summed across chunks, so the results are bit
+/// for bit the same whatever the number of threads. Calling [`crate::StepFn::step`] in a loop
+/// from outside the pool hands every step to the pool anew; run the loop inside
+/// [`crate::StepFn::in_pool`] (as `integrate` does) to avoid that.
+///
+/// ```
+/// use huxley::{Cell, HH, IntegrateOptions, Network, Parallelism, integrate};
+/// # fn main() -> huxley::Result<()> {
+/// let mut net = Network::new(&vec![Cell::default(); 600])?;
+/// net.insert(HH)?;
+/// net.cell(0)?.record("v")?;
+/// let pool = rayon::ThreadPoolBuilder::new().num_threads(2).build().unwrap();
+/// let opts = IntegrateOptions {
+///     parallelism: Parallelism::Pool(std::sync::Arc::new(pool)),
+///     ..IntegrateOptions::t_max(1.0)
+/// };
+/// let two = integrate(&net, &opts)?.recordings;
+/// let one = integrate(&net, &IntegrateOptions { parallelism: Parallelism::Serial, ..opts })?;
+/// assert_eq!(two, one.recordings); // bit for bit
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default)]
+pub enum Parallelism {
+    /// Chunks in parallel on rayon's current pool (the global pool, unless called from inside
+    /// another pool), when the model has more than one chunk. The default.
+    #[default]
+    Auto,
+    /// Everything on the calling thread.
+    Serial,
+    /// Chunks in parallel on the given pool.
+    Pool(Arc<rayon::ThreadPool>),
+}
+
+impl Parallelism {
+    /// Runs `f(0..n)`, in parallel where allowed. `f` must not depend on the order of calls.
+    pub(crate) fn for_each(&self, n: usize, f: impl Fn(usize) + Sync + Send) {
+        use rayon::prelude::*;
+        if n <= 1 {
+            (0..n).for_each(f);
+            return;
+        }
+        match self {
+            Parallelism::Serial => (0..n).for_each(f),
+            Parallelism::Auto => {
+                if rayon::current_num_threads() > 1 {
+                    (0..n).into_par_iter().for_each(f)
+                } else {
+                    (0..n).for_each(f)
+                }
+            }
+            Parallelism::Pool(pool) => {
+                if pool.current_num_threads() > 1 {
+                    pool.install(|| (0..n).into_par_iter().for_each(f))
+                } else {
+                    (0..n).for_each(f)
+                }
+            }
+        }
+    }
+
+    /// Runs `f` on a worker thread of the pool (so that the parallel regions inside it do not
+    /// each pay for handing work to the pool), or on the calling thread.
+    pub(crate) fn run<R: Send>(&self, parallel: bool, f: impl FnOnce() -> R + Send) -> R {
+        if !parallel {
+            return f();
+        }
+        match self {
+            Parallelism::Serial => f(),
+            Parallelism::Auto => {
+                if rayon::current_thread_index().is_some() || rayon::current_num_threads() <= 1 {
+                    f()
+                } else {
+                    rayon::join(f, || ()).0
+                }
+            }
+            Parallelism::Pool(pool) => pool.install(f),
+        }
+    }
+}

@@ -1,0 +1,490 @@
+//! The loops that drive a [`Synapse`] over the edges of its type.
+//!
+//! As for mechanisms ([`crate::mechanisms::driver`]): edges are processed in tiles of [`LANES`]
+//! (states, parameters and the two voltages gathered into small arrays, the synapse run lane by
+//! lane, results scattered back), the `f64` loops are compiled for AVX-512, AVX2+FMA and the
+//! baseline and chosen at run time, and dynamic dispatch happens once per synapse type per call.
+//!
+//! Contributions to the post-synaptic nodes are added one edge after the other in the order of
+//! the edge list, so sums never depend on how work is split between threads.
+
+use super::{Synapse, SynapseInfo};
+use crate::mechanisms::driver::{FD_DELTA, LANES, Nodes, SharedSlice, SimdLevel, simd_level};
+use crate::scalar::{Dual64, Scalar};
+
+/// Arguments of a synapse state update.
+pub struct SynUpdateArgs<'a, T> {
+    /// The edges to update (indices within the type).
+    pub edges: Nodes<'a>,
+    /// Per edge of the type: index of its pre-synaptic voltage in `v_pre`.
+    pub pre: &'a [u32],
+    /// Post-synaptic node of every edge of the type.
+    pub post: &'a [u32],
+    /// The state store.
+    pub store: SharedSlice<'a, T>,
+    /// Offset of each state array of the type in `store`.
+    pub state_off: &'a [usize],
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each parameter array of the type in `params`.
+    pub param_off: &'a [usize],
+    /// Pre-synaptic voltages, indexed by `pre`.
+    pub v_pre: &'a [T],
+    /// Voltage of every node (only the post-synaptic nodes of the edges are read).
+    pub v: SharedSlice<'a, T>,
+    /// Time step (ms).
+    pub dt: T,
+}
+
+/// Arguments of the synapse current and its linearisation.
+pub struct SynCurrentArgs<'a, T> {
+    /// The edges (indices within the type); their contributions are added in this order.
+    pub edges: Nodes<'a>,
+    /// Per edge of the type: index of its pre-synaptic voltage in `v_pre`.
+    pub pre: &'a [u32],
+    /// Post-synaptic node of every edge of the type.
+    pub post: &'a [u32],
+    /// The state store: states are read, the current of each edge is written at `current_off`.
+    pub store: SharedSlice<'a, T>,
+    /// Offset of each state array of the type in `store`.
+    pub state_off: &'a [usize],
+    /// Offset of the type's current array (`i_<name>`, nA per edge) in `store`.
+    pub current_off: usize,
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each parameter array of the type in `params`.
+    pub param_off: &'a [usize],
+    /// Pre-synaptic voltages, indexed by `pre`.
+    pub v_pre: &'a [T],
+    /// Voltage of every node (only the post-synaptic nodes of the edges are read).
+    pub v: SharedSlice<'a, T>,
+    /// Membrane area (µm²) of every node.
+    pub area: &'a [T],
+    /// Per node: the slope of the density (µA/cm² per mV) is added here.
+    pub lin: SharedSlice<'a, T>,
+    /// Per node: minus the constant of the density is added here.
+    pub cst: SharedSlice<'a, T>,
+    /// If given, the states are first advanced by this time step (ms), edge by edge in the same
+    /// pass: the same as a state update followed by the current, in one sweep over the edges.
+    pub update_dt: Option<T>,
+}
+
+/// Object-safe face of a synapse type: one method per supported scalar type.
+pub trait DynSynapse: Send + Sync {
+    /// Names and defaults.
+    fn info(&self) -> &SynapseInfo;
+    /// State update in `f64`.
+    fn update_f64(&self, args: &mut SynUpdateArgs<'_, f64>);
+    /// State update with dual numbers.
+    fn update_dual(&self, args: &mut SynUpdateArgs<'_, Dual64>);
+    /// Currents and their linearisation in `f64`.
+    fn current_f64(&self, args: &mut SynCurrentArgs<'_, f64>);
+    /// The same with dual numbers.
+    fn current_dual(&self, args: &mut SynCurrentArgs<'_, Dual64>);
+}
+
+/// A synapse together with its resolved names.
+pub(crate) struct WrappedSynapse<Y, const P: usize, const S: usize> {
+    pub(crate) syn: Y,
+    pub(crate) info: SynapseInfo,
+}
+
+/// Edge indices of the tile at position `i` of `n`; lanes past the end repeat the last edge.
+#[inline(always)]
+fn tile_edges(edges: &Nodes<'_>, i: usize, n: usize) -> [usize; LANES] {
+    let mut idx = [0usize; LANES];
+    match edges {
+        Nodes::Range { start, .. } => {
+            for (l, x) in idx.iter_mut().enumerate() {
+                *x = start + (i + l).min(n - 1);
+            }
+        }
+        Nodes::List(list) => {
+            for (l, x) in idx.iter_mut().enumerate() {
+                // SAFETY: the index is below n = list.len().
+                *x = unsafe { *list.get_unchecked((i + l).min(n - 1)) } as usize;
+            }
+        }
+    }
+    idx
+}
+
+/// For a full tile of a contiguous range: its first edge.
+#[inline(always)]
+fn tile_base(edges: &Nodes<'_>, i: usize, n: usize) -> Option<usize> {
+    match edges {
+        Nodes::Range { start, .. } if i + LANES <= n => Some(start + i),
+        _ => None,
+    }
+}
+
+/// Loads one tile of the array at `ptr + off` (contiguous when `base` is known).
+///
+/// # Safety
+/// Every `off + edge` of the tile is in bounds.
+#[inline(always)]
+unsafe fn load<T: Copy>(
+    ptr: *const T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    out: &mut [T; LANES],
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        match base {
+            Some(b) => {
+                for (l, x) in out.iter_mut().enumerate() {
+                    *x = *ptr.add(off + b + l);
+                }
+            }
+            None => {
+                for (l, x) in out.iter_mut().enumerate() {
+                    *x = *ptr.add(off + idx[l]);
+                }
+            }
+        }
+    }
+}
+
+/// Stores the first `w` lanes of a tile (all of them, contiguously, when `base` is known).
+///
+/// # Safety
+/// As for [`load`].
+#[inline(always)]
+unsafe fn store<T: Copy>(
+    ptr: *mut T,
+    off: usize,
+    base: Option<usize>,
+    idx: &[usize; LANES],
+    w: usize,
+    x: &[T; LANES],
+) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        match base {
+            Some(b) => {
+                for (l, x) in x.iter().enumerate() {
+                    *ptr.add(off + b + l) = *x;
+                }
+            }
+            None => {
+                for l in 0..w {
+                    *ptr.add(off + idx[l]) = x[l];
+                }
+            }
+        }
+    }
+}
+
+#[inline(always)]
+fn tile_max(idx: &[usize; LANES]) -> usize {
+    let mut mx = 0;
+    for &i in idx {
+        mx = mx.max(i);
+    }
+    mx
+}
+
+fn check(cond: bool, what: &str) {
+    assert!(cond, "synapse kernel: {what}");
+}
+
+/// One past the largest index every array allows: `min(len − offset)` over the offsets.
+fn limit(len: usize, offsets: &[usize]) -> usize {
+    offsets
+        .iter()
+        .map(|&o| len.saturating_sub(o))
+        .min()
+        .unwrap_or(usize::MAX)
+}
+
+/// Gathers the pre- and post-synaptic nodes of a tile of edges (bounds checked once per tile).
+///
+/// # Safety
+/// Every index of `idx` is below `pre.len()` and `post.len()`.
+#[inline(always)]
+unsafe fn tile_nodes(
+    idx: &[usize; LANES],
+    pre: &[u32],
+    post: &[u32],
+    n_pre: usize,
+    n_nodes: usize,
+) -> ([usize; LANES], [usize; LANES]) {
+    let mut a = [0usize; LANES];
+    let mut b = [0usize; LANES];
+    for l in 0..LANES {
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            a[l] = *pre.get_unchecked(idx[l]) as usize;
+            b[l] = *post.get_unchecked(idx[l]) as usize;
+        }
+    }
+    check(
+        tile_max(&a) < n_pre && tile_max(&b) < n_nodes,
+        "node index out of range",
+    );
+    (a, b)
+}
+
+#[inline(always)]
+fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynUpdateArgs<'_, T>,
+) {
+    let n = a.edges.len();
+    let store = a.store.as_mut_ptr();
+    let params = a.params.as_ptr();
+    let (v, v_pre) = (a.v.as_mut_ptr() as *const T, a.v_pre.as_ptr());
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.pre.len())
+        .min(a.post.len());
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let mut i = 0;
+    while i < n {
+        let idx = tile_edges(&a.edges, i, n);
+        check(tile_max(&idx) < lim, "edge index out of range");
+        let w = LANES.min(n - i);
+        // SAFETY: edge and node indices were checked against every array's length just above;
+        // concurrent callers touch disjoint edges.
+        unsafe {
+            let base = tile_base(&a.edges, i, n);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len());
+            let mut vpre = [T::zero(); LANES];
+            let mut vpost = [T::zero(); LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
+            for l in 0..LANES {
+                vpre[l] = *v_pre.add(pn[l]);
+                vpost[l] = *v.add(qn[l]);
+            }
+            for k in 0..S {
+                load(store, soff[k], base, &idx, &mut s[k]);
+            }
+            for k in 0..P {
+                load(params, poff[k], base, &idx, &mut p[k]);
+            }
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                y.update_states(&mut sl, &pl, vpre[l], vpost[l], a.dt);
+                for k in 0..S {
+                    s[k][l] = sl[k];
+                }
+            }
+            for k in 0..S {
+                self::store(store, soff[k], base, &idx, w, &s[k]);
+            }
+        }
+        i += LANES;
+    }
+}
+
+#[inline(always)]
+fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynCurrentArgs<'_, T>,
+) {
+    let n = a.edges.len();
+    let delta = T::from(FD_DELTA);
+    let inv_delta = T::from(1.0 / FD_DELTA);
+    let to_density = T::from(100_000.0);
+    let store = a.store.as_mut_ptr();
+    let params = a.params.as_ptr();
+    let (v, v_pre, area) = (
+        a.v.as_mut_ptr() as *const T,
+        a.v_pre.as_ptr(),
+        a.area.as_ptr(),
+    );
+    let (lin, cst) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr());
+    let n_nodes =
+        a.v.len()
+            .min(a.area.len())
+            .min(a.lin.len())
+            .min(a.cst.len());
+    let lim = limit(a.store.len(), a.state_off)
+        .min(limit(a.store.len(), &[a.current_off]))
+        .min(limit(a.params.len(), a.param_off))
+        .min(a.pre.len())
+        .min(a.post.len());
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let coff = a.current_off;
+    let mut i = 0;
+    while i < n {
+        let idx = tile_edges(&a.edges, i, n);
+        check(tile_max(&idx) < lim, "edge index out of range");
+        let w = LANES.min(n - i);
+        // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
+        unsafe {
+            let base = tile_base(&a.edges, i, n);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes);
+            let mut vpre = [T::zero(); LANES];
+            let mut vpost = [T::zero(); LANES];
+            let mut ar = [T::zero(); LANES];
+            let mut s = [[T::zero(); LANES]; S];
+            let mut p = [[T::zero(); LANES]; P];
+            for l in 0..LANES {
+                vpre[l] = *v_pre.add(pn[l]);
+                vpost[l] = *v.add(qn[l]);
+                ar[l] = *area.add(qn[l]);
+            }
+            for k in 0..S {
+                load(store, soff[k], base, &idx, &mut s[k]);
+            }
+            for k in 0..P {
+                load(params, poff[k], base, &idx, &mut p[k]);
+            }
+            let mut i0 = [T::zero(); LANES];
+            let mut slope = [T::zero(); LANES];
+            let mut c = [T::zero(); LANES];
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                for k in 0..S {
+                    sl[k] = s[k][l];
+                }
+                for k in 0..P {
+                    pl[k] = p[k][l];
+                }
+                if let Some(dt) = a.update_dt {
+                    y.update_states(&mut sl, &pl, vpre[l], vpost[l], dt);
+                    for k in 0..S {
+                        s[k][l] = sl[k];
+                    }
+                }
+                let c0 = y.compute_current(&sl, &pl, vpre[l], vpost[l]);
+                let c1 = y.compute_current(&sl, &pl, vpre[l] + delta, vpost[l] + delta);
+                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5 (here with one
+                // division for both currents).
+                let k = to_density / ar[l];
+                let d0 = c0 * k;
+                let d1 = c1 * k;
+                let g = (d1 - d0) * inv_delta;
+                i0[l] = c0;
+                slope[l] = g;
+                c[l] = d0 - g * vpost[l];
+            }
+            if a.update_dt.is_some() {
+                for k in 0..S {
+                    self::store(store, soff[k], base, &idx, w, &s[k]);
+                }
+            }
+            self::store(store, coff, base, &idx, w, &i0);
+            for l in 0..w {
+                *lin.add(qn[l]) += slope[l];
+                *cst.add(qn[l]) -= c[l];
+            }
+        }
+        i += LANES;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn update_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynUpdateArgs<'_, T>,
+    ) {
+        update_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn update_avx2<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynUpdateArgs<'_, T>,
+    ) {
+        update_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn current_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynCurrentArgs<'_, T>,
+    ) {
+        current_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn current_avx2<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynCurrentArgs<'_, T>,
+    ) {
+        current_loop::<Y, T, P, S>(y, a)
+    }
+}
+
+fn dispatch_update<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynUpdateArgs<'_, T>,
+) {
+    check(
+        a.state_off.len() == S && a.param_off.len() == P,
+        "wrong number of states or parameters",
+    );
+    if a.edges.is_empty() || S == 0 {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::update_avx512::<Y, T, P, S>(y, a) },
+        SimdLevel::Avx2 => return unsafe { x86::update_avx2::<Y, T, P, S>(y, a) },
+        SimdLevel::Baseline => {}
+    }
+    update_loop::<Y, T, P, S>(y, a)
+}
+
+fn dispatch_current<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynCurrentArgs<'_, T>,
+) {
+    check(
+        a.state_off.len() == S && a.param_off.len() == P,
+        "wrong number of states or parameters",
+    );
+    if a.edges.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::current_avx512::<Y, T, P, S>(y, a) },
+        SimdLevel::Avx2 => return unsafe { x86::current_avx2::<Y, T, P, S>(y, a) },
+        SimdLevel::Baseline => {}
+    }
+    current_loop::<Y, T, P, S>(y, a)
+}
+
+impl<Y: Synapse<P, S>, const P: usize, const S: usize> DynSynapse for WrappedSynapse<Y, P, S> {
+    fn info(&self) -> &SynapseInfo {
+        &self.info
+    }
+    fn update_f64(&self, a: &mut SynUpdateArgs<'_, f64>) {
+        dispatch_update(&self.syn, a)
+    }
+    fn update_dual(&self, a: &mut SynUpdateArgs<'_, Dual64>) {
+        dispatch_update(&self.syn, a)
+    }
+    fn current_f64(&self, a: &mut SynCurrentArgs<'_, f64>) {
+        dispatch_current(&self.syn, a)
+    }
+    fn current_dual(&self, a: &mut SynCurrentArgs<'_, Dual64>) {
+        dispatch_current(&self.syn, a)
+    }
+}
