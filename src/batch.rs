@@ -11,6 +11,7 @@ use crate::integrate::{InitFn, StepFn};
 use crate::integrate::{IntegrateOptions, Simulation, build_init_and_step_fn, run_with_externals};
 use crate::model::{Module, ParamGroup, ParamState};
 use crate::parallel::Parallelism;
+use crate::scalar::Scalar;
 
 /// Runs `run(i)` for `i in 0..n`, in parallel over `i` as `parallelism` allows, results in order;
 /// the error of the first failing run (by index) if any fails.
@@ -43,7 +44,8 @@ fn compile(module: &Module, opts: &IntegrateOptions) -> Result<(InitFn, StepFn)>
 /// ([`Parallelism::Serial`]: one after the other; `Auto`: rayon's current pool; `Pool`: that
 /// pool), each run serial inside. Every result is bit for bit that of
 /// [`crate::integrate_with`] with the same inputs. `param_states`, if given, must have one entry
-/// per parameter set.
+/// per parameter set. In [`crate::Dual64`] (seed one direction per run) the batch gives
+/// forward-mode derivatives in parallel.
 ///
 /// ```
 /// use huxley::{Cell, HH, IntegrateOptions, ParamGroup, integrate_batch, step_current};
@@ -62,12 +64,12 @@ fn compile(module: &Module, opts: &IntegrateOptions) -> Result<(InitFn, StepFn)>
 /// assert!(sims[2].recordings.max() > sims[0].recordings.max()); // more Na, higher peak
 /// # Ok(()) }
 /// ```
-pub fn integrate_batch(
+pub fn integrate_batch<T: Scalar>(
     module: &Module,
     opts: &IntegrateOptions,
-    params_sets: &[Vec<ParamGroup<f64>>],
-    param_states: Option<&[Vec<ParamState<f64>>]>,
-) -> Result<Vec<Simulation<f64>>> {
+    params_sets: &[Vec<ParamGroup<T>>],
+    param_states: Option<&[Vec<ParamState<T>>]>,
+) -> Result<Vec<Simulation<T>>> {
     if let Some(ps) = param_states
         && ps.len() != params_sets.len()
     {

@@ -622,7 +622,31 @@ fn a_batch_of_parameter_sets_is_the_single_runs_bit_for_bit() -> Result<()> {
         let lone = integrate_with(&net, &opts, &sets[1], None, None)?;
         assert_eq!(batch[1].recordings, lone.recordings);
     }
-    assert!(integrate_batch(&net, &opts, &[], None)?.is_empty());
+    let empty: &[Vec<ParamGroup<f64>>] = &[];
+    assert!(integrate_batch(&net, &opts, empty, None)?.is_empty());
+    // In dual numbers, one direction per run: forward-mode derivatives, each the single run's.
+    let seeded: Vec<Vec<ParamGroup<Dual64>>> = (0..3)
+        .map(|d| {
+            let mut p: Vec<ParamGroup<Dual64>> = sets[0].iter().map(|g| g.cast()).collect();
+            p[d].values[0].eps = 1.0;
+            p
+        })
+        .collect();
+    let o = IntegrateOptions {
+        parallelism: pool(2),
+        ..opts.clone()
+    };
+    let batch = integrate_batch(&net, &o, &seeded, None)?;
+    for (b, p) in batch.iter().zip(&seeded) {
+        let lone = integrate_with(&net, &opts, p, None, None)?;
+        assert!(
+            b.recordings
+                .iter()
+                .zip(lone.recordings.iter())
+                .all(|(x, y)| x.same(*y))
+        );
+        assert!(b.recordings.iter().any(|x| x.eps != 0.0));
+    }
     Ok(())
 }
 
