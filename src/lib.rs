@@ -8,7 +8,9 @@
 //! Data flows one way: **describe** ([`model`]: [`Compartment`], [`Branch`], [`Cell`], views,
 //! `set`/`insert`/`record`/`stimulate`) → **compile** ([`compile`]: flat arrays, node and
 //! elimination orders, state layouts) → **step** ([`step`](crate::StepFn), [`solver`],
-//! [`mechanisms`]) → **observe** (recordings, spikes).
+//! [`mechanisms`]) → **observe** (recordings, spikes). Around the gradient: parameter
+//! [`transforms`], the [`Adam`] optimiser ([`optim`]), batches of runs ([`integrate_batch`],
+//! [`integrate_batch_stimuli`]) and [`Module::write_trainables`].
 //!
 //! ```
 //! use huxley::{Branch, Cell, Compartment, HH, IntegrateOptions, integrate, spike_count, step_current};
