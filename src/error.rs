@@ -131,6 +131,14 @@ pub enum Error {
         /// Which restriction was violated.
         reason: SetNcompError,
     },
+    /// A name given twice where each must be unique (e.g. two transforms for one trainable key).
+    #[error("`{name}` is given twice: {context}")]
+    DuplicateName {
+        /// The repeated name.
+        name: String,
+        /// Where.
+        context: String,
+    },
     /// An SWC file could not be read; the message names the file and, where there is one, the
     /// line (see [`crate::swc::SwcError::line`]).
     #[error(transparent)]

@@ -156,6 +156,70 @@ impl<T: Scalar> Externals<T> {
     }
 }
 
+impl Externals<f64> {
+    /// These inputs with the currents `extra` (node, current) injected after the module's own
+    /// stimuli (Jaxley concatenates `data_stimuli` after the module's `externals["i"]`).
+    pub(crate) fn with_extra_currents(
+        &self,
+        module_stimuli: &[crate::Stimulus],
+        extra: &DataStimuli,
+    ) -> Result<Self> {
+        if extra.is_empty() {
+            return Ok(self.clone());
+        }
+        let rows: Vec<(usize, &[f64])> = module_stimuli
+            .iter()
+            .chain(&extra.stimuli)
+            .map(|s| (s.node, s.current.as_slice()))
+            .collect();
+        let current = ExternalSeries::from_rows("i", usize::MAX, &rows)?;
+        let mut out = self.clone();
+        match out.series.iter_mut().find(|s| s.key == "i") {
+            Some(s) => *s = current,
+            None => out.series.insert(0, current),
+        }
+        Ok(out)
+    }
+}
+
+/// Currents given at run time instead of stored in the module (Jaxley's `data_stimuli`, built by
+/// `data_stimulate`): made by [`crate::View::data_stimulate`] and passed to
+/// [`crate::integrate_batch_stimuli`], which injects them on top of the module's own stimuli.
+///
+/// ```
+/// use huxley::{Cell, DataStimuli, step_current};
+/// # fn main() -> huxley::Result<()> {
+/// let mut cell = Cell::default();
+/// let i = step_current(1.0, 2.0, 0.1, 0.025, 5.0, 0.0);
+/// let ds: DataStimuli = cell.branch(0)?.comp(0)?.data_stimulate(&i, None);
+/// assert_eq!(ds.stimuli()[0].node, 0);
+/// assert!(cell.stimuli().is_empty()); // the module itself is unchanged
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DataStimuli {
+    pub(crate) stimuli: Vec<crate::Stimulus>,
+}
+
+impl DataStimuli {
+    /// No current.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// The currents, one per node, in order of `data_stimulate` calls.
+    pub fn stimuli(&self) -> &[crate::Stimulus] {
+        &self.stimuli
+    }
+    /// Number of stimulated nodes (a node stimulated twice counts twice).
+    pub fn len(&self) -> usize {
+        self.stimuli.len()
+    }
+    /// Whether there is no current.
+    pub fn is_empty(&self) -> bool {
+        self.stimuli.is_empty()
+    }
+}
+
 /// External inputs at one time point.
 #[derive(Clone, Copy, Debug)]
 pub struct ExternalsAt<'a, T> {

@@ -660,11 +660,25 @@ fn run<T: Scalar>(
     param_state: Option<&[ParamState<T>]>,
     all_states: Option<AllStates<T>>,
 ) -> Result<Simulation<T>> {
+    let ext = &init_fn.c.externals;
+    run_with_externals(init_fn, step_fn, opts, ext, params, param_state, all_states)
+}
+
+/// [`run`] with the external inputs given (the module's own, or with run-time stimuli added).
+pub(crate) fn run_with_externals<T: Scalar>(
+    init_fn: &InitFn,
+    step_fn: &StepFn,
+    opts: &IntegrateOptions,
+    externals: &Externals<f64>,
+    params: &[ParamGroup<T>],
+    param_state: Option<&[ParamState<T>]>,
+    all_states: Option<AllStates<T>>,
+) -> Result<Simulation<T>> {
     let c = &init_fn.c;
     if c.recordings.is_empty() {
         return Err(Error::NoRecordings);
     }
-    let (steps, ext) = plan_steps(&c.externals.cast::<T>(), opts)?;
+    let (steps, ext) = plan_steps(&externals.cast::<T>(), opts)?;
     let dt = opts.delta_t;
     let (mut s, p) = init_fn.init(params, all_states, param_state, dt)?;
     let every = opts.record_every;

@@ -8,7 +8,9 @@
 //! Data flows one way: **describe** ([`model`]: [`Compartment`], [`Branch`], [`Cell`], views,
 //! `set`/`insert`/`record`/`stimulate`) → **compile** ([`compile`]: flat arrays, node and
 //! elimination orders, state layouts) → **step** ([`step`](crate::StepFn), [`solver`],
-//! [`mechanisms`]) → **observe** (recordings, spikes).
+//! [`mechanisms`]) → **observe** (recordings, spikes). Around the gradient: parameter
+//! [`transforms`], the [`Adam`] optimiser ([`optim`]), batches of runs ([`integrate_batch`],
+//! [`integrate_batch_stimuli`]) and [`Module::write_trainables`].
 //!
 //! ```
 //! use huxley::{Branch, Cell, Compartment, HH, IntegrateOptions, integrate, spike_count, step_current};
@@ -29,6 +31,7 @@
 #![allow(clippy::needless_range_loop)]
 #![warn(missing_docs)]
 
+mod batch;
 pub mod compile;
 pub mod dynamics;
 mod error;
@@ -37,6 +40,7 @@ mod integrate;
 pub mod math;
 pub mod mechanisms;
 pub mod model;
+pub mod optim;
 mod parallel;
 mod rng;
 pub mod scalar;
@@ -46,10 +50,12 @@ pub mod state;
 mod step;
 pub mod swc;
 pub mod synapses;
+pub mod transforms;
 
+pub use batch::{integrate_batch, integrate_batch_stimuli};
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result, SetNcompError};
-pub use externals::{Externals, ExternalsAt, step_current};
+pub use externals::{DataStimuli, Externals, ExternalsAt, step_current};
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
 };
@@ -62,6 +68,7 @@ pub use model::{
     ParamGroup, ParamState, Recording, Selection, Stimulus, View, Views, connect,
     connectivity_matrix_connect, fully_connect, sparse_connect,
 };
+pub use optim::Adam;
 pub use parallel::Parallelism;
 pub use scalar::{Dual64, Scalar};
 pub use solver::{Solver, VoltageSolver};
@@ -72,3 +79,4 @@ pub use swc::{SwcOptions, parse_swc, read_swc};
 pub use synapses::{
     IonotropicSynapse, Synapse, TanhConductanceSynapse, TanhRateSynapse, TestSynapse,
 };
+pub use transforms::{ParamTransform, Transform};

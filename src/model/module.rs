@@ -530,6 +530,21 @@ impl Module {
         self.all().stimulate(current);
         self
     }
+    /// Jaxley's `data_stimulate` on every compartment; see [`View::data_stimulate`].
+    pub fn data_stimulate(
+        &self,
+        current: &[f64],
+        data_stimuli: Option<crate::DataStimuli>,
+    ) -> crate::DataStimuli {
+        let mut ds = data_stimuli.unwrap_or_default();
+        for &node in &self.ix.comp_node {
+            ds.stimuli.push(Stimulus {
+                node,
+                current: current.to_vec(),
+            });
+        }
+        ds
+    }
     /// Clamps a state in every compartment (a synapse state: at every edge of its type); see
     /// [`View::clamp`].
     pub fn clamp(&mut self, state: &str, values: &[f64]) -> Result<&mut Self> {

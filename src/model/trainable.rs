@@ -70,6 +70,106 @@ impl crate::Module {
         self.trainables.clear();
     }
 
+    /// Writes trained values into the module (Jaxley's `write_trainables`): each value of
+    /// `params` (one group per `make_trainable` call, as [`crate::Module::get_parameters`]
+    /// returns them) is set at the nodes or edges it controls, in order, as `set` would (a
+    /// `radius` or `length` recomputes area, volume and resistive loads), and the trainables are
+    /// then removed, so that [`crate::integrate`] without parameters simulates what
+    /// [`crate::integrate_with`] with `params` did.
+    ///
+    /// Values are checked as `set` checks them (finite; positive for geometry) before anything
+    /// is written; wrong keys or lengths are an [`crate::Error::LengthMismatch`].
+    ///
+    /// ```
+    /// use huxley::{Cell, HH, IntegrateOptions, integrate, integrate_with};
+    /// # fn main() -> huxley::Result<()> {
+    /// let mut cell = Cell::default();
+    /// cell.insert(HH)?;
+    /// cell.record("v")?;
+    /// cell.make_trainable("HH_gK", None)?;
+    /// let mut params = cell.get_parameters();
+    /// params[0].values[0] = 0.05;
+    /// let opts = IntegrateOptions::t_max(2.0);
+    /// let trained = integrate_with(&cell, &opts, &params, None, None)?;
+    /// cell.write_trainables(&params)?;
+    /// assert_eq!(cell.column("HH_gK")?, &[0.05]);
+    /// assert!(cell.get_parameters().is_empty());
+    /// assert_eq!(integrate(&cell, &opts)?.recordings, trained.recordings);
+    /// # Ok(()) }
+    /// ```
+    pub fn write_trainables(&mut self, params: &[ParamGroup<f64>]) -> crate::Result<()> {
+        use crate::Error;
+        if params.len() != self.trainables.len() {
+            return Err(Error::LengthMismatch {
+                what: "trainable parameter groups (one per make_trainable call)".into(),
+                expected: self.trainables.len(),
+                got: params.len(),
+            });
+        }
+        let mut node_comp = vec![usize::MAX; self.n_nodes()];
+        for (c, &node) in self.ix.comp_node.iter().enumerate() {
+            node_comp[node] = c;
+        }
+        // Check everything before writing anything.
+        for (t, p) in self.trainables.iter().zip(params) {
+            if p.key != t.key || p.values.len() != t.nodes.len() {
+                return Err(Error::LengthMismatch {
+                    what: format!("values of trainable `{}` (given as `{}`)", t.key, p.key),
+                    expected: t.nodes.len(),
+                    got: p.values.len(),
+                });
+            }
+            let synapse = self.is_synapse_key(&t.key);
+            for (nodes, &v) in t.nodes.iter().zip(&p.values) {
+                for &node in nodes {
+                    if synapse {
+                        if !v.is_finite() {
+                            return Err(Error::InvalidValue {
+                                name: t.key.clone(),
+                                value: v,
+                                requirement: "finite",
+                                location: format!("edge {node} of its type"),
+                            });
+                        }
+                    } else {
+                        let c = node_comp.get(node).copied().unwrap_or(usize::MAX);
+                        if c == usize::MAX {
+                            return Err(Error::IndexOutOfRange {
+                                what: "node of a trainable (not a compartment)",
+                                index: node,
+                                len: self.n_nodes(),
+                            });
+                        }
+                        crate::View::check_value(&t.key, v, c)?;
+                    }
+                }
+            }
+        }
+        let trainables = std::mem::take(&mut self.trainables);
+        for (t, p) in trainables.iter().zip(params) {
+            let geometric = t.key == "radius" || t.key == "length";
+            if self.is_synapse_key(&t.key) {
+                let col = self.edges.cols.get_mut(&t.key).expect("a synapse column");
+                for (rows, &v) in t.nodes.iter().zip(&p.values) {
+                    for &r in rows {
+                        col[r] = v;
+                    }
+                }
+                continue;
+            }
+            for (nodes, &v) in t.nodes.iter().zip(&p.values) {
+                for &node in nodes {
+                    let c = node_comp[node];
+                    self.table.col_mut(&t.key)[c] = v;
+                    if geometric {
+                        self.table.update_cylinder(c);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Jaxley's `data_set` on the whole module (for a synapse parameter or state: on every edge
     /// of its type); see [`crate::View::data_set`].
     pub fn data_set<T: Scalar>(

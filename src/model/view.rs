@@ -232,7 +232,7 @@ impl<'a> View<'a> {
         }
     }
 
-    fn check_value(name: &str, value: f64, comp: usize) -> Result<()> {
+    pub(crate) fn check_value(name: &str, value: f64, comp: usize) -> Result<()> {
         let location = || format!("compartment {comp}");
         match name {
             "radius" | "length" | "axial_resistivity" | "capacitance" | "area" | "volume" => {
@@ -363,6 +363,24 @@ impl<'a> View<'a> {
             });
         }
         self
+    }
+
+    /// Jaxley's `data_stimulate`: `current` (nA; element k acts during step k+1) for every
+    /// compartment of the view, given at run time instead of stored in the module. Returns
+    /// `data_stimuli` with the currents added; pass it to [`crate::integrate_batch_stimuli`].
+    pub fn data_stimulate(
+        &self,
+        current: &[f64],
+        data_stimuli: Option<crate::DataStimuli>,
+    ) -> crate::DataStimuli {
+        let mut ds = data_stimuli.unwrap_or_default();
+        for &c in &self.comps {
+            ds.stimuli.push(Stimulus {
+                node: self.m.ix.comp_node[c],
+                current: current.to_vec(),
+            });
+        }
+        ds
     }
 
     /// Injects a different current into each compartment of the view.
