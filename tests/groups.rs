@@ -113,3 +113,33 @@ fn group_and_mechanism_names_must_differ() {
     let err = Cell::from_branches(&[a, b], &[-1, 0]).unwrap_err();
     assert_eq!(err, Error::GroupMechanismClash("Leak".into()));
 }
+
+/// Jaxley's `branch("all")`, `cell("all")`, `comp("all")`: one trainable value per branch, cell
+/// or compartment, each controlling exactly that part's compartments.
+#[test]
+fn all_branches_cells_and_comps_share_per_part() -> Result<()> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0, 1])?;
+    cell.insert(HH)?;
+    cell.branch(2)?.set("HH_gNa", 0.3)?;
+    cell.all_branches().make_trainable("HH_gNa", None)?;
+    cell.all_comps().make_trainable("radius", Some(0.7))?;
+    let p = cell.get_parameters();
+    assert_eq!(p[0].values, vec![0.12, 0.12, 0.3, 0.12]);
+    assert_eq!(p[1].values, vec![0.7; 8]);
+    let t = &cell.trainables()[0];
+    assert_eq!(
+        t.nodes,
+        vec![vec![0, 1], vec![2, 3], vec![4, 5], vec![6, 7]]
+    );
+    let cellb = cell.clone();
+    let mut net = Network::new(&[cellb.clone(), cellb.clone(), cellb])?;
+    net.delete_trainables();
+    net.all_cells().branch(1)?.make_trainable("HH_gK", None)?;
+    net.all_cells().make_trainable("HH_gLeak", None)?;
+    let t = net.trainables();
+    assert_eq!(t[0].nodes.len(), 3);
+    assert_eq!(t[0].nodes[1], vec![12, 13]); // cell 1 starts at node 10 (8 comps, 2 bps)
+    assert_eq!(t[1].nodes.len(), 3);
+    assert_eq!(t[1].nodes[2].len(), 8);
+    Ok(())
+}

@@ -392,6 +392,23 @@ impl Module {
         }
     }
 
+    /// Every cell, as one view at the level of cells (Jaxley's `cell("all")`); see
+    /// [`View::all_cells`].
+    pub fn all_cells(&mut self) -> View<'_> {
+        self.all().all_cells()
+    }
+
+    /// Every branch, as one view at the level of branches (Jaxley's `branch("all")`); see
+    /// [`View::all_branches`].
+    pub fn all_branches(&mut self) -> View<'_> {
+        self.all().all_branches()
+    }
+
+    /// Every compartment, as one view at the level of compartments (Jaxley's `comp("all")`).
+    pub fn all_comps(&mut self) -> View<'_> {
+        self.all().all_comps()
+    }
+
     /// A view of the whole module.
     pub fn all(&mut self) -> View<'_> {
         let comps = (0..self.n_comps()).collect();

@@ -97,6 +97,43 @@ impl<'a> View<'a> {
         group_by(&self.comps, key)
     }
 
+    /// Every cell of the view, as one view at the level of cells (Jaxley's `cell("all")`):
+    /// `make_trainable` on it makes one value per cell.
+    pub fn all_cells(self) -> View<'a> {
+        View {
+            level: Level::Cell,
+            ..self
+        }
+    }
+
+    /// Every branch of the view, as one view at the level of branches (Jaxley's
+    /// `branch("all")`): `make_trainable` on it makes one value per branch.
+    ///
+    /// ```
+    /// use huxley::{Branch, Cell, Compartment, HH};
+    /// # fn main() -> huxley::Result<()> {
+    /// let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    /// cell.insert(HH)?;
+    /// cell.all().all_branches().make_trainable("HH_gNa", None)?;
+    /// assert_eq!(cell.get_parameters()[0].values, vec![0.12; 3]);
+    /// # Ok(()) }
+    /// ```
+    pub fn all_branches(self) -> View<'a> {
+        View {
+            level: Level::Branch,
+            ..self
+        }
+    }
+
+    /// Every compartment of the view, as one view at the level of compartments (Jaxley's
+    /// `comp("all")`): `make_trainable` on it makes one value per compartment.
+    pub fn all_comps(self) -> View<'a> {
+        View {
+            level: Level::Comp,
+            ..self
+        }
+    }
+
     /// The `i`-th cell of the view.
     pub fn cell(self, i: usize) -> Result<View<'a>> {
         let ix = &self.m.ix;
