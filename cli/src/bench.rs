@@ -1,13 +1,14 @@
 //! `huxley bench`: speed tables measured on this machine.
 //!
-//! Each table is a [`Table`]; [`tables`] lists them. The single-cell step table is here; the
-//! network table (networks of cells with synapses) slots in as another `Table` once networks
-//! exist.
+//! Each table is a [`Table`]; [`tables`] lists them: the single-cell step table and the network
+//! scalability table (the README's tables, measured here).
 
 use crate::{CliError, CliResult};
 use huxley::{
-    Branch, Cell, Compartment, Externals, HH, Solver, VoltageSolver, build_init_and_step_fn,
+    Branch, Cell, Compartment, Externals, HH, IntegrateOptions, IonotropicSynapse, Network,
+    Parallelism, Solver, VoltageSolver, build_init_and_step_fn, integrate, sparse_connect,
 };
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Options of `huxley bench`.
@@ -34,9 +35,9 @@ pub trait Table {
     fn rows(&self, args: &Args) -> CliResult<Vec<Vec<String>>>;
 }
 
-/// Every table `huxley bench` prints, in order. Add a network table here.
+/// Every table `huxley bench` prints, in order.
 pub fn tables() -> Vec<Box<dyn Table>> {
-    vec![Box::new(SingleCell)]
+    vec![Box::new(SingleCell), Box::new(NetworkTable)]
 }
 
 pub fn run(args: &Args) -> CliResult<()> {
@@ -116,6 +117,102 @@ impl Table for SingleCell {
                 row.push(format!("{:.0}", ns_per_comp_step(&cell, vs, args)?));
             }
             rows.push(row);
+        }
+        Ok(rows)
+    }
+}
+
+/// Networks of Jaxley's regression-benchmark cell (7 branches × 2 compartments, HH, firing
+/// tonically with `HH_eLeak = −30 mV`), random `IonotropicSynapse` connections with expected
+/// in-degree 10, simulated by `integrate` on 1 and 2 threads.
+struct NetworkTable;
+
+/// Cell counts of the network table.
+const CELLS: [usize; 5] = [1, 10, 100, 1000, 10_000];
+
+fn network(n_cells: usize) -> huxley::Result<Network> {
+    let branch = Branch::new(&Compartment::new(), 2)?;
+    let mut cell = Cell::new(&branch, &[-1, 0, 0, 1, 1, 2, 2])?;
+    cell.insert(HH)?;
+    cell.set("HH_eLeak", -30.0)?;
+    let mut net = Network::new(&vec![cell; n_cells])?;
+    let all = net.all().selection();
+    let p = (10.0 / n_cells as f64).min(1.0);
+    sparse_connect(&mut net, &all, &all, IonotropicSynapse, p, 1)?;
+    net.set("IonotropicSynapse_gS", 1e-3)?;
+    net.cell(0)?.branch(0)?.comp(0)?.record("v")?;
+    Ok(net)
+}
+
+impl Table for NetworkTable {
+    fn title(&self) -> String {
+        "Networks: HH cells of 14 compartments, IonotropicSynapse with expected in-degree 10, \
+         `integrate` (best of the repeats), ns per compartment-step and per synapse-step"
+            .into()
+    }
+
+    fn columns(&self) -> Vec<String> {
+        [
+            "cells",
+            "compartments",
+            "synapses",
+            "1 thread ns/comp",
+            "ns/syn",
+            "2 threads ns/comp",
+            "ns/syn",
+            "speed-up",
+        ]
+        .map(String::from)
+        .to_vec()
+    }
+
+    fn rows(&self, args: &Args) -> CliResult<Vec<Vec<String>>> {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .map_err(|e| CliError(format!("cannot start 2 threads: {e}")))?;
+        let configs = [Parallelism::Serial, Parallelism::Pool(Arc::new(pool))];
+        let dt = 0.025;
+        let mut rows = Vec::new();
+        for n_cells in CELLS {
+            if n_cells * 14 > args.max_comps {
+                continue;
+            }
+            let net = network(n_cells)?;
+            let (comps, syns) = (net.n_comps(), net.n_edges());
+            let steps = (args.work / comps).clamp(40, 4000);
+            let t_max = (steps - 1) as f64 * dt;
+            let mut best = [f64::INFINITY; 2];
+            for _ in 0..args.repeats {
+                for (k, par) in configs.iter().enumerate() {
+                    let opts = IntegrateOptions {
+                        t_max: Some(t_max),
+                        delta_t: dt,
+                        parallelism: par.clone(),
+                        ..Default::default()
+                    };
+                    let t = Instant::now();
+                    integrate(&net, &opts)?;
+                    best[k] = best[k].min(t.elapsed().as_secs_f64());
+                }
+            }
+            let per = |secs: f64, count: usize| {
+                if count == 0 {
+                    "–".to_string()
+                } else {
+                    format!("{:.1}", secs * 1e9 / (count * steps) as f64)
+                }
+            };
+            rows.push(vec![
+                n_cells.to_string(),
+                comps.to_string(),
+                syns.to_string(),
+                per(best[0], comps),
+                per(best[0], syns),
+                per(best[1], comps),
+                per(best[1], syns),
+                format!("{:.2}", best[0] / best[1]),
+            ]);
         }
         Ok(rows)
     }

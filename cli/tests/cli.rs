@@ -239,7 +239,7 @@ fn info_numbers_match_the_geometry() {
 }
 
 #[test]
-fn bench_prints_the_step_table() {
+fn bench_prints_the_step_and_network_tables() {
     let dir = scratch("bench");
     let out = huxley(
         &[
@@ -271,6 +271,25 @@ fn bench_prints_the_step_table() {
         assert!(ns.iter().all(|&x| x > 0.0), "{row}");
     }
     assert!(!stdout.contains("| 10000 |"));
+    // The network table: 1 and 10 cells of 14 compartments fit under --max-comps 1000.
+    assert!(
+        stdout.contains("| cells | compartments | synapses |"),
+        "{stdout}"
+    );
+    for (cells, comps) in [("| 1 |", 14.0), ("| 10 |", 140.0)] {
+        let row = stdout.lines().find(|l| l.starts_with(cells)).expect(cells);
+        let fields: Vec<&str> = row
+            .split('|')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect();
+        assert_eq!(fields.len(), 8, "{row}");
+        assert_eq!(fields[1].parse::<f64>().unwrap(), comps);
+        for k in [3, 5, 7] {
+            assert!(fields[k].parse::<f64>().unwrap() > 0.0, "{row}");
+        }
+    }
+    assert!(!stdout.lines().any(|l| l.starts_with("| 100 |")));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
