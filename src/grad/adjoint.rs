@@ -1,0 +1,460 @@
+//! Reverse mode: forward run with checkpoints, then the backward sweep step by step.
+
+use super::checkpoint::{held_states, segment_len};
+use super::{Gradient, chain, check_finite_loss};
+use crate::compile::{Compiled, KeyKind};
+use crate::dynamics::step_adjoint::{
+    TreeAdjoint, VoltageAdjoint, VoltageStage, dual_pass, voltage_adjoint,
+};
+use crate::dynamics::{DynamicStateUtils, DynamicStates};
+use crate::error::{Error, Result};
+use crate::externals::ExternalsAt;
+use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
+use crate::model::{Module, ParamGroup, ParamState};
+use crate::scalar::Dual64;
+use crate::solver::{Solver, VoltageSolver};
+use crate::state::{AllParams, AllStates};
+use crate::step;
+use nalgebra::DMatrix;
+use std::sync::Arc;
+
+/// The loss with its gradient with respect to the recordings.
+pub(crate) type LossWithGrad<'a> = dyn Fn(&DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> + 'a;
+
+/// Cotangents of the arrays of `all_params` that the step reads, accumulated over the sweep.
+pub(crate) struct ParamAdjoint {
+    /// Of `all_params.data` (per key and node).
+    pub data: Vec<f64>,
+    /// Of `inv_cm`.
+    pub inv_cm: Vec<f64>,
+    /// Of the tree coefficients and axial conductances.
+    pub tree: TreeAdjoint,
+}
+
+/// The vector–Jacobian product of one step, `x_n ↦ x_{n+1}` on the flat dynamic state, with the
+/// parameter cotangents accumulated. Buffers are allocated once.
+struct StepAdjoint {
+    utils: DynamicStateUtils,
+    c: Arc<Compiled>,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    dt: f64,
+    params: AllParams<f64>,
+    params_dual: AllParams<Dual64>,
+    /// Index of `v` among the dynamic keys.
+    kv: usize,
+    /// Parameter keys whose local Jacobians the sweep needs (read by the step and changed by
+    /// some trainable or `data_set` value), and whether `inv_cm` is one.
+    seeds: Vec<usize>,
+    seed_inv_cm: bool,
+    /// Nodes whose voltage is clamped.
+    v_clamped: Vec<usize>,
+    dyn_f64: DynamicStates<f64>,
+    s: AllStates<f64>,
+    dual_dyn: DynamicStates<Dual64>,
+    dual_states: AllStates<Dual64>,
+    v_old: Vec<f64>,
+    v_sol: Vec<f64>,
+    lin_v: Vec<f64>,
+    cst_v: Vec<f64>,
+    /// Cotangents per dynamic key and node.
+    wn: Vec<f64>,
+    acc: Vec<f64>,
+    adj: VoltageAdjoint,
+    pbar: ParamAdjoint,
+}
+
+impl StepAdjoint {
+    fn new(
+        utils: DynamicStateUtils,
+        solver: Solver,
+        vsolver: VoltageSolver,
+        dt: f64,
+        params: AllParams<f64>,
+        touched: &[String],
+    ) -> StepAdjoint {
+        let c = utils.c.clone();
+        let n = c.n_nodes();
+        let dl = utils.layout.clone();
+        let kv = dl
+            .keys
+            .binary_search_by(|k| k.as_str().cmp("v"))
+            .expect("v is dynamic");
+        // Parameter keys the step reads: mechanism parameters, and the area for stimuli.
+        let mut read: Vec<usize> = Vec::new();
+        for m in &c.mechs {
+            for &off in &m.param_off {
+                if let Some(k) = (0..c.params.len()).find(|&k| c.params.offset(k) == off) {
+                    read.push(k);
+                }
+            }
+        }
+        if c.externals.series.iter().any(|s| s.key_id == usize::MAX) {
+            read.push(c.area_key);
+        }
+        read.sort_unstable();
+        read.dedup();
+        let touched_key = |k: usize| touched.iter().any(|t| *t == c.params.names()[k]);
+        let seeds = read.into_iter().filter(|&k| touched_key(k)).collect();
+        let seed_inv_cm = touched.iter().any(|t| t == "capacitance");
+        let v_clamped = c
+            .externals
+            .series
+            .iter()
+            .filter(|s| s.key_id == 0)
+            .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
+            .collect();
+        let params_dual = params.cast::<Dual64>();
+        let nk = dl.keys.len();
+        StepAdjoint {
+            dyn_f64: DynamicStates {
+                layout: dl.clone(),
+                data: vec![0.0; dl.len()],
+            },
+            s: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
+            dual_dyn: DynamicStates {
+                layout: dl.clone(),
+                data: vec![Dual64::from(0.0); dl.len()],
+            },
+            dual_states: AllStates::from_data(
+                &c,
+                vec![Dual64::from(f64::NAN); c.states.total_len()],
+            ),
+            v_old: vec![0.0; n],
+            v_sol: vec![0.0; n],
+            lin_v: vec![0.0; n],
+            cst_v: vec![0.0; n],
+            wn: vec![0.0; nk * n],
+            acc: vec![0.0; n],
+            adj: VoltageAdjoint::new(n),
+            pbar: ParamAdjoint {
+                data: vec![0.0; params.data.len()],
+                inv_cm: vec![0.0; n],
+                tree: TreeAdjoint::new(&c),
+            },
+            utils,
+            solver,
+            vsolver,
+            dt,
+            params,
+            params_dual,
+            kv,
+            seeds,
+            seed_inv_cm,
+            v_clamped,
+            c,
+        }
+    }
+
+    /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
+    /// added to `self.pbar`.
+    fn vjp(&mut self, x: &[f64], ext: ExternalsAt<'_, f64>, w: &[f64], out: &mut [f64]) -> Result<()> {
+        let c = self.c.clone();
+        let dl = self.utils.layout.clone();
+        let n = c.n_nodes();
+        let dt = self.dt;
+        // The forward step in f64, stage by stage, for the voltage stage's inputs.
+        self.dyn_f64.data.copy_from_slice(x);
+        self.utils.scatter(&self.dyn_f64, &self.params, &mut self.s)?;
+        self.v_old.copy_from_slice(&self.s.data[..n]);
+        let mut ws = step::take_workspace(&c, &mut self.s);
+        step::pre_solve(&c, &mut self.s, &self.params, ext, dt, &mut ws);
+        self.lin_v.copy_from_slice(&ws.lin[..n]);
+        self.cst_v.copy_from_slice(&ws.cst[..n]);
+        let solved = step::solve_voltage(
+            &c,
+            self.solver,
+            self.vsolver,
+            &mut self.s,
+            &self.params,
+            dt,
+            &mut ws,
+        );
+        self.s.ws = ws;
+        solved?;
+        let cn = self.solver == Solver::CrankNicolson;
+        for i in 0..n {
+            let v_new = self.s.data[i];
+            self.v_sol[i] = if cn { 0.5 * (v_new + self.v_old[i]) } else { v_new };
+        }
+        // Cotangents per key and node.
+        let nk = dl.keys.len();
+        for k in 0..nk {
+            for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
+                self.wn[k * n + node as usize] = wx;
+            }
+        }
+        let kv = self.kv;
+        for &i in &self.v_clamped {
+            self.wn[kv * n + i] = 0.0; // a clamped voltage depends on nothing
+        }
+        let stage = VoltageStage {
+            c: &c,
+            solver: self.solver,
+            dt,
+            params: &self.params,
+            lin: &self.lin_v,
+            cst: &self.cst_v,
+            v_sol: &self.v_sol,
+            v_old: &self.v_old,
+        };
+        voltage_adjoint(
+            &stage,
+            &self.wn[kv * n..(kv + 1) * n],
+            &mut self.adj,
+            Some(&mut self.pbar.tree),
+        )?;
+        // Local stages: one dual pass per dynamic key ...
+        for kin in 0..nk {
+            dual_pass(
+                &self.utils,
+                x,
+                Some(dl.range(kin)),
+                &self.params_dual,
+                ext,
+                dt,
+                &mut self.dual_dyn,
+                &mut self.dual_states,
+            )?;
+            self.contract();
+            for (slot, &node) in dl.range(kin).zip(&dl.entries[kin]) {
+                let i = node as usize;
+                out[slot] = self.acc[i] + if kin == kv { self.adj.v[i] } else { 0.0 };
+            }
+        }
+        // ... and one per parameter array the trainables change.
+        for si in 0..self.seeds.len() + usize::from(self.seed_inv_cm) {
+            let range = self.seeds.get(si).map(|&k| c.params.range(k));
+            self.seed_param(range.clone(), 1.0);
+            let pass = dual_pass(
+                &self.utils,
+                x,
+                None,
+                &self.params_dual,
+                ext,
+                dt,
+                &mut self.dual_dyn,
+                &mut self.dual_states,
+            );
+            self.seed_param(range.clone(), 0.0);
+            pass?;
+            self.contract();
+            match range {
+                Some(r) => {
+                    for (g, a) in self.pbar.data[r].iter_mut().zip(&self.acc) {
+                        *g += a;
+                    }
+                }
+                None => {
+                    for (g, a) in self.pbar.inv_cm.iter_mut().zip(&self.acc) {
+                        *g += a;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Sets the derivative part of a parameter array (`None`: `inv_cm`).
+    fn seed_param(&mut self, range: Option<std::ops::Range<usize>>, eps: f64) {
+        let arr = match range {
+            Some(r) => &mut self.params_dual.data[r],
+            None => &mut self.params_dual.inv_cm[..],
+        };
+        for x in arr {
+            x.eps = eps;
+        }
+    }
+
+    /// `acc[i] = Σ_outputs ∂output_i/∂seed · cotangent(output_i)` after a dual pass.
+    fn contract(&mut self) {
+        let dl = &self.utils.layout;
+        let n = self.c.n_nodes();
+        let ws = &self.dual_states.ws;
+        for i in 0..n {
+            self.acc[i] = ws.lin[i].eps * self.adj.lin[i] + ws.cst[i].eps * self.adj.cst[i];
+        }
+        for ko in 0..dl.keys.len() {
+            if ko == self.kv {
+                continue;
+            }
+            let src = &self.dual_states.data[dl.states.range(dl.all_key[ko])];
+            let wk = &self.wn[ko * n..(ko + 1) * n];
+            for &node in &dl.entries[ko] {
+                let i = node as usize;
+                self.acc[i] += src[i].eps * wk[i];
+            }
+        }
+    }
+}
+
+/// The flat index of every recording (only dynamic states at compartments are supported).
+fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>> {
+    let dl = &utils.layout;
+    c.recordings
+        .iter()
+        .map(|&(k, node)| {
+            let name = &c.states.names()[k];
+            let unsupported = |why: &str| {
+                Error::Unsupported(format!(
+                    "the adjoint of a recording of `{name}` at node {node} ({why}); use \
+                     value_and_grad_forward"
+                ))
+            };
+            if matches!(
+                c.states.kinds[k],
+                KeyKind::Current { read: false } | KeyKind::SynapseCurrent
+            ) {
+                return Err(unsupported("a current is an observable, not a state"));
+            }
+            let kd = dl
+                .all_key
+                .iter()
+                .position(|&a| a == k)
+                .ok_or_else(|| unsupported("not a dynamic state"))?;
+            let j = dl.entries[kd]
+                .binary_search(&(node as u32))
+                .map_err(|_| unsupported("not a compartment"))?;
+            Ok(dl.offsets[kd] + j)
+        })
+        .collect()
+}
+
+/// Value and gradient by the discrete adjoint.
+pub(crate) fn run(
+    module: &Module,
+    opts: &IntegrateOptions,
+    params: &[ParamGroup<f64>],
+    param_state: Option<&[ParamState<f64>]>,
+    loss: &LossWithGrad<'_>,
+    grad_opts: &super::GradOptions,
+) -> Result<Gradient> {
+    if opts.solver == Solver::ExpEuler {
+        return Err(Error::Unsupported(
+            "the adjoint of exponential Euler; use value_and_grad_forward".into(),
+        ));
+    }
+    let (init_fn, step_fn) = build_init_and_step_fn(module, opts.voltage_solver, opts.solver)?;
+    let step_fn = step_fn.with_parallelism(opts.parallelism.clone());
+    let c = init_fn.compiled().clone();
+    if c.recordings.is_empty() {
+        return Err(Error::NoRecordings);
+    }
+    let utils = DynamicStateUtils::for_step_fn(&step_fn);
+    let slots = recording_slots(&c, &utils)?;
+    let (steps, ext) = plan_steps(&c.externals, opts)?;
+    let dt = opts.delta_t;
+    let (mut s, p) = init_fn.init::<f64>(params, None, param_state, dt)?;
+    let dim = utils.len();
+    let k = segment_len(grad_opts.checkpointing, steps, dim * 8)?;
+    // Forward: recordings, and every k-th flat state.
+    let every = opts.record_every;
+    let cols = steps / every + 1;
+    let mut rec = DMatrix::<f64>::zeros(c.recordings.len(), cols);
+    let record = |s: &AllStates<f64>, rec: &mut DMatrix<f64>, col: usize| {
+        for (r, &(key, node)) in c.recordings.iter().enumerate() {
+            rec[(r, col)] = s.data[c.states.offset(key) + node];
+        }
+    };
+    record(&s, &mut rec, 0);
+    let mut flat = utils.remove_observables(&s)?;
+    let mut checkpoints: Vec<Vec<f64>> = Vec::with_capacity(steps.div_ceil(k));
+    step_fn.in_pool(|| -> Result<()> {
+        for t in 0..steps {
+            if t % k == 0 {
+                utils.remove_observables_into(&s, &mut flat)?;
+                checkpoints.push(flat.data.clone());
+            }
+            step_fn.step(&mut s, &p, ext.at(t), dt)?;
+            check_finite(&c, &s, t + 1, dt)?;
+            if (t + 1) % every == 0 {
+                record(&s, &mut rec, (t + 1) / every);
+            }
+        }
+        Ok(())
+    })?;
+    let (value, grec) = loss(&rec)?;
+    check_finite_loss(value, &grec)?;
+    // Which parameter arrays the trainables and data_set values change.
+    let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
+    touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
+    if touched.iter().any(|t| t == "radius" || t == "length") {
+        for g in [
+            "radius",
+            "length",
+            "area",
+            "volume",
+            "resistive_load_in",
+            "resistive_load_out",
+        ] {
+            touched.push(g.into());
+        }
+    }
+    // Backward sweep.
+    let mut sa = StepAdjoint::new(
+        utils.clone(),
+        opts.solver,
+        opts.voltage_solver,
+        dt,
+        p.clone(),
+        &touched,
+    );
+    let add_rec = |lam: &mut [f64], t: usize| {
+        if t % every == 0 {
+            for (r, &slot) in slots.iter().enumerate() {
+                lam[slot] += grec[(r, t / every)];
+            }
+        }
+    };
+    let mut lam = vec![0.0; dim];
+    let mut lam_prev = vec![0.0; dim];
+    add_rec(&mut lam, steps);
+    let mut seg: Vec<Vec<f64>> = (1..k.min(steps.max(1))).map(|_| vec![0.0; dim]).collect();
+    let mut s_re = AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]);
+    let mut dyn_re = utils.remove_observables(&s)?;
+    for si in (0..checkpoints.len()).rev() {
+        let a = si * k;
+        let b = (a + k).min(steps);
+        // Recompute the segment's states x_{a+1} .. x_{b-1} from its checkpoint.
+        for t in a + 1..b {
+            let prev = if t == a + 1 {
+                &checkpoints[si]
+            } else {
+                &seg[t - a - 2]
+            };
+            dyn_re.data.copy_from_slice(prev);
+            utils.scatter(&dyn_re, &p, &mut s_re)?;
+            step::step(
+                &c,
+                opts.solver,
+                opts.voltage_solver,
+                &crate::Parallelism::Serial,
+                &mut s_re,
+                &p,
+                ext.at(t - 1),
+                dt,
+            )?;
+            utils.remove_observables_into(&s_re, &mut dyn_re)?;
+            seg[t - a - 1].copy_from_slice(&dyn_re.data);
+        }
+        for t in (a..b).rev() {
+            let x = if t == a {
+                &checkpoints[si]
+            } else {
+                &seg[t - a - 1]
+            };
+            sa.vjp(x, ext.at(t), &lam, &mut lam_prev)?;
+            std::mem::swap(&mut lam, &mut lam_prev);
+            add_rec(&mut lam, t);
+        }
+    }
+    let stored = (checkpoints.len() + seg.len()).max(1);
+    debug_assert!(steps == 0 || stored <= held_states(steps, k));
+    let (gp, gps) = chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
+    Ok(Gradient {
+        value,
+        params: gp,
+        param_state: gps,
+        stored_states: stored,
+    })
+}
