@@ -701,7 +701,12 @@ pub(crate) fn run<T: Scalar>(
 }
 
 /// Errors at the first non-finite voltage, or recorded value, after step `step`.
-pub(crate) fn check_finite<T: Scalar>(c: &Compiled, s: &AllStates<T>, step: usize, dt: f64) -> Result<()> {
+pub(crate) fn check_finite<T: Scalar>(
+    c: &Compiled,
+    s: &AllStates<T>,
+    step: usize,
+    dt: f64,
+) -> Result<()> {
     let n = c.n_nodes();
     let bad = |k: usize, node: usize| Error::NonFinite {
         state: c.states.names[k].clone(),

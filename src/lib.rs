@@ -50,11 +50,11 @@ pub mod synapses;
 
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result, SetNcompError};
+pub use externals::{Externals, ExternalsAt, step_current};
 pub use grad::{
     Checkpointing, GradOptions, Gradient, Loss, value_and_grad, value_and_grad_forward,
     value_and_grad_with,
 };
-pub use externals::{Externals, ExternalsAt, step_current};
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
 };

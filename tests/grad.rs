@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use huxley::grad::{Checkpointing, GradOptions, Gradient, Loss, value_and_grad_with};
+use huxley::grad::{Checkpointing, GradOptions, Gradient, Loss};
 use huxley::*;
 use nalgebra::DMatrix;
 
@@ -16,9 +16,9 @@ struct MeanSq;
 impl Loss for MeanSq {
     fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
         let n = T::from(rec.len() as f64);
-        rec.iter()
-            .fold(T::zero(), |acc, &v| acc + (v + T::from(65.0)) * (v + T::from(65.0)))
-            / n
+        rec.iter().fold(T::zero(), |acc, &v| {
+            acc + (v + T::from(65.0)) * (v + T::from(65.0))
+        }) / n
     }
 }
 
@@ -98,7 +98,14 @@ fn hh_cell_matches_jax_grad() -> Result<()> {
         let case = load(file);
         let cell = hh_cell(true)?;
         let o = opts(solver, VoltageSolver::Hines, 5.0);
-        let g = value_and_grad(&cell, &o, &cell.get_parameters(), None, &MeanSq, &all_states())?;
+        let g = value_and_grad(
+            &cell,
+            &o,
+            &cell.get_parameters(),
+            None,
+            &MeanSq,
+            &all_states(),
+        )?;
         let loss = case["loss"].as_f64().unwrap();
         let want = reference_grads(&case);
         let d = max_rel(&flat(&g), &want);
@@ -110,4 +117,245 @@ fn hh_cell_matches_jax_grad() -> Result<()> {
         assert!(d < 1e-8, "{file}: {:?} vs {want:?}", flat(&g));
     }
     Ok(())
+}
+
+#[test]
+fn data_set_matches_jax_grad() -> Result<()> {
+    let case = load("grad_data_set.json");
+    let cell = hh_cell(false)?;
+    let ps = cell.data_set("HH_gK", 0.036, None)?;
+    let ps = cell.data_set("radius", 0.8, Some(ps))?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 5.0);
+    let g = value_and_grad(&cell, &o, &[], Some(&ps), &MeanSq, &GradOptions::default())?;
+    // Jaxley differentiates with respect to the shared scalar: the sum over its copies.
+    let got: Vec<f64> = g
+        .param_state
+        .iter()
+        .map(|p| p.values.iter().sum())
+        .collect();
+    let want = [
+        case["grads"]["HH_gK"].as_f64().unwrap(),
+        case["grads"]["radius"].as_f64().unwrap(),
+    ];
+    let loss = case["loss"].as_f64().unwrap();
+    let d = max_rel(&got, &want);
+    eprintln!(
+        "grad_data_set: loss {:e} rel, gradient max rel diff {d:e}",
+        (g.value - loss).abs() / loss
+    );
+    assert!((g.value - loss).abs() < 1e-10 * loss);
+    assert!(d < 1e-8, "{got:?} vs {want:?}");
+    Ok(())
+}
+
+/// `grad_net3.json`: three HH cells in a chain of IonotropicSynapses.
+fn net3() -> Result<Network> {
+    let cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    let mut net = Network::new(&[cell.clone(), cell.clone(), cell])?;
+    net.insert(HH)?;
+    for (a, b) in [(0, 1), (1, 2)] {
+        let pre = net.cell(a)?.branch(1)?.loc(1.0)?.selection();
+        let post = net.cell(b)?.branch(2)?.loc(0.0)?.selection();
+        connect(&mut net, &pre, &post, IonotropicSynapse)?;
+    }
+    net.set("IonotropicSynapse_gS", 0.03)?;
+    net.synapse("IonotropicSynapse")?
+        .edge(1)?
+        .set("IonotropicSynapse_gS", 0.05)?
+        .set("IonotropicSynapse_e_syn", -5.0)?;
+    net.cell(1)?.set("radius", 0.8)?;
+    net.cell(0)?
+        .branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.5, 2.5, 0.5, DT, 5.0, 0.0));
+    for c in 0..3 {
+        net.cell(c)?.branch(0)?.comp(0)?.record("v")?;
+    }
+    for e in 0..2 {
+        net.synapse("IonotropicSynapse")?
+            .edge(e)?
+            .make_trainable("IonotropicSynapse_gS", None)?;
+    }
+    for c in 0..3 {
+        net.cell(c)?.branch(0)?.make_trainable("HH_gNa", None)?;
+    }
+    Ok(net)
+}
+
+#[test]
+fn network_matches_jax_grad() -> Result<()> {
+    let case = load("grad_net3.json");
+    let net = net3()?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 5.0);
+    let g = value_and_grad(
+        &net,
+        &o,
+        &net.get_parameters(),
+        None,
+        &MeanSq,
+        &all_states(),
+    )?;
+    let loss = case["loss"].as_f64().unwrap();
+    let want = reference_grads(&case);
+    let d = max_rel(&flat(&g), &want);
+    eprintln!(
+        "grad_net3: loss {:e} rel, gradient max rel diff {d:e}",
+        (g.value - loss).abs() / loss
+    );
+    assert!((g.value - loss).abs() < 1e-10 * loss);
+    assert!(d < 1e-8, "{:?} vs {want:?}", flat(&g));
+    Ok(())
+}
+
+/// A small HH cell with every kind of parameter trainable: channel conductances per branch,
+/// geometry (radius and length per branch, axial resistivity and capacitance per cell), plus a
+/// `data_set` value.
+fn hh_all_params() -> Result<(Cell, Vec<ParamState<f64>>)> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    cell.insert(HH)?;
+    for b in 0..3 {
+        cell.branch(b)?.set("length", 10.0 + 5.0 * b as f64)?;
+        cell.branch(b)?.set("radius", 1.0 - 0.1 * b as f64)?;
+    }
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.2, 1.5, 0.2, DT, 3.0, 0.0));
+    cell.branch(0)?.comp(0)?.record("v")?;
+    cell.branch(2)?.comp(1)?.record("v")?;
+    cell.branch(1)?.comp(1)?.record("HH_m")?;
+    for key in ["HH_gNa", "HH_gK", "radius", "length"] {
+        for b in 0..3 {
+            cell.branch(b)?.make_trainable(key, None)?;
+        }
+    }
+    cell.make_trainable("HH_gLeak", None)?;
+    cell.make_trainable("axial_resistivity", None)?;
+    cell.make_trainable("capacitance", None)?;
+    let ps = cell.data_set("HH_eLeak", -54.3, None)?;
+    Ok((cell, ps))
+}
+
+/// Leak, Na, K, Km, CaL, CaT, CaPump (on one branch) and CaNernstReversal, as in
+/// `tests/dynamics.rs`, with every conductance (and the pump's parameters) trainable.
+fn pospischil() -> Result<(Cell, Vec<ParamState<f64>>)> {
+    let mut pos = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    pos.insert(Leak)?
+        .insert(Na)?
+        .insert(K)?
+        .insert(Km)?
+        .insert(CaL)?
+        .insert(CaT)?;
+    pos.branch(0)?.insert(CaPump)?;
+    pos.insert(CaNernstReversal)?;
+    pos.set("v", -55.0)?;
+    pos.init_states(DT)?;
+    pos.branch(1)?.comp(0)?.set("v", -30.0)?;
+    pos.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.0, 2.0, 0.1, DT, 3.0, 0.0));
+    pos.branch(0)?.comp(0)?.record("v")?;
+    pos.branch(0)?.comp(1)?.record("CaCon_i")?;
+    pos.branch(2)?.comp(1)?.record("v")?;
+    for key in ["Na_gNa", "K_gK", "Km_gKm", "CaL_gCaL", "CaT_gCaT"] {
+        pos.make_trainable(key, None)?;
+    }
+    pos.branch(0)?.make_trainable("CaPump_gamma", None)?;
+    pos.branch(0)?.make_trainable("CaPump_decay", None)?;
+    let ps = pos.data_set("Leak_gLeak", 1e-4, None)?;
+    Ok((pos, ps))
+}
+
+/// Central finite differences of the loss, one value at a time (relative step `rel`), with one
+/// Richardson extrapolation (steps h and h/2: error O(h⁴)).
+fn finite_differences(
+    module: &Module,
+    o: &IntegrateOptions,
+    ps: &[ParamState<f64>],
+    rel: f64,
+) -> Result<Vec<f64>> {
+    let loss = |params: &[ParamGroup<f64>], ps: &[ParamState<f64>]| -> Result<f64> {
+        let sim = integrate_with(module, o, params, Some(ps), None)?;
+        Ok(MeanSq.value(&sim.recordings))
+    };
+    let base = module.get_parameters();
+    let mut out = Vec::new();
+    for g in 0..base.len() {
+        for i in 0..base[g].values.len() {
+            let x = base[g].values[i];
+            let d = |h: f64| -> Result<f64> {
+                let (mut plus, mut minus) = (base.clone(), base.clone());
+                plus[g].values[i] = x + h;
+                minus[g].values[i] = x - h;
+                Ok((loss(&plus, ps)? - loss(&minus, ps)?) / (2.0 * h))
+            };
+            let h = rel * x.abs();
+            out.push((4.0 * d(h / 2.0)? - d(h)?) / 3.0);
+        }
+    }
+    for g in 0..ps.len() {
+        // The whole data_set entry at once would be the shared scalar; here value by value.
+        for i in 0..ps[g].values.len() {
+            let x = ps[g].values[i];
+            let d = |h: f64| -> Result<f64> {
+                let (mut plus, mut minus) = (ps.to_vec(), ps.to_vec());
+                plus[g].values[i] = x + h;
+                minus[g].values[i] = x - h;
+                Ok((loss(&base, &plus)? - loss(&base, &minus)?) / (2.0 * h))
+            };
+            let h = rel * x.abs();
+            out.push((4.0 * d(h / 2.0)? - d(h)?) / 3.0);
+        }
+    }
+    Ok(out)
+}
+
+fn solvers() -> [(Solver, VoltageSolver); 6] {
+    [
+        (Solver::BwdEuler, VoltageSolver::Hines),
+        (Solver::CrankNicolson, VoltageSolver::Hines),
+        (Solver::FwdEuler, VoltageSolver::Hines),
+        (Solver::BwdEuler, VoltageSolver::SparseLu),
+        (Solver::CrankNicolson, VoltageSolver::SparseLu),
+        (Solver::FwdEuler, VoltageSolver::SparseLu),
+    ]
+}
+
+/// Adjoint vs central differences (1e-5) and vs forward mode (1e-10) for one model.
+fn check_model(name: &str, module: &Module, ps: &[ParamState<f64>], t_max: f64) -> Result<()> {
+    for (solver, vsolver) in solvers() {
+        let o = opts(solver, vsolver, t_max);
+        let params = module.get_parameters();
+        let adj = value_and_grad(module, &o, &params, Some(ps), &MeanSq, &all_states())?;
+        let fwd = value_and_grad_forward(module, &o, &params, Some(ps), &MeanSq)?;
+        let fd = finite_differences(module, &o, ps, 1e-3)?;
+        let (a, f) = (flat(&adj), flat(&fwd));
+        let d_fwd = max_rel(&a, &f);
+        let d_fd = max_rel(&a, &fd);
+        eprintln!(
+            "{name} {solver:?}/{vsolver:?}: {} values; adjoint vs forward {d_fwd:.1e}, vs FD {d_fd:.1e}",
+            a.len()
+        );
+        assert!((adj.value - fwd.value).abs() <= 1e-12 * fwd.value.abs());
+        assert!(
+            d_fwd < 1e-10,
+            "{name} {solver:?}/{vsolver:?}: {a:?} vs forward {f:?}"
+        );
+        assert!(
+            d_fd < 1e-5,
+            "{name} {solver:?}/{vsolver:?}: {a:?} vs FD {fd:?}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn hh_geometry_and_data_set_match_finite_differences_and_forward_mode() -> Result<()> {
+    let (cell, ps) = hh_all_params()?;
+    check_model("hh", &cell, &ps, 3.0)
+}
+
+#[test]
+fn pospischil_channels_match_finite_differences_and_forward_mode() -> Result<()> {
+    let (cell, ps) = pospischil()?;
+    check_model("pospischil", &cell, &ps, 3.0)
 }

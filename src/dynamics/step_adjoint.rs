@@ -117,9 +117,8 @@ fn conductance_transpose_times(
         }
     }
     if let Some((tree, v, dt)) = tree {
-        let v_bp = |bp: usize| {
-            around[bp].iter().map(|&(j, _, wj)| wj * v[j]).sum::<f64>() / wsum[bp]
-        };
+        let v_bp =
+            |bp: usize| around[bp].iter().map(|&(j, _, wj)| wj * v[j]).sum::<f64>() / wsum[bp];
         // Cotangent of every branchpoint voltage.
         let mut bar_bp = vec![0.0; n];
         for (ei, (e, &g)) in c.graph.edges.iter().zip(axial).enumerate() {

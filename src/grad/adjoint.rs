@@ -148,14 +148,21 @@ impl StepAdjoint {
 
     /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
     /// added to `self.pbar`.
-    fn vjp(&mut self, x: &[f64], ext: ExternalsAt<'_, f64>, w: &[f64], out: &mut [f64]) -> Result<()> {
+    fn vjp(
+        &mut self,
+        x: &[f64],
+        ext: ExternalsAt<'_, f64>,
+        w: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
         let c = self.c.clone();
         let dl = self.utils.layout.clone();
         let n = c.n_nodes();
         let dt = self.dt;
         // The forward step in f64, stage by stage, for the voltage stage's inputs.
         self.dyn_f64.data.copy_from_slice(x);
-        self.utils.scatter(&self.dyn_f64, &self.params, &mut self.s)?;
+        self.utils
+            .scatter(&self.dyn_f64, &self.params, &mut self.s)?;
         self.v_old.copy_from_slice(&self.s.data[..n]);
         let mut ws = step::take_workspace(&c, &mut self.s);
         step::pre_solve(&c, &mut self.s, &self.params, ext, dt, &mut ws);
@@ -175,7 +182,11 @@ impl StepAdjoint {
         let cn = self.solver == Solver::CrankNicolson;
         for i in 0..n {
             let v_new = self.s.data[i];
-            self.v_sol[i] = if cn { 0.5 * (v_new + self.v_old[i]) } else { v_new };
+            self.v_sol[i] = if cn {
+                0.5 * (v_new + self.v_old[i])
+            } else {
+                v_new
+            };
         }
         // Cotangents per key and node.
         let nk = dl.keys.len();
@@ -450,7 +461,8 @@ pub(crate) fn run(
     }
     let stored = (checkpoints.len() + seg.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
-    let (gp, gps) = chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
+    let (gp, gps) =
+        chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
     Ok(Gradient {
         value,
         params: gp,

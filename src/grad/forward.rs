@@ -32,16 +32,8 @@ pub(crate) fn run_forward(
         })
         .collect();
     let simulate = |dp: &[ParamGroup<Dual64>], dps: &[ParamState<Dual64>]| -> Result<Dual64> {
-        let sim = step_fn.in_pool(|| {
-            run(
-                &init_fn,
-                &step_fn,
-                opts,
-                dp,
-                param_state.map(|_| dps),
-                None,
-            )
-        })?;
+        let sim = step_fn
+            .in_pool(|| run(&init_fn, &step_fn, opts, dp, param_state.map(|_| dps), None))?;
         loss(&sim.recordings)
     };
     let mut value = None;
@@ -91,5 +83,3 @@ pub(crate) fn run_forward(
         stored_states: 0,
     })
 }
-
-

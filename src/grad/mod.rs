@@ -238,7 +238,9 @@ where
     let g = if adjoint_supported(module) {
         adjoint::run(module, opts, params, param_state, &with_shape, grad_opts)?
     } else {
-        forward::run_forward(module, opts, params, param_state, &|rec: &DMatrix<Dual64>| {
+        forward::run_forward(module, opts, params, param_state, &|rec: &DMatrix<
+            Dual64,
+        >| {
             let re = rec.map(|x| x.re);
             let (v, g) = with_shape(&re)?;
             check_finite_loss(v, &g)?;
@@ -261,7 +263,9 @@ pub fn value_and_grad_forward<L: Loss>(
     loss: &L,
 ) -> Result<Gradient> {
     check_params(module, params)?;
-    let g = forward::run_forward(module, opts, params, param_state, &|rec: &DMatrix<Dual64>| {
+    let g = forward::run_forward(module, opts, params, param_state, &|rec: &DMatrix<
+        Dual64,
+    >| {
         let v = loss.value(rec);
         if !v.re.is_finite() {
             return Err(Error::NonFiniteGradient {
