@@ -57,6 +57,11 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
 
 /// The model of `grad_hh_cell.json`, with per-branch trainables `HH_gNa` then `radius`.
 fn hh_cell(trainable: bool) -> Result<Cell> {
+    hh_cell_for(trainable, 5.0)
+}
+
+/// [`hh_cell`] with a stimulus of `t_max` ms (the current step stays at 0.5–2.5 ms).
+fn hh_cell_for(trainable: bool, t_max: f64) -> Result<Cell> {
     let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0, 1, 1])?;
     cell.insert(HH)?;
     for b in 0..5 {
@@ -65,7 +70,7 @@ fn hh_cell(trainable: bool) -> Result<Cell> {
     }
     cell.branch(0)?
         .comp(0)?
-        .stimulate(&step_current(0.5, 2.0, 0.2, DT, 5.0, 0.0));
+        .stimulate(&step_current(0.5, 2.0, 0.2, DT, t_max, 0.0));
     cell.branch(0)?.comp(0)?.record("v")?;
     cell.branch(3)?.comp(1)?.record("v")?;
     cell.branch(4)?.comp(1)?.record("v")?;
@@ -358,4 +363,208 @@ fn hh_geometry_and_data_set_match_finite_differences_and_forward_mode() -> Resul
 fn pospischil_channels_match_finite_differences_and_forward_mode() -> Result<()> {
     let (cell, ps) = pospischil()?;
     check_model("pospischil", &cell, &ps, 3.0)
+}
+
+#[test]
+fn checkpointing_keeps_sqrt_states_and_the_same_gradient() -> Result<()> {
+    let cell = hh_cell_for(true, 20.0)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 20.0);
+    let params = cell.get_parameters();
+    let run = |checkpointing| {
+        value_and_grad(
+            &cell,
+            &o,
+            &params,
+            None,
+            &MeanSq,
+            &GradOptions { checkpointing },
+        )
+    };
+    let all = run(Checkpointing::All)?;
+    let steps = 800;
+    assert_eq!(all.stored_states, steps);
+    let dim = 4 * 10; // v, HH_m, HH_h, HH_n on 10 compartments
+    for cp in [
+        Checkpointing::Auto,
+        Checkpointing::Every(7),
+        Checkpointing::Every(100),
+        Checkpointing::Every(1000),
+        Checkpointing::MemoryBudget {
+            bytes: 100 * dim * 8,
+        },
+    ] {
+        let g = run(cp)?;
+        let d = max_rel(&flat(&g), &flat(&all));
+        eprintln!(
+            "{cp:?}: {} states, max rel diff to All {d:e}",
+            g.stored_states
+        );
+        assert_eq!(g.value, all.value);
+        assert!(d <= 1e-12, "{cp:?}: {d:e}");
+        match cp {
+            Checkpointing::Auto => {
+                let bound = 2.0 * (steps as f64).sqrt() + 2.0;
+                assert!(
+                    g.stored_states as f64 <= bound,
+                    "{} states",
+                    g.stored_states
+                );
+            }
+            Checkpointing::MemoryBudget { .. } => assert!(g.stored_states <= 100),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn record_every_and_recorded_states_are_differentiated() -> Result<()> {
+    let (cell, ps) = hh_all_params()?;
+    let o = IntegrateOptions {
+        record_every: 3,
+        ..opts(Solver::BwdEuler, VoltageSolver::Hines, 3.0)
+    };
+    let params = cell.get_parameters();
+    let adj = value_and_grad(
+        &cell,
+        &o,
+        &params,
+        Some(&ps),
+        &MeanSq,
+        &GradOptions::default(),
+    )?;
+    let fwd = value_and_grad_forward(&cell, &o, &params, Some(&ps), &MeanSq)?;
+    let d = max_rel(&flat(&adj), &flat(&fwd));
+    eprintln!("record_every 3: adjoint vs forward {d:e}");
+    assert!(d < 1e-10);
+    Ok(())
+}
+
+#[test]
+fn loss_given_with_its_gradient() -> Result<()> {
+    let cell = hh_cell(true)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 5.0);
+    let params = cell.get_parameters();
+    let with = huxley::value_and_grad_with(
+        &cell,
+        &o,
+        &params,
+        None,
+        |rec: &DMatrix<f64>| {
+            let n = rec.len() as f64;
+            let value = rec.iter().map(|v| (v + 65.0).powi(2)).sum::<f64>() / n;
+            (value, rec.map(|v| 2.0 * (v + 65.0) / n))
+        },
+        &GradOptions::default(),
+    )?;
+    let plain = value_and_grad(&cell, &o, &params, None, &MeanSq, &GradOptions::default())?;
+    assert!(max_rel(&flat(&with), &flat(&plain)) < 1e-13);
+    assert!((with.value - plain.value).abs() < 1e-12 * plain.value);
+    Ok(())
+}
+
+#[test]
+fn bad_input_is_a_typed_error() -> Result<()> {
+    let cell = hh_cell(true)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 1.0);
+    let g = GradOptions::default();
+    let mut params = cell.get_parameters();
+    // Unknown name.
+    params[0].key = "HH_gNaa".into();
+    let e = value_and_grad(&cell, &o, &params, None, &MeanSq, &g).unwrap_err();
+    assert!(
+        matches!(e, Error::UnknownName { ref name, .. } if name == "HH_gNaa"),
+        "{e}"
+    );
+    let e = value_and_grad_forward(&cell, &o, &params, None, &MeanSq).unwrap_err();
+    assert!(matches!(e, Error::UnknownName { .. }), "{e}");
+    // Wrong number of values in a group, wrong number of groups.
+    let mut params = cell.get_parameters();
+    params[3].values.push(1.0);
+    let e = value_and_grad(&cell, &o, &params, None, &MeanSq, &g).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::LengthMismatch {
+                expected: 1,
+                got: 2,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let params = cell.get_parameters();
+    let e = value_and_grad(&cell, &o, &params[1..], None, &MeanSq, &g).unwrap_err();
+    assert!(matches!(e, Error::LengthMismatch { .. }), "{e}");
+    // Unknown data_set key.
+    let ps = vec![ParamState {
+        key: "HH_gXX".into(),
+        nodes: vec![vec![0]],
+        values: vec![1.0],
+    }];
+    let e = value_and_grad(&cell, &o, &params, Some(&ps), &MeanSq, &g).unwrap_err();
+    assert!(matches!(e, Error::UnknownName { .. }), "{e}");
+    // Non-finite loss, non-finite gradient of the loss.
+    struct Nan;
+    impl Loss for Nan {
+        fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+            rec[0] * T::from(f64::NAN)
+        }
+    }
+    for e in [
+        value_and_grad(&cell, &o, &params, None, &Nan, &g).unwrap_err(),
+        value_and_grad_forward(&cell, &o, &params, None, &Nan).unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, Error::NonFiniteGradient { ref what, .. } if what == "loss"),
+            "{e}"
+        );
+    }
+    struct Sqrt;
+    impl Loss for Sqrt {
+        fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+            // d sqrt(x)/dx at 0 is infinite.
+            (rec[0] - rec[0]).sqrt()
+        }
+    }
+    let e = value_and_grad(&cell, &o, &params, None, &Sqrt, &g).unwrap_err();
+    assert!(matches!(e, Error::NonFiniteGradient { .. }), "{e}");
+    let e = huxley::value_and_grad_with(
+        &cell,
+        &o,
+        &params,
+        None,
+        |rec: &DMatrix<f64>| (0.0, rec.map(|_| f64::INFINITY)),
+        &g,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::NonFiniteGradient { .. }), "{e}");
+    let e = huxley::value_and_grad_with(
+        &cell,
+        &o,
+        &params,
+        None,
+        |_: &DMatrix<f64>| (0.0, DMatrix::zeros(1, 1)),
+        &g,
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::ShapeMismatch { .. }), "{e}");
+    // Checkpoints every 0 steps.
+    let every0 = GradOptions {
+        checkpointing: Checkpointing::Every(0),
+    };
+    let e = value_and_grad(&cell, &o, &params, None, &MeanSq, &every0).unwrap_err();
+    assert!(matches!(e, Error::InvalidValue { .. }), "{e}");
+    // What the adjoint does not cover: exponential Euler, recorded currents.
+    let exp = opts(Solver::ExpEuler, VoltageSolver::Hines, 1.0);
+    let e = value_and_grad(&cell, &exp, &params, None, &MeanSq, &g).unwrap_err();
+    assert!(matches!(e, Error::Unsupported(_)), "{e}");
+    let mut cur = hh_cell(true)?;
+    cur.branch(0)?.comp(0)?.record("i_HH")?;
+    let e = value_and_grad(&cur, &o, &params, None, &MeanSq, &g).unwrap_err();
+    assert!(matches!(e, Error::Unsupported(_)), "{e}");
+    // ... forward mode does.
+    let fwd = value_and_grad_forward(&cur, &o, &params, None, &MeanSq)?;
+    assert!(flat(&fwd).iter().all(|x| x.is_finite()));
+    Ok(())
 }
