@@ -568,3 +568,44 @@ fn bad_input_is_a_typed_error() -> Result<()> {
     assert!(flat(&fwd).iter().all(|x| x.is_finite()));
     Ok(())
 }
+
+#[test]
+fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
+    // 31 branches: the chain rule seeds values with disjoint footprints together.
+    let parents: Vec<i64> = (0..31)
+        .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
+        .collect();
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &parents)?;
+    cell.insert(HH)?;
+    cell.set("axial_resistivity", 1000.0)?;
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.1, 1.0, 0.3, DT, 1.5, 0.0));
+    cell.branch(0)?.comp(0)?.record("v")?;
+    cell.branch(30)?.comp(1)?.record("v")?;
+    cell.branch(17)?.comp(0)?.record("HH_n")?;
+    for key in ["HH_gNa", "radius", "length", "axial_resistivity"] {
+        for b in 0..31 {
+            cell.branch(b)?.make_trainable(key, None)?;
+        }
+    }
+    let ps = cell.data_set("capacitance", 1.1, None)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 1.5);
+    let params = cell.get_parameters();
+    let adj = value_and_grad(
+        &cell,
+        &o,
+        &params,
+        Some(&ps),
+        &MeanSq,
+        &GradOptions::default(),
+    )?;
+    let fwd = value_and_grad_forward(&cell, &o, &params, Some(&ps), &MeanSq)?;
+    let d = max_rel(&flat(&adj), &flat(&fwd));
+    eprintln!(
+        "31 branches, {} values: adjoint vs forward {d:e}",
+        flat(&adj).len()
+    );
+    assert!(d < 1e-10);
+    Ok(())
+}

@@ -47,6 +47,8 @@ struct StepAdjoint {
     /// some trainable or `data_set` value), and whether `inv_cm` is one.
     seeds: Vec<usize>,
     seed_inv_cm: bool,
+    /// Whether the area's cotangent from the stimuli is needed.
+    area_stimuli: bool,
     /// Nodes whose voltage is clamped.
     v_clamped: Vec<usize>,
     dyn_f64: DynamicStates<f64>,
@@ -89,12 +91,14 @@ impl StepAdjoint {
                 }
             }
         }
-        if c.externals.series.iter().any(|s| s.key_id == usize::MAX) {
-            read.push(c.area_key);
-        }
         read.sort_unstable();
         read.dedup();
         let touched_key = |k: usize| touched.iter().any(|t| *t == c.params.names()[k]);
+        // Stimuli read the area too: `I / area · 1e5`, differentiated by hand unless a
+        // mechanism reads the area anyway.
+        let area_stimuli = touched_key(c.area_key)
+            && !read.contains(&c.area_key)
+            && c.externals.series.iter().any(|s| s.key_id == usize::MAX);
         let seeds = read.into_iter().filter(|&k| touched_key(k)).collect();
         let seed_inv_cm = touched.iter().any(|t| t == "capacitance");
         let v_clamped = c
@@ -141,6 +145,7 @@ impl StepAdjoint {
             kv,
             seeds,
             seed_inv_cm,
+            area_stimuli,
             v_clamped,
             c,
         }
@@ -215,6 +220,18 @@ impl StepAdjoint {
             &mut self.adj,
             Some(&mut self.pbar.tree),
         )?;
+        if self.area_stimuli {
+            // cst_v ∋ I / area · 1e5 · inv_cm at every stimulated node.
+            let area_off = c.params.offset(c.area_key);
+            for series in ext.ext.series.iter().filter(|s| s.key_id == usize::MAX) {
+                for (&node, &i_amp) in series.nodes.iter().zip(series.at(ext.t)) {
+                    let node = node as usize;
+                    let area = self.params.data[area_off + node];
+                    self.pbar.data[area_off + node] -=
+                        self.adj.cst[node] * i_amp * 1e5 / (area * area) * self.params.inv_cm[node];
+                }
+            }
+        }
         // Local stages: one dual pass per dynamic key ...
         for kin in 0..nk {
             dual_pass(
@@ -369,12 +386,14 @@ pub(crate) fn run(
     };
     record(&s, &mut rec, 0);
     let mut flat = utils.remove_observables(&s)?;
-    let mut checkpoints: Vec<Vec<f64>> = Vec::with_capacity(steps.div_ceil(k));
+    let n_check = steps.div_ceil(k);
+    let mut store: Vec<f64> = Vec::with_capacity(n_check * dim);
+    let t0 = std::time::Instant::now();
     step_fn.in_pool(|| -> Result<()> {
         for t in 0..steps {
             if t % k == 0 {
                 utils.remove_observables_into(&s, &mut flat)?;
-                checkpoints.push(flat.data.clone());
+                store.extend_from_slice(&flat.data);
             }
             step_fn.step(&mut s, &p, ext.at(t), dt)?;
             check_finite(&c, &s, t + 1, dt)?;
@@ -384,7 +403,10 @@ pub(crate) fn run(
         }
         Ok(())
     })?;
+    let t1 = std::time::Instant::now();
+    let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
+    let t2 = std::time::Instant::now();
     check_finite_loss(value, &grec)?;
     // Which parameter arrays the trainables and data_set values change.
     let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
@@ -429,7 +451,7 @@ pub(crate) fn run(
         // Recompute the segment's states x_{a+1} .. x_{b-1} from its checkpoint.
         for t in a + 1..b {
             let prev = if t == a + 1 {
-                &checkpoints[si]
+                checkpoints[si]
             } else {
                 &seg[t - a - 2]
             };
@@ -450,7 +472,7 @@ pub(crate) fn run(
         }
         for t in (a..b).rev() {
             let x = if t == a {
-                &checkpoints[si]
+                checkpoints[si]
             } else {
                 &seg[t - a - 1]
             };
@@ -461,8 +483,19 @@ pub(crate) fn run(
     }
     let stored = (checkpoints.len() + seg.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
+    let t3 = std::time::Instant::now();
     let (gp, gps) =
         chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
+    let t4 = std::time::Instant::now();
+    if std::env::var("HUXLEY_GRAD_TIMING").is_ok() {
+        eprintln!(
+            "forward {:?} loss {:?} sweep {:?} chain {:?}",
+            t1 - t0,
+            t2 - t1,
+            t3 - t2,
+            t4 - t3
+        );
+    }
     Ok(Gradient {
         value,
         params: gp,
