@@ -11,12 +11,13 @@ use crate::error::{Error, Result};
 use crate::externals::ExternalsAt;
 use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
 use crate::model::{Module, ParamGroup, ParamState};
+use crate::parallel::Parallelism;
 use crate::scalar::Dual64;
 use crate::solver::{Solver, VoltageSolver};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use nalgebra::DMatrix;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// The loss with its gradient with respect to the recordings.
 pub(crate) type LossWithGrad<'a> = dyn Fn(&DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> + 'a;
@@ -40,30 +41,50 @@ struct StepAdjoint {
     vsolver: VoltageSolver,
     dt: f64,
     params: AllParams<f64>,
-    params_dual: AllParams<Dual64>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
-    /// Parameter keys whose local Jacobians the sweep needs (read by the step and changed by
-    /// some trainable or `data_set` value), and whether `inv_cm` is one.
-    seeds: Vec<usize>,
-    seed_inv_cm: bool,
+    /// The dual-number passes of a step: one per dynamic key, then one per parameter array
+    /// whose local Jacobians the sweep needs (read by the step and changed by some trainable
+    /// or `data_set` value; `inv_cm` if the capacitance is). Independent: run in parallel.
+    passes: Vec<Mutex<Pass>>,
+    parallelism: Parallelism,
     /// Whether the area's cotangent from the stimuli is needed.
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
     v_clamped: Vec<usize>,
     dyn_f64: DynamicStates<f64>,
     s: AllStates<f64>,
-    dual_dyn: DynamicStates<Dual64>,
-    dual_states: AllStates<Dual64>,
     v_old: Vec<f64>,
     v_sol: Vec<f64>,
     lin_v: Vec<f64>,
     cst_v: Vec<f64>,
     /// Cotangents per dynamic key and node.
     wn: Vec<f64>,
-    acc: Vec<f64>,
     adj: VoltageAdjoint,
     pbar: ParamAdjoint,
+}
+
+/// What one pass seeds.
+#[derive(Clone)]
+enum PassSeed {
+    /// A dynamic key (its range in the flat state).
+    State(usize, std::ops::Range<usize>),
+    /// A parameter array (its range in `all_params.data`).
+    Param(std::ops::Range<usize>),
+    /// `inv_cm`.
+    InvCm,
+}
+
+/// The buffers of one dual-number pass.
+struct Pass {
+    seed: PassSeed,
+    /// Parameters with the pass's seed (derivative 1 on the whole array for parameter passes).
+    params: AllParams<Dual64>,
+    dyn_buf: DynamicStates<Dual64>,
+    states: AllStates<Dual64>,
+    /// Per node: Σ over the outputs of ∂output/∂seed · cotangent(output).
+    acc: Vec<f64>,
+    result: Result<()>,
 }
 
 impl StepAdjoint {
@@ -74,6 +95,7 @@ impl StepAdjoint {
         dt: f64,
         params: AllParams<f64>,
         touched: &[String],
+        parallelism: Parallelism,
     ) -> StepAdjoint {
         let c = utils.c.clone();
         let n = c.n_nodes();
@@ -99,8 +121,17 @@ impl StepAdjoint {
         let area_stimuli = touched_key(c.area_key)
             && !read.contains(&c.area_key)
             && c.externals.series.iter().any(|s| s.key_id == usize::MAX);
-        let seeds = read.into_iter().filter(|&k| touched_key(k)).collect();
-        let seed_inv_cm = touched.iter().any(|t| t == "capacitance");
+        let mut seeds: Vec<PassSeed> = (0..dl.keys.len())
+            .map(|k| PassSeed::State(k, dl.range(k)))
+            .collect();
+        seeds.extend(
+            read.into_iter()
+                .filter(|&k| touched_key(k))
+                .map(|k| PassSeed::Param(c.params.range(k))),
+        );
+        if touched.iter().any(|t| t == "capacitance") {
+            seeds.push(PassSeed::InvCm);
+        }
         let v_clamped = c
             .externals
             .series
@@ -109,6 +140,33 @@ impl StepAdjoint {
             .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
             .collect();
         let params_dual = params.cast::<Dual64>();
+        let passes = seeds
+            .into_iter()
+            .map(|seed| {
+                let mut params = params_dual.clone();
+                match &seed {
+                    PassSeed::State(..) => {}
+                    PassSeed::Param(r) => {
+                        params.data[r.clone()].iter_mut().for_each(|x| x.eps = 1.0)
+                    }
+                    PassSeed::InvCm => params.inv_cm.iter_mut().for_each(|x| x.eps = 1.0),
+                }
+                Mutex::new(Pass {
+                    seed,
+                    params,
+                    dyn_buf: DynamicStates {
+                        layout: dl.clone(),
+                        data: vec![Dual64::from(0.0); dl.len()],
+                    },
+                    states: AllStates::from_data(
+                        &c,
+                        vec![Dual64::from(f64::NAN); c.states.total_len()],
+                    ),
+                    acc: vec![0.0; n],
+                    result: Ok(()),
+                })
+            })
+            .collect();
         let nk = dl.keys.len();
         StepAdjoint {
             dyn_f64: DynamicStates {
@@ -116,20 +174,11 @@ impl StepAdjoint {
                 data: vec![0.0; dl.len()],
             },
             s: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
-            dual_dyn: DynamicStates {
-                layout: dl.clone(),
-                data: vec![Dual64::from(0.0); dl.len()],
-            },
-            dual_states: AllStates::from_data(
-                &c,
-                vec![Dual64::from(f64::NAN); c.states.total_len()],
-            ),
             v_old: vec![0.0; n],
             v_sol: vec![0.0; n],
             lin_v: vec![0.0; n],
             cst_v: vec![0.0; n],
             wn: vec![0.0; nk * n],
-            acc: vec![0.0; n],
             adj: VoltageAdjoint::new(n),
             pbar: ParamAdjoint {
                 data: vec![0.0; params.data.len()],
@@ -141,10 +190,9 @@ impl StepAdjoint {
             vsolver,
             dt,
             params,
-            params_dual,
             kv,
-            seeds,
-            seed_inv_cm,
+            passes,
+            parallelism,
             area_stimuli,
             v_clamped,
             c,
@@ -232,49 +280,50 @@ impl StepAdjoint {
                 }
             }
         }
-        // Local stages: one dual pass per dynamic key ...
-        for kin in 0..nk {
-            dual_pass(
-                &self.utils,
-                x,
-                Some(dl.range(kin)),
-                &self.params_dual,
-                ext,
-                dt,
-                &mut self.dual_dyn,
-                &mut self.dual_states,
-            )?;
-            self.contract();
-            for (slot, &node) in dl.range(kin).zip(&dl.entries[kin]) {
-                let i = node as usize;
-                out[slot] = self.acc[i] + if kin == kv { self.adj.v[i] } else { 0.0 };
-            }
+        // Local stages: one dual-number pass per dynamic key and per parameter array, in
+        // parallel (each with its own buffers; combined below in a fixed order).
+        {
+            let (utils, adj, wn) = (&self.utils, &self.adj, &self.wn[..]);
+            let passes = &self.passes;
+            self.parallelism.for_each(passes.len(), |pi| {
+                let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
+                let pass = &mut *guard;
+                let seed = match &pass.seed {
+                    PassSeed::State(_, r) => Some(r.clone()),
+                    _ => None,
+                };
+                pass.result = dual_pass(
+                    utils,
+                    x,
+                    seed,
+                    &pass.params,
+                    ext,
+                    dt,
+                    &mut pass.dyn_buf,
+                    &mut pass.states,
+                );
+                if pass.result.is_ok() {
+                    contract(utils, kv, &pass.states, adj, wn, &mut pass.acc);
+                }
+            });
         }
-        // ... and one per parameter array the trainables change.
-        for si in 0..self.seeds.len() + usize::from(self.seed_inv_cm) {
-            let range = self.seeds.get(si).map(|&k| c.params.range(k));
-            self.seed_param(range.clone(), 1.0);
-            let pass = dual_pass(
-                &self.utils,
-                x,
-                None,
-                &self.params_dual,
-                ext,
-                dt,
-                &mut self.dual_dyn,
-                &mut self.dual_states,
-            );
-            self.seed_param(range.clone(), 0.0);
-            pass?;
-            self.contract();
-            match range {
-                Some(r) => {
-                    for (g, a) in self.pbar.data[r].iter_mut().zip(&self.acc) {
+        for pass in &mut self.passes {
+            let pass = pass.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut pass.result, Ok(()))?;
+            match &pass.seed {
+                PassSeed::State(kin, r) => {
+                    for (slot, &node) in r.clone().zip(&dl.entries[*kin]) {
+                        let i = node as usize;
+                        out[slot] = pass.acc[i] + if *kin == kv { self.adj.v[i] } else { 0.0 };
+                    }
+                }
+                PassSeed::Param(r) => {
+                    for (g, a) in self.pbar.data[r.clone()].iter_mut().zip(&pass.acc) {
                         *g += a;
                     }
                 }
-                None => {
-                    for (g, a) in self.pbar.inv_cm.iter_mut().zip(&self.acc) {
+                PassSeed::InvCm => {
+                    for (g, a) in self.pbar.inv_cm.iter_mut().zip(&pass.acc) {
                         *g += a;
                     }
                 }
@@ -282,36 +331,33 @@ impl StepAdjoint {
         }
         Ok(())
     }
+}
 
-    /// Sets the derivative part of a parameter array (`None`: `inv_cm`).
-    fn seed_param(&mut self, range: Option<std::ops::Range<usize>>, eps: f64) {
-        let arr = match range {
-            Some(r) => &mut self.params_dual.data[r],
-            None => &mut self.params_dual.inv_cm[..],
-        };
-        for x in arr {
-            x.eps = eps;
-        }
+/// `acc[i] = Σ_outputs ∂output_i/∂seed · cotangent(output_i)` after a dual pass: the new
+/// non-voltage states and the voltage terms.
+fn contract(
+    utils: &DynamicStateUtils,
+    kv: usize,
+    states: &AllStates<Dual64>,
+    adj: &VoltageAdjoint,
+    wn: &[f64],
+    acc: &mut [f64],
+) {
+    let dl = &utils.layout;
+    let n = utils.c.n_nodes();
+    let ws = &states.ws;
+    for i in 0..n {
+        acc[i] = ws.lin[i].eps * adj.lin[i] + ws.cst[i].eps * adj.cst[i];
     }
-
-    /// `acc[i] = Σ_outputs ∂output_i/∂seed · cotangent(output_i)` after a dual pass.
-    fn contract(&mut self) {
-        let dl = &self.utils.layout;
-        let n = self.c.n_nodes();
-        let ws = &self.dual_states.ws;
-        for i in 0..n {
-            self.acc[i] = ws.lin[i].eps * self.adj.lin[i] + ws.cst[i].eps * self.adj.cst[i];
+    for ko in 0..dl.keys.len() {
+        if ko == kv {
+            continue;
         }
-        for ko in 0..dl.keys.len() {
-            if ko == self.kv {
-                continue;
-            }
-            let src = &self.dual_states.data[dl.states.range(dl.all_key[ko])];
-            let wk = &self.wn[ko * n..(ko + 1) * n];
-            for &node in &dl.entries[ko] {
-                let i = node as usize;
-                self.acc[i] += src[i].eps * wk[i];
-            }
+        let src = &states.data[dl.states.range(dl.all_key[ko])];
+        let wk = &wn[ko * n..(ko + 1) * n];
+        for &node in &dl.entries[ko] {
+            let i = node as usize;
+            acc[i] += src[i].eps * wk[i];
         }
     }
 }
@@ -431,6 +477,7 @@ pub(crate) fn run(
         dt,
         p.clone(),
         &touched,
+        opts.parallelism.clone(),
     );
     let add_rec = |lam: &mut [f64], t: usize| {
         if t % every == 0 {
@@ -445,42 +492,46 @@ pub(crate) fn run(
     let mut seg: Vec<Vec<f64>> = (1..k.min(steps.max(1))).map(|_| vec![0.0; dim]).collect();
     let mut s_re = AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]);
     let mut dyn_re = utils.remove_observables(&s)?;
-    for si in (0..checkpoints.len()).rev() {
-        let a = si * k;
-        let b = (a + k).min(steps);
-        // Recompute the segment's states x_{a+1} .. x_{b-1} from its checkpoint.
-        for t in a + 1..b {
-            let prev = if t == a + 1 {
-                checkpoints[si]
-            } else {
-                &seg[t - a - 2]
-            };
-            dyn_re.data.copy_from_slice(prev);
-            utils.scatter(&dyn_re, &p, &mut s_re)?;
-            step::step(
-                &c,
-                opts.solver,
-                opts.voltage_solver,
-                &crate::Parallelism::Serial,
-                &mut s_re,
-                &p,
-                ext.at(t - 1),
-                dt,
-            )?;
-            utils.remove_observables_into(&s_re, &mut dyn_re)?;
-            seg[t - a - 1].copy_from_slice(&dyn_re.data);
+    // On a worker thread of the pool, so that the parallel passes of every step are cheap.
+    opts.parallelism.run(true, || -> Result<()> {
+        for si in (0..checkpoints.len()).rev() {
+            let a = si * k;
+            let b = (a + k).min(steps);
+            // Recompute the segment's states x_{a+1} .. x_{b-1} from its checkpoint.
+            for t in a + 1..b {
+                let prev = if t == a + 1 {
+                    checkpoints[si]
+                } else {
+                    &seg[t - a - 2]
+                };
+                dyn_re.data.copy_from_slice(prev);
+                utils.scatter(&dyn_re, &p, &mut s_re)?;
+                step::step(
+                    &c,
+                    opts.solver,
+                    opts.voltage_solver,
+                    &crate::Parallelism::Serial,
+                    &mut s_re,
+                    &p,
+                    ext.at(t - 1),
+                    dt,
+                )?;
+                utils.remove_observables_into(&s_re, &mut dyn_re)?;
+                seg[t - a - 1].copy_from_slice(&dyn_re.data);
+            }
+            for t in (a..b).rev() {
+                let x = if t == a {
+                    checkpoints[si]
+                } else {
+                    &seg[t - a - 1]
+                };
+                sa.vjp(x, ext.at(t), &lam, &mut lam_prev)?;
+                std::mem::swap(&mut lam, &mut lam_prev);
+                add_rec(&mut lam, t);
+            }
         }
-        for t in (a..b).rev() {
-            let x = if t == a {
-                checkpoints[si]
-            } else {
-                &seg[t - a - 1]
-            };
-            sa.vjp(x, ext.at(t), &lam, &mut lam_prev)?;
-            std::mem::swap(&mut lam, &mut lam_prev);
-            add_rec(&mut lam, t);
-        }
-    }
+        Ok(())
+    })?;
     let stored = (checkpoints.len() + seg.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let t3 = std::time::Instant::now();
