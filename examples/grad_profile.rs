@@ -37,9 +37,10 @@ fn cell() -> Result<Cell> {
 
 fn main() -> Result<()> {
     let cell = cell()?;
+    let serial = std::env::args().any(|a| a == "--serial");
     let opts = IntegrateOptions {
         t_max: Some(20.0),
-        parallelism: Parallelism::Serial,
+        parallelism: if serial { Parallelism::Serial } else { Parallelism::Auto },
         ..Default::default()
     };
     let params = cell.get_parameters();

@@ -434,7 +434,6 @@ pub(crate) fn run(
     let mut flat = utils.remove_observables(&s)?;
     let n_check = steps.div_ceil(k);
     let mut store: Vec<f64> = Vec::with_capacity(n_check * dim);
-    let t0 = std::time::Instant::now();
     step_fn.in_pool(|| -> Result<()> {
         for t in 0..steps {
             if t % k == 0 {
@@ -449,10 +448,8 @@ pub(crate) fn run(
         }
         Ok(())
     })?;
-    let t1 = std::time::Instant::now();
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
-    let t2 = std::time::Instant::now();
     check_finite_loss(value, &grec)?;
     // Which parameter arrays the trainables and data_set values change.
     let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
@@ -534,19 +531,8 @@ pub(crate) fn run(
     })?;
     let stored = (checkpoints.len() + seg.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
-    let t3 = std::time::Instant::now();
     let (gp, gps) =
         chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
-    let t4 = std::time::Instant::now();
-    if std::env::var("HUXLEY_GRAD_TIMING").is_ok() {
-        eprintln!(
-            "forward {:?} loss {:?} sweep {:?} chain {:?}",
-            t1 - t0,
-            t2 - t1,
-            t3 - t2,
-            t4 - t3
-        );
-    }
     Ok(Gradient {
         value,
         params: gp,
