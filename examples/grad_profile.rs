@@ -40,7 +40,11 @@ fn main() -> Result<()> {
     let serial = std::env::args().any(|a| a == "--serial");
     let opts = IntegrateOptions {
         t_max: Some(20.0),
-        parallelism: if serial { Parallelism::Serial } else { Parallelism::Auto },
+        parallelism: if serial {
+            Parallelism::Serial
+        } else {
+            Parallelism::Auto
+        },
         ..Default::default()
     };
     let params = cell.get_parameters();

@@ -436,13 +436,13 @@ pub(crate) fn run(
     let mut store: Vec<f64> = Vec::with_capacity(n_check * dim);
     step_fn.in_pool(|| -> Result<()> {
         for t in 0..steps {
-            if t % k == 0 {
+            if t.is_multiple_of(k) {
                 utils.remove_observables_into(&s, &mut flat)?;
                 store.extend_from_slice(&flat.data);
             }
             step_fn.step(&mut s, &p, ext.at(t), dt)?;
             check_finite(&c, &s, t + 1, dt)?;
-            if (t + 1) % every == 0 {
+            if (t + 1).is_multiple_of(every) {
                 record(&s, &mut rec, (t + 1) / every);
             }
         }
@@ -477,7 +477,7 @@ pub(crate) fn run(
         opts.parallelism.clone(),
     );
     let add_rec = |lam: &mut [f64], t: usize| {
-        if t % every == 0 {
+        if t.is_multiple_of(every) {
             for (r, &slot) in slots.iter().enumerate() {
                 lam[slot] += grec[(r, t / every)];
             }

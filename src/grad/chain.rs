@@ -16,6 +16,9 @@ use crate::integrate::InitFn;
 use crate::model::{ParamGroup, ParamState};
 use crate::scalar::Dual64;
 
+/// The gradients of the trainable values and of the `param_state` values.
+type Grads = (Vec<ParamGroup<f64>>, Vec<ParamState<f64>>);
+
 /// One value to differentiate: in `params` (`ps = false`) or `param_state`, group, index.
 #[derive(Clone, Copy)]
 struct Seed {
@@ -34,7 +37,7 @@ pub(crate) fn to_trainables(
     pbar: &ParamAdjoint,
     utils: &DynamicStateUtils,
     lam0: &[f64],
-) -> Result<(Vec<ParamGroup<f64>>, Vec<ParamState<f64>>)> {
+) -> Result<Grads> {
     let c = init_fn.compiled();
     let n = c.n_nodes();
     let trainables = &c.trainables;

@@ -177,8 +177,8 @@ fn adjoint_supported(module: &Module) -> bool {
 /// cell.insert(HH)?;
 /// cell.branch(0)?.comp(0)?.stimulate(&step_current(0.5, 1.0, 0.2, 0.025, 3.0, 0.0));
 /// cell.branch(2)?.comp(1)?.record("v")?;
-/// cell.make_trainable("HH_gNa")?;
-/// cell.branch(1)?.make_trainable("radius")?;
+/// cell.make_trainable("HH_gNa", None)?;
+/// cell.branch(1)?.make_trainable("radius", None)?;
 /// let opts = IntegrateOptions::t_max(3.0);
 /// let g = value_and_grad(&cell, &opts, &cell.get_parameters(), None, &MeanSquare, &GradOptions::default())?;
 /// assert_eq!(g.params[0].key, "HH_gNa");
