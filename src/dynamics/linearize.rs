@@ -299,7 +299,7 @@ impl Linearization {
             dual_pass(
                 &self.utils,
                 &self.x,
-                Some(dl.range(kin)),
+                &dl.range(kin).collect::<Vec<_>>(),
                 &self.params_dual,
                 self.ext.at(0),
                 self.dt,

@@ -255,22 +255,24 @@ pub(crate) fn voltage_adjoint(
 
 /// One dual-number pass through the local stages of a step (mechanisms, currents, synapses,
 /// pumped ions, state clamps) from the flat state `x`, with the flat entries in `seed` given
-/// derivative 1 (and whatever derivatives `params` carry). On return `states` holds the outputs
+/// derivative 1 (and whatever derivatives `params` carry, and the workspace's `pre_eps`). On return `states` holds the outputs
 /// and `states.ws.lin[..n]` / `states.ws.cst[..n]` the voltage terms.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn dual_pass(
     utils: &DynamicStateUtils,
     x: &[f64],
-    seed: Option<std::ops::Range<usize>>,
+    seed: &[usize],
     params: &AllParams<Dual64>,
     ext: ExternalsAt<'_, f64>,
     dt: f64,
     dyn_buf: &mut super::DynamicStates<Dual64>,
     states: &mut AllStates<Dual64>,
 ) -> Result<()> {
-    let seed = seed.unwrap_or(0..0);
-    for (j, (d, &xj)) in dyn_buf.data.iter_mut().zip(x).enumerate() {
-        *d = Dual64::new(xj, if seed.contains(&j) { 1.0 } else { 0.0 });
+    for (d, &xj) in dyn_buf.data.iter_mut().zip(x) {
+        *d = Dual64::new(xj, 0.0);
+    }
+    for &j in seed {
+        dyn_buf.data[j].eps = 1.0;
     }
     utils.scatter(dyn_buf, params, states)?;
     let mut ws = step::take_workspace(&utils.c, states);

@@ -1,6 +1,7 @@
 //! Reverse mode: forward run with checkpoints, then the backward sweep step by step.
 
 use super::checkpoint::{held_states, segment_len};
+use super::passes::{self, Pass, SynInfo, Targets};
 use super::{Gradient, chain, check_finite_loss};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::step_adjoint::{
@@ -48,6 +49,8 @@ struct StepAdjoint {
     /// or `data_set` value; `inv_cm` if the capacitance is). Independent: run in parallel.
     passes: Vec<Mutex<Pass>>,
     parallelism: Parallelism,
+    syn: SynInfo,
+    post_sum: Vec<f64>,
     /// Whether the area's cotangent from the stimuli is needed.
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
@@ -64,29 +67,6 @@ struct StepAdjoint {
     pbar: ParamAdjoint,
 }
 
-/// What one pass seeds.
-#[derive(Clone)]
-enum PassSeed {
-    /// A dynamic key (its range in the flat state).
-    State(usize, std::ops::Range<usize>),
-    /// A parameter array (its range in `all_params.data`).
-    Param(std::ops::Range<usize>),
-    /// `inv_cm`.
-    InvCm,
-}
-
-/// The buffers of one dual-number pass.
-struct Pass {
-    seed: PassSeed,
-    /// Parameters with the pass's seed (derivative 1 on the whole array for parameter passes).
-    params: AllParams<Dual64>,
-    dyn_buf: DynamicStates<Dual64>,
-    states: AllStates<Dual64>,
-    /// Per node: Σ over the outputs of ∂output/∂seed · cotangent(output).
-    acc: Vec<f64>,
-    result: Result<()>,
-}
-
 impl StepAdjoint {
     fn new(
         utils: DynamicStateUtils,
@@ -96,7 +76,7 @@ impl StepAdjoint {
         params: AllParams<f64>,
         touched: &[String],
         parallelism: Parallelism,
-    ) -> StepAdjoint {
+    ) -> Result<StepAdjoint> {
         let c = utils.c.clone();
         let n = c.n_nodes();
         let dl = utils.layout.clone();
@@ -104,34 +84,38 @@ impl StepAdjoint {
             .keys
             .binary_search_by(|k| k.as_str().cmp("v"))
             .expect("v is dynamic");
-        // Parameter keys the step reads: mechanism parameters, and the area for stimuli.
-        let mut read: Vec<usize> = Vec::new();
-        for m in &c.mechs {
-            for &off in &m.param_off {
-                if let Some(k) = (0..c.params.len()).find(|&k| c.params.offset(k) == off) {
-                    read.push(k);
-                }
-            }
+        // Parameter keys the step reads: mechanism parameters, synapse parameters, and the
+        // area (stimuli and synapses).
+        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
+        let mut read: Vec<usize> = c
+            .mechs
+            .iter()
+            .flat_map(|m| m.param_off.iter().filter_map(|&off| key_of_off(off)))
+            .collect();
+        if !c.syns.is_empty() {
+            read.push(c.area_key);
         }
         read.sort_unstable();
         read.dedup();
         let touched_key = |k: usize| touched.iter().any(|t| *t == c.params.names()[k]);
-        // Stimuli read the area too: `I / area · 1e5`, differentiated by hand unless a
-        // mechanism reads the area anyway.
+        // Stimuli read the area too: `I / area · 1e5`, differentiated by hand unless something
+        // else reads the area anyway.
         let area_stimuli = touched_key(c.area_key)
             && !read.contains(&c.area_key)
             && c.externals.series.iter().any(|s| s.key_id == usize::MAX);
-        let mut seeds: Vec<PassSeed> = (0..dl.keys.len())
-            .map(|k| PassSeed::State(k, dl.range(k)))
-            .collect();
-        seeds.extend(
-            read.into_iter()
-                .filter(|&k| touched_key(k))
-                .map(|k| PassSeed::Param(c.params.range(k))),
-        );
-        if touched.iter().any(|t| t == "capacitance") {
-            seeds.push(PassSeed::InvCm);
+        let node_params: Vec<usize> = read.into_iter().filter(|&k| touched_key(k)).collect();
+        let mut edge_params: Vec<(usize, usize)> = Vec::new();
+        for (y, syn) in c.syns.iter().enumerate() {
+            for &off in &syn.param_off {
+                if let Some(k) = key_of_off(off).filter(|&k| touched_key(k)) {
+                    edge_params.push((k, y));
+                }
+            }
         }
+        edge_params.sort_unstable();
+        edge_params.dedup();
+        let inv_cm = touched.iter().any(|t| t == "capacitance");
+        let syn = SynInfo::new(&c, &utils, kv)?;
         let v_clamped = c
             .externals
             .series
@@ -140,35 +124,12 @@ impl StepAdjoint {
             .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
             .collect();
         let params_dual = params.cast::<Dual64>();
-        let passes = seeds
+        let passes = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
             .into_iter()
-            .map(|seed| {
-                let mut params = params_dual.clone();
-                match &seed {
-                    PassSeed::State(..) => {}
-                    PassSeed::Param(r) => {
-                        params.data[r.clone()].iter_mut().for_each(|x| x.eps = 1.0)
-                    }
-                    PassSeed::InvCm => params.inv_cm.iter_mut().for_each(|x| x.eps = 1.0),
-                }
-                Mutex::new(Pass {
-                    seed,
-                    params,
-                    dyn_buf: DynamicStates {
-                        layout: dl.clone(),
-                        data: vec![Dual64::from(0.0); dl.len()],
-                    },
-                    states: AllStates::from_data(
-                        &c,
-                        vec![Dual64::from(f64::NAN); c.states.total_len()],
-                    ),
-                    acc: vec![0.0; n],
-                    result: Ok(()),
-                })
-            })
+            .map(|seed| Mutex::new(Pass::new(&c, &utils, seed, &params_dual)))
             .collect();
         let nk = dl.keys.len();
-        StepAdjoint {
+        Ok(StepAdjoint {
             dyn_f64: DynamicStates {
                 layout: dl.clone(),
                 data: vec![0.0; dl.len()],
@@ -195,8 +156,10 @@ impl StepAdjoint {
             parallelism,
             area_stimuli,
             v_clamped,
+            post_sum: vec![0.0; n],
+            syn,
             c,
-        }
+        })
     }
 
     /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
@@ -243,7 +206,7 @@ impl StepAdjoint {
         }
         // Cotangents per key and node.
         let nk = dl.keys.len();
-        for k in 0..nk {
+        for k in (0..nk).filter(|&k| self.syn.key_type[k].is_none()) {
             for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
                 self.wn[k * n + node as usize] = wx;
             }
@@ -280,22 +243,18 @@ impl StepAdjoint {
                 }
             }
         }
-        // Local stages: one dual-number pass per dynamic key and per parameter array, in
-        // parallel (each with its own buffers; combined below in a fixed order).
+        // Local stages: one dual-number pass per seed (see `passes`), in parallel, each with
+        // its own buffers; combined below in a fixed order.
         {
-            let (utils, adj, wn) = (&self.utils, &self.adj, &self.wn[..]);
+            let (utils, syn, adj, wn) = (&self.utils, &self.syn, &self.adj, &self.wn[..]);
             let passes = &self.passes;
             self.parallelism.for_each(passes.len(), |pi| {
                 let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
                 let pass = &mut *guard;
-                let seed = match &pass.seed {
-                    PassSeed::State(_, r) => Some(r.clone()),
-                    _ => None,
-                };
                 pass.result = dual_pass(
                     utils,
                     x,
-                    seed,
+                    &pass.seed_idx,
                     &pass.params,
                     ext,
                     dt,
@@ -303,62 +262,22 @@ impl StepAdjoint {
                     &mut pass.states,
                 );
                 if pass.result.is_ok() {
-                    contract(utils, kv, &pass.states, adj, wn, &mut pass.acc);
+                    pass.contract(utils, syn, kv, adj, wn, w);
                 }
             });
         }
+        let mut targets = Targets {
+            out,
+            data: &mut self.pbar.data,
+            inv_cm: &mut self.pbar.inv_cm,
+            post_sum: &mut self.post_sum,
+        };
         for pass in &mut self.passes {
             let pass = pass.get_mut().unwrap_or_else(|e| e.into_inner());
             std::mem::replace(&mut pass.result, Ok(()))?;
-            match &pass.seed {
-                PassSeed::State(kin, r) => {
-                    for (slot, &node) in r.clone().zip(&dl.entries[*kin]) {
-                        let i = node as usize;
-                        out[slot] = pass.acc[i] + if *kin == kv { self.adj.v[i] } else { 0.0 };
-                    }
-                }
-                PassSeed::Param(r) => {
-                    for (g, a) in self.pbar.data[r.clone()].iter_mut().zip(&pass.acc) {
-                        *g += a;
-                    }
-                }
-                PassSeed::InvCm => {
-                    for (g, a) in self.pbar.inv_cm.iter_mut().zip(&pass.acc) {
-                        *g += a;
-                    }
-                }
-            }
+            passes::combine(pass, &self.utils, &self.syn, kv, &self.adj, &mut targets);
         }
         Ok(())
-    }
-}
-
-/// `acc[i] = Σ_outputs ∂output_i/∂seed · cotangent(output_i)` after a dual pass: the new
-/// non-voltage states and the voltage terms.
-fn contract(
-    utils: &DynamicStateUtils,
-    kv: usize,
-    states: &AllStates<Dual64>,
-    adj: &VoltageAdjoint,
-    wn: &[f64],
-    acc: &mut [f64],
-) {
-    let dl = &utils.layout;
-    let n = utils.c.n_nodes();
-    let ws = &states.ws;
-    for i in 0..n {
-        acc[i] = ws.lin[i].eps * adj.lin[i] + ws.cst[i].eps * adj.cst[i];
-    }
-    for ko in 0..dl.keys.len() {
-        if ko == kv {
-            continue;
-        }
-        let src = &states.data[dl.states.range(dl.all_key[ko])];
-        let wk = &wn[ko * n..(ko + 1) * n];
-        for &node in &dl.entries[ko] {
-            let i = node as usize;
-            acc[i] += src[i].eps * wk[i];
-        }
     }
 }
 
@@ -475,7 +394,7 @@ pub(crate) fn run(
         p.clone(),
         &touched,
         opts.parallelism.clone(),
-    );
+    )?;
     let add_rec = |lam: &mut [f64], t: usize| {
         if t.is_multiple_of(every) {
             for (r, &slot) in slots.iter().enumerate() {

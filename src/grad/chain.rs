@@ -66,7 +66,7 @@ pub(crate) fn to_trainables(
         }
     };
     // The node of every entry that carries a cotangent (usize::MAX: not a node array).
-    let all_node_keys = (0..c.params.len()).all(|k| c.params.len_of(k) == n);
+    let all_node_keys = c.syns.is_empty() && (0..c.params.len()).all(|k| c.params.len_of(k) == n);
     let data_node: Vec<usize> = (0..c.params.len())
         .flat_map(|k| {
             (0..c.params.len_of(k)).map(move |j| if all_node_keys { j } else { usize::MAX })

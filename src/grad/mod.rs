@@ -24,6 +24,7 @@ mod adjoint;
 mod chain;
 mod checkpoint;
 mod forward;
+mod passes;
 
 use crate::error::{Error, Result};
 use crate::integrate::IntegrateOptions;
@@ -153,7 +154,7 @@ fn check_params(module: &Module, params: &[ParamGroup<f64>]) -> Result<()> {
 
 /// Whether the adjoint handles this model (else forward mode is used).
 fn adjoint_supported(module: &Module) -> bool {
-    module.edges.len() == 0 && module.diffusion.is_empty()
+    module.diffusion.is_empty()
 }
 
 /// The loss of a simulation of `module` and its gradient with respect to the trainable values
