@@ -609,3 +609,91 @@ fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
     assert!(d < 1e-10);
     Ok(())
 }
+
+/// Five cells, TestSynapse (cells 0–1 → 0–2) and IonotropicSynapse (3–4 → 2–4) as in
+/// `tests/network.rs`: several synapses (of both types, from different cells) end on one node,
+/// and cells connect to themselves. Synapse parameters per edge and per type, a synapse state
+/// recorded, a synapse parameter set by `data_set`.
+fn mixed5() -> Result<(Network, Vec<ParamState<f64>>)> {
+    let cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0])?;
+    let mut net = Network::new(&vec![cell; 5])?;
+    net.insert(HH)?;
+    net.cells_at(&[1, 3])?.insert(Leak)?;
+    // Long compartments: forward Euler is stable at dt = 0.025 ms.
+    net.set("length", 40.0)?;
+    let pre = net.cells_at(&[0, 1])?.selection();
+    let post = net.cells_at(&[0, 1, 2])?.selection();
+    fully_connect(&mut net, &pre, &post, TestSynapse)?;
+    let pre = net.cells_at(&[3, 4])?.selection();
+    let post = net.cells_at(&[2, 3, 4])?.selection();
+    fully_connect(&mut net, &pre, &post, IonotropicSynapse)?;
+    net.set("TestSynapse_gC", 0.02)?;
+    net.set("IonotropicSynapse_gS", 0.015)?;
+    net.synapse("IonotropicSynapse")?
+        .edge(0)?
+        .set("IonotropicSynapse_s", 0.5)?;
+    net.cell(0)?
+        .branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.2, 1.5, 0.3, DT, 3.0, 0.0));
+    net.cell(4)?
+        .branch(1)?
+        .comp(2)?
+        .stimulate(&step_current(0.5, 1.5, 0.3, DT, 3.0, 0.0));
+    for c in 0..5 {
+        net.cell(c)?.branch(0)?.comp(0)?.record("v")?;
+    }
+    net.synapse("IonotropicSynapse")?
+        .edge(1)?
+        .record("IonotropicSynapse_s")?;
+    for e in 0..6 {
+        net.synapse("TestSynapse")?
+            .edge(e)?
+            .make_trainable("TestSynapse_gC", None)?;
+    }
+    net.synapse("IonotropicSynapse")?
+        .make_trainable("IonotropicSynapse_gS", None)?;
+    for c in 0..5 {
+        net.cell(c)?.make_trainable("HH_gNa", None)?;
+    }
+    net.cell(2)?.make_trainable("radius", None)?;
+    let ps = net.data_set("IonotropicSynapse_e_syn", -10.0, None)?;
+    Ok((net, ps))
+}
+
+#[test]
+fn synapse_parameters_match_finite_differences_and_forward_mode() -> Result<()> {
+    let (net, ps) = mixed5()?;
+    check_model("mixed5", &net, &ps, 3.0)
+}
+
+#[test]
+fn point_neurons_with_synapses_match_forward_mode() -> Result<()> {
+    // Izhikevich writes the voltage: synapses read the pre-synaptic voltage after the
+    // mechanism update (a step of two parallel regions).
+    let mut net = Network::new(&vec![Cell::default(); 3])?;
+    net.insert(Izhikevich)?;
+    net.cell(1)?.set("Izhikevich_a", 0.1)?;
+    net.init_states(DT)?;
+    let pre = net.cells_at(&[0])?.selection();
+    let post = net.cells_at(&[1, 2])?.selection();
+    fully_connect(&mut net, &pre, &post, IonotropicSynapse)?;
+    net.set("IonotropicSynapse_gS", 0.01)?;
+    net.cell(0)?
+        .stimulate(&step_current(1.0, 8.0, 0.01, DT, 10.0, 0.0));
+    for c in 0..3 {
+        net.cell(c)?.record("v")?.record("Izhikevich_u")?;
+    }
+    net.make_trainable("IonotropicSynapse_gS", None)?;
+    for c in 0..3 {
+        net.cell(c)?.make_trainable("Izhikevich_b", None)?;
+    }
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 10.0);
+    let params = net.get_parameters();
+    let adj = value_and_grad(&net, &o, &params, None, &MeanSq, &GradOptions::default())?;
+    let fwd = value_and_grad_forward(&net, &o, &params, None, &MeanSq)?;
+    let d = max_rel(&flat(&adj), &flat(&fwd));
+    eprintln!("izhikevich network: adjoint vs forward {d:e}");
+    assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
+    Ok(())
+}

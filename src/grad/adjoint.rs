@@ -50,7 +50,14 @@ struct StepAdjoint {
     passes: Vec<Mutex<Pass>>,
     parallelism: Parallelism,
     syn: SynInfo,
+    /// Indices of the passes that seed pre-synaptic voltages, and of the others.
+    pre_passes: Vec<usize>,
+    other_passes: Vec<usize>,
     post_sum: Vec<f64>,
+    /// Per node: cotangents of the gathered pre-synaptic voltage, and of the voltage after the
+    /// mechanism updates.
+    vpre_bar: Vec<f64>,
+    vbar: Vec<f64>,
     /// Whether the area's cotangent from the stimuli is needed.
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
@@ -124,10 +131,17 @@ impl StepAdjoint {
             .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
             .collect();
         let params_dual = params.cast::<Dual64>();
-        let passes = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
-            .into_iter()
-            .map(|seed| Mutex::new(Pass::new(&c, &utils, seed, &params_dual)))
-            .collect();
+        let passes: Vec<Mutex<Pass>> =
+            passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
+                .into_iter()
+                .map(|seed| Mutex::new(Pass::new(&c, &utils, seed, &params_dual)))
+                .collect();
+        let is_pre = |p: &Mutex<Pass>| {
+            let p = p.lock().unwrap_or_else(|e| e.into_inner());
+            matches!(p.seed, passes::PassSeed::PreSlots { .. })
+        };
+        let (pre_passes, other_passes): (Vec<usize>, Vec<usize>) =
+            (0..passes.len()).partition(|&i| is_pre(&passes[i]));
         let nk = dl.keys.len();
         Ok(StepAdjoint {
             dyn_f64: DynamicStates {
@@ -157,6 +171,10 @@ impl StepAdjoint {
             area_stimuli,
             v_clamped,
             post_sum: vec![0.0; n],
+            vpre_bar: vec![0.0; n],
+            vbar: vec![0.0; n],
+            pre_passes,
+            other_passes,
             syn,
             c,
         })
@@ -244,38 +262,55 @@ impl StepAdjoint {
             }
         }
         // Local stages: one dual-number pass per seed (see `passes`), in parallel, each with
-        // its own buffers; combined below in a fixed order.
-        {
-            let (utils, syn, adj, wn) = (&self.utils, &self.syn, &self.adj, &self.wn[..]);
-            let passes = &self.passes;
-            self.parallelism.for_each(passes.len(), |pi| {
-                let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
-                let pass = &mut *guard;
-                pass.result = dual_pass(
-                    utils,
-                    x,
-                    &pass.seed_idx,
-                    &pass.params,
-                    ext,
-                    dt,
-                    &mut pass.dyn_buf,
-                    &mut pass.states,
-                );
-                if pass.result.is_ok() {
-                    pass.contract(utils, syn, kv, adj, wn, w);
+        // its own buffers; combined in a fixed order. The pre-synaptic voltages' passes come
+        // first: their cotangents join that of the voltage after the mechanism updates, which
+        // the other passes contract with.
+        self.vpre_bar.fill(0.0);
+        self.vbar.fill(0.0);
+        for phase in 0..2 {
+            let ids = if phase == 0 {
+                &self.pre_passes
+            } else {
+                &self.other_passes
+            };
+            {
+                let (utils, syn, adj, wn) = (&self.utils, &self.syn, &self.adj, &self.wn[..]);
+                let (passes, vbar) = (&self.passes, &self.vbar[..]);
+                self.parallelism.for_each(ids.len(), |q| {
+                    let mut guard = passes[ids[q]].lock().unwrap_or_else(|e| e.into_inner());
+                    let pass = &mut *guard;
+                    pass.result = dual_pass(
+                        utils,
+                        x,
+                        &pass.seed_idx,
+                        &pass.params,
+                        ext,
+                        dt,
+                        &mut pass.dyn_buf,
+                        &mut pass.states,
+                    );
+                    if pass.result.is_ok() {
+                        pass.contract(utils, syn, kv, adj, wn, w, vbar);
+                    }
+                });
+            }
+            let mut targets = Targets {
+                out: &mut *out,
+                data: &mut self.pbar.data,
+                inv_cm: &mut self.pbar.inv_cm,
+                post_sum: &mut self.post_sum,
+                vpre_bar: &mut self.vpre_bar,
+            };
+            for &pi in ids {
+                let pass = self.passes[pi].get_mut().unwrap_or_else(|e| e.into_inner());
+                std::mem::replace(&mut pass.result, Ok(()))?;
+                passes::combine(pass, &self.utils, &self.syn, &mut targets);
+            }
+            if phase == 0 {
+                for ((vb, a), p) in self.vbar.iter_mut().zip(&self.adj.v).zip(&self.vpre_bar) {
+                    *vb = a + p;
                 }
-            });
-        }
-        let mut targets = Targets {
-            out,
-            data: &mut self.pbar.data,
-            inv_cm: &mut self.pbar.inv_cm,
-            post_sum: &mut self.post_sum,
-        };
-        for pass in &mut self.passes {
-            let pass = pass.get_mut().unwrap_or_else(|e| e.into_inner());
-            std::mem::replace(&mut pass.result, Ok(()))?;
-            passes::combine(pass, &self.utils, &self.syn, kv, &self.adj, &mut targets);
+            }
         }
         Ok(())
     }

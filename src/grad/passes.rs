@@ -42,8 +42,9 @@ pub(crate) enum PassSeed {
         y: usize,
         edges: Vec<u32>,
     },
-    /// The pre-synaptic voltages of the given slots of `Compiled::pre_nodes`.
-    PreSlots(Vec<u32>),
+    /// The pre-synaptic voltages of some slots of `Compiled::pre_nodes`: per slot whether it is
+    /// seeded, and per node the seeded slot it receives from (`u32::MAX`: none).
+    PreSlots { seeded: Vec<bool>, from: Vec<u32> },
 }
 
 /// The buffers of one dual-number pass.
@@ -69,8 +70,8 @@ pub(crate) struct SynInfo {
     /// Per synapse type: post-synaptic node and pre-synaptic slot of every edge.
     pub post: Vec<Vec<u32>>,
     pub pre_slot: Vec<Vec<u32>>,
-    /// Per pre-synaptic slot: the flat index of its node's voltage.
-    pub pre_v_index: Vec<usize>,
+    /// Per pre-synaptic slot: its node.
+    pub pre_node: Vec<usize>,
 }
 
 impl SynInfo {
@@ -99,13 +100,13 @@ impl SynInfo {
                 ));
             }
         }
-        let pre_v_index = c
+        let pre_node = c
             .pre_nodes
             .iter()
             .map(|&node| {
                 dl.entries[kv]
                     .binary_search(&node)
-                    .map(|j| dl.offsets[kv] + j)
+                    .map(|_| node as usize)
                     .map_err(|_| {
                         Error::Unsupported(format!(
                             "the adjoint of a synapse whose pre-synaptic node {node} is not a \
@@ -118,7 +119,7 @@ impl SynInfo {
             key_type,
             post: c.syns.iter().map(|y| y.post.clone()).collect(),
             pre_slot: c.syns.iter().map(|y| y.pre_slot.clone()).collect(),
-            pre_v_index,
+            pre_node,
         })
     }
 }
@@ -223,7 +224,21 @@ pub(crate) fn seeds(
         }
     }
     if !c.syns.is_empty() {
-        out.extend(colour_pre_slots(c).into_iter().map(PassSeed::PreSlots));
+        for slots in colour_pre_slots(c) {
+            let mut seeded = vec![false; c.pre_nodes.len()];
+            for &s in &slots {
+                seeded[s as usize] = true;
+            }
+            let mut from = vec![u32::MAX; n];
+            for y in &c.syns {
+                for (&s, &p) in y.pre_slot.iter().zip(&y.post) {
+                    if seeded[s as usize] {
+                        from[p as usize] = s;
+                    }
+                }
+            }
+            out.push(PassSeed::PreSlots { seeded, from });
+        }
     }
     out
 }
@@ -252,9 +267,9 @@ impl Pass {
         if !c.syns.is_empty() {
             // Pre-synaptic voltages are differentiated by their own passes.
             let mut eps = vec![0.0; c.pre_nodes.len()];
-            if let PassSeed::PreSlots(slots) = &seed {
-                for &s in slots {
-                    eps[s as usize] = 1.0;
+            if let PassSeed::PreSlots { seeded, .. } = &seed {
+                for (e, &on) in eps.iter_mut().zip(seeded) {
+                    *e = if on { 1.0 } else { 0.0 };
                 }
             }
             states.ws.pre_eps = Some(eps);
@@ -283,7 +298,8 @@ impl Pass {
     }
 
     /// After the pass: `acc` and `acc_edge` from the output cotangents (`wn`: per node key and
-    /// node; `w`: flat, for the synapse states).
+    /// node; `w`: flat, for the synapse states; `vbar`: per node, of the voltage after the
+    /// mechanism updates, which the voltage solve and the synapses read).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn contract(
         &mut self,
@@ -293,6 +309,7 @@ impl Pass {
         adj: &VoltageAdjoint,
         wn: &[f64],
         w: &[f64],
+        vbar: &[f64],
     ) {
         let dl = &utils.layout;
         let n = utils.c.n_nodes();
@@ -304,13 +321,14 @@ impl Pass {
             a.fill(0.0);
         }
         for ko in 0..dl.keys.len() {
-            if ko == kv {
-                continue;
-            }
             let src = &self.states.data[dl.states.range(dl.all_key[ko])];
             match syn.key_type[ko] {
                 None => {
-                    let wk = &wn[ko * n..(ko + 1) * n];
+                    let wk = if ko == kv {
+                        vbar
+                    } else {
+                        &wn[ko * n..(ko + 1) * n]
+                    };
                     for &node in &dl.entries[ko] {
                         let i = node as usize;
                         self.acc[i] += src[i].eps * wk[i];
@@ -337,18 +355,12 @@ pub(crate) struct Targets<'a> {
     pub inv_cm: &'a mut [f64],
     /// Scratch of length `n_nodes`.
     pub post_sum: &'a mut [f64],
+    /// Per node: cotangent of the pre-synaptic voltage gathered there.
+    pub vpre_bar: &'a mut [f64],
 }
 
-/// Adds one pass's derivatives to their inputs (passes in order: node states first, so that
-/// `out` is set before the pre-synaptic passes add to it).
-pub(crate) fn combine(
-    pass: &Pass,
-    utils: &DynamicStateUtils,
-    syn: &SynInfo,
-    kv: usize,
-    adj: &VoltageAdjoint,
-    t: &mut Targets<'_>,
-) {
+/// Adds one pass's derivatives to their inputs.
+pub(crate) fn combine(pass: &Pass, utils: &DynamicStateUtils, syn: &SynInfo, t: &mut Targets<'_>) {
     let dl = &utils.layout;
     // Synapse-state derivatives of a node seed belong to the edge's post-synaptic node.
     t.post_sum.fill(0.0);
@@ -362,7 +374,7 @@ pub(crate) fn combine(
         PassSeed::NodeState(kin, r) => {
             for (slot, &node) in r.clone().zip(&dl.entries[*kin]) {
                 let i = node as usize;
-                t.out[slot] = node_total(i, t.post_sum) + if *kin == kv { adj.v[i] } else { 0.0 };
+                t.out[slot] = node_total(i, t.post_sum);
             }
         }
         PassSeed::NodeParam(r) => {
@@ -389,28 +401,18 @@ pub(crate) fn combine(
                 t.data[range.start + e] += pass.acc_edge[*y][e] + pass.acc[post];
             }
         }
-        PassSeed::PreSlots(slots) => {
+        PassSeed::PreSlots { seeded, from } => {
             // Each post-synaptic node receives from at most one seeded slot.
-            let mut seeded = vec![false; syn.pre_v_index.len()];
-            for &s in slots {
-                seeded[s as usize] = true;
-            }
-            let mut from = vec![u32::MAX; pass.acc.len()];
             for y in 0..syn.post.len() {
-                for ((&s, &p), &x) in syn.pre_slot[y]
-                    .iter()
-                    .zip(&syn.post[y])
-                    .zip(&pass.acc_edge[y])
-                {
+                for (&s, &x) in syn.pre_slot[y].iter().zip(&pass.acc_edge[y]) {
                     if seeded[s as usize] {
-                        t.out[syn.pre_v_index[s as usize]] += x;
-                        from[p as usize] = s;
+                        t.vpre_bar[syn.pre_node[s as usize]] += x;
                     }
                 }
             }
             for (i, &s) in from.iter().enumerate() {
                 if s != u32::MAX {
-                    t.out[syn.pre_v_index[s as usize]] += pass.acc[i];
+                    t.vpre_bar[syn.pre_node[s as usize]] += pass.acc[i];
                 }
             }
         }
