@@ -697,3 +697,31 @@ fn point_neurons_with_synapses_match_forward_mode() -> Result<()> {
     assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
     Ok(())
 }
+
+#[test]
+fn ion_diffusion_is_differentiated_by_forward_mode() -> Result<()> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0])?;
+    cell.insert(HH)?;
+    cell.branch(0)?
+        .insert(CaL)?
+        .insert(CaPump)?
+        .insert(CaNernstReversal)?;
+    cell.set("CaL_gCaL", 2e-3)?;
+    cell.diffuse("CaCon_i")?;
+    cell.set("axial_diffusion_CaCon_i", 2e-3)?;
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.2, 1.0, 0.05, DT, 2.0, 0.0));
+    cell.branch(0)?.comp(0)?.record("v")?;
+    cell.branch(1)?.comp(2)?.record("v")?;
+    cell.make_trainable("axial_diffusion_CaCon_i", None)?;
+    cell.make_trainable("CaL_gCaL", None)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 2.0);
+    let params = cell.get_parameters();
+    let g = value_and_grad(&cell, &o, &params, None, &MeanSq, &GradOptions::default())?;
+    let fwd = value_and_grad_forward(&cell, &o, &params, None, &MeanSq)?;
+    assert_eq!(g, fwd);
+    assert_eq!(g.stored_states, 0);
+    assert!(flat(&g).iter().all(|x| x.is_finite()) && flat(&g).iter().any(|x| *x != 0.0));
+    Ok(())
+}

@@ -1,24 +1,34 @@
 //! Gradients of a loss over whole simulations with respect to trainable parameters and
 //! `data_set` values.
 //!
-//! - [`value_and_grad`]: reverse mode (discrete adjoint). One forward run storing checkpoints,
-//!   then a backward sweep from the last step to the first: per step the transposed tree solve of
-//!   the voltage stage and the local Jacobians of the mechanism stages (from dual numbers, one
-//!   pass per dynamic state key and per parameter array the step reads and the trainables
-//!   change). The cotangents of every array of `all_params` the step reads are chained to the
-//!   trainable values at the end by forward mode through `init` (one `O(n)` pass per value), so
-//!   geometry (radius, length, axial resistivity, capacitance) needs no hand-written derivative.
-//!   Cost independent of the number of parameters (besides those init passes).
+//! - [`value_and_grad`]: reverse mode (discrete adjoint). A forward run stores checkpoints, then
+//!   a backward sweep goes from the last step to the first. Per step: the transposed tree solve
+//!   of the voltage stage (with the cotangents of the tree coefficients, `∂L/∂A = −λ vᵀ`), and the
+//!   local Jacobians of the other stages — mechanisms, currents, pumps, synapses — contracted with
+//!   the output cotangents, from dual-number passes through the same step code: one pass per
+//!   dynamic state key and per parameter array that the step reads and the trainables change
+//!   (all nodes seeded at once, since these stages are local to a node), plus, for networks,
+//!   passes for synapse states and parameters (edges grouped so that no two seeded edges end on
+//!   the same node) and for the pre-synaptic voltages. The passes of a step run in parallel (see
+//!   [`crate::Parallelism`]; results do not depend on it). At the end the cotangents of every
+//!   array of `all_params` the step reads, and of the initial state, are chained to the
+//!   trainable and `data_set` values by forward mode through `init` (values whose effects are
+//!   disjoint share a pass), so geometry (radius, length, axial resistivity, capacitance) needs
+//!   no hand-written derivative.
 //! - [`value_and_grad_forward`]: forward mode, one dual-number run of the whole simulation per
 //!   parameter value; for a handful of parameters, and as a cross-check.
 //!
-//! Scope of the adjoint: backward Euler, Crank–Nicolson and forward Euler, with the Hines or the
-//! sparse-LU voltage solver; recordings of `v` and of dynamic states (mechanism states, and
-//! currents that a mechanism reads) at compartments. Recorded observable currents (e.g. `i_Na`)
-//! give [`Error::Unsupported`] (use forward mode). Exponential Euler gives
-//! [`Error::Unsupported`]. **Networks with synapses and models with ion diffusion** are not
-//! stepped by the adjoint: [`value_and_grad`] computes their gradient by forward mode (exactly,
-//! at one simulation per parameter value) and reports `stored_states = 0`.
+//! The adjoint covers backward Euler, Crank–Nicolson and forward Euler with the Hines or the
+//! sparse-LU voltage solver (the transposed solves use Hines either way); cells, networks with
+//! any synapse type, point neurons; recordings of `v` and of dynamic states (mechanism and
+//! synapse states, currents that a mechanism reads) at compartments. It returns
+//! [`Error::Unsupported`] for recorded observable currents (e.g. `i_HH`, synapse currents) and
+//! for exponential Euler: use [`value_and_grad_forward`]. Models with **ion diffusion** are
+//! differentiated by forward mode inside [`value_and_grad`] (exact, one simulation per value;
+//! `stored_states` is then 0).
+//!
+//! Checkpointing ([`Checkpointing`]): every k-th state of the forward run is stored and each
+//! segment is recomputed during the sweep; the gradient is bit for bit the same for every k.
 
 mod adjoint;
 mod chain;
@@ -152,7 +162,7 @@ fn check_params(module: &Module, params: &[ParamGroup<f64>]) -> Result<()> {
     Ok(())
 }
 
-/// Whether the adjoint handles this model (else forward mode is used).
+/// Whether the adjoint handles this model (else forward mode is used: ion diffusion).
 fn adjoint_supported(module: &Module) -> bool {
     module.diffusion.is_empty()
 }
