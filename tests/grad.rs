@@ -688,13 +688,15 @@ fn point_neurons_with_synapses_match_forward_mode() -> Result<()> {
     for c in 0..3 {
         net.cell(c)?.make_trainable("Izhikevich_b", None)?;
     }
-    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 10.0);
-    let params = net.get_parameters();
-    let adj = value_and_grad(&net, &o, &params, None, &MeanSq, &GradOptions::default())?;
-    let fwd = value_and_grad_forward(&net, &o, &params, None, &MeanSq)?;
-    let d = max_rel(&flat(&adj), &flat(&fwd));
-    eprintln!("izhikevich network: adjoint vs forward {d:e}");
-    assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
+    for solver in [Solver::BwdEuler, Solver::CrankNicolson] {
+        let o = opts(solver, VoltageSolver::Hines, 10.0);
+        let params = net.get_parameters();
+        let adj = value_and_grad(&net, &o, &params, None, &MeanSq, &GradOptions::default())?;
+        let fwd = value_and_grad_forward(&net, &o, &params, None, &MeanSq)?;
+        let d = max_rel(&flat(&adj), &flat(&fwd));
+        eprintln!("izhikevich network {solver:?}: adjoint vs forward {d:e}");
+        assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
+    }
     Ok(())
 }
 

@@ -4,10 +4,10 @@ use super::checkpoint::{held_states, segment_len};
 use super::passes::{self, Pass, SynInfo, Targets};
 use super::{Gradient, chain, check_finite_loss};
 use crate::compile::{Compiled, KeyKind};
+use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::{
     TreeAdjoint, VoltageAdjoint, VoltageStage, dual_pass, voltage_adjoint,
 };
-use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::externals::ExternalsAt;
 use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
@@ -62,7 +62,6 @@ struct StepAdjoint {
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
     v_clamped: Vec<usize>,
-    dyn_f64: DynamicStates<f64>,
     s: AllStates<f64>,
     v_old: Vec<f64>,
     v_sol: Vec<f64>,
@@ -144,10 +143,6 @@ impl StepAdjoint {
             (0..passes.len()).partition(|&i| is_pre(&passes[i]));
         let nk = dl.keys.len();
         Ok(StepAdjoint {
-            dyn_f64: DynamicStates {
-                layout: dl.clone(),
-                data: vec![0.0; dl.len()],
-            },
             s: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
             v_old: vec![0.0; n],
             v_sol: vec![0.0; n],
@@ -193,15 +188,45 @@ impl StepAdjoint {
         let dl = self.utils.layout.clone();
         let n = c.n_nodes();
         let dt = self.dt;
-        // The forward step in f64, stage by stage, for the voltage stage's inputs.
-        self.dyn_f64.data.copy_from_slice(x);
-        self.utils
-            .scatter(&self.dyn_f64, &self.params, &mut self.s)?;
-        self.v_old.copy_from_slice(&self.s.data[..n]);
+        // The dual-number passes through the local stages (see `passes`), in parallel, each
+        // with its own buffers. Their real parts are the f64 step's: the voltage terms and the
+        // voltage after the mechanism updates, which the voltage solve reads.
+        {
+            let utils = &self.utils;
+            let passes = &self.passes;
+            self.parallelism.for_each(passes.len(), |pi| {
+                let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
+                let pass = &mut *guard;
+                pass.result = dual_pass(
+                    utils,
+                    x,
+                    &pass.seed_idx,
+                    &pass.params,
+                    ext,
+                    dt,
+                    &mut pass.dyn_buf,
+                    &mut pass.states,
+                );
+            });
+        }
+        for pass in &mut self.passes {
+            let pass = pass.get_mut().unwrap_or_else(|e| e.into_inner());
+            std::mem::replace(&mut pass.result, Ok(()))?;
+        }
+        {
+            let first = self.passes[0].get_mut().unwrap_or_else(|e| e.into_inner());
+            let (st, ws) = (&first.states.data, &first.states.ws);
+            for i in 0..n {
+                self.v_old[i] = st[i].re;
+                self.lin_v[i] = ws.lin[i].re;
+                self.cst_v[i] = ws.cst[i].re;
+            }
+        }
+        // The voltage solve in f64.
         let mut ws = step::take_workspace(&c, &mut self.s);
-        step::pre_solve(&c, &mut self.s, &self.params, ext, dt, &mut ws);
-        self.lin_v.copy_from_slice(&ws.lin[..n]);
-        self.cst_v.copy_from_slice(&ws.cst[..n]);
+        self.s.data[..n].copy_from_slice(&self.v_old);
+        ws.lin[..n].copy_from_slice(&self.lin_v);
+        ws.cst[..n].copy_from_slice(&self.cst_v);
         let solved = step::solve_voltage(
             &c,
             self.solver,
@@ -261,10 +286,9 @@ impl StepAdjoint {
                 }
             }
         }
-        // Local stages: one dual-number pass per seed (see `passes`), in parallel, each with
-        // its own buffers; combined in a fixed order. The pre-synaptic voltages' passes come
-        // first: their cotangents join that of the voltage after the mechanism updates, which
-        // the other passes contract with.
+        // Contraction with the output cotangents, combined in a fixed order. The pre-synaptic
+        // voltages' passes come first: their cotangents join that of the voltage after the
+        // mechanism updates, which the other passes contract with.
         self.vpre_bar.fill(0.0);
         self.vbar.fill(0.0);
         for phase in 0..2 {
@@ -273,27 +297,6 @@ impl StepAdjoint {
             } else {
                 &self.other_passes
             };
-            {
-                let (utils, syn, adj, wn) = (&self.utils, &self.syn, &self.adj, &self.wn[..]);
-                let (passes, vbar) = (&self.passes, &self.vbar[..]);
-                self.parallelism.for_each(ids.len(), |q| {
-                    let mut guard = passes[ids[q]].lock().unwrap_or_else(|e| e.into_inner());
-                    let pass = &mut *guard;
-                    pass.result = dual_pass(
-                        utils,
-                        x,
-                        &pass.seed_idx,
-                        &pass.params,
-                        ext,
-                        dt,
-                        &mut pass.dyn_buf,
-                        &mut pass.states,
-                    );
-                    if pass.result.is_ok() {
-                        pass.contract(utils, syn, kv, adj, wn, w, vbar);
-                    }
-                });
-            }
             let mut targets = Targets {
                 out: &mut *out,
                 data: &mut self.pbar.data,
@@ -303,7 +306,15 @@ impl StepAdjoint {
             };
             for &pi in ids {
                 let pass = self.passes[pi].get_mut().unwrap_or_else(|e| e.into_inner());
-                std::mem::replace(&mut pass.result, Ok(()))?;
+                pass.contract(
+                    &self.utils,
+                    &self.syn,
+                    kv,
+                    &self.adj,
+                    &self.wn,
+                    w,
+                    &self.vbar,
+                );
                 passes::combine(pass, &self.utils, &self.syn, &mut targets);
             }
             if phase == 0 {
