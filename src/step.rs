@@ -610,7 +610,8 @@ fn run_chunks<T: Scalar, E: Scalar>(
     // Synapses read the pre-synaptic voltages after the mechanism updates: the same as at the
     // start of the step unless a mechanism writes the voltage; then the step has two regions.
     let two_phase = c.sets_voltage && !c.syns.is_empty();
-    let pre_eps = if two_phase { ws.pre_eps.clone() } else { None };
+    // (Taken out of the workspace for the region, put back after.)
+    let pre_eps = if two_phase { ws.pre_eps.take() } else { None };
     let n_chunks = c.chunks.len();
     if !two_phase {
         gather_pre(c, &s.data, &mut ws.v_pre);
@@ -626,9 +627,9 @@ fn run_chunks<T: Scalar, E: Scalar>(
                 for (k, &node) in c.pre_nodes.iter().enumerate() {
                     *(x.v_pre as *mut T).add(k) = *x.data.add(node as usize);
                 }
-                if let Some(eps) = &pre_eps {
+                if pre_eps.is_some() {
                     let v_pre = std::slice::from_raw_parts_mut(x.v_pre as *mut T, x.n_pre);
-                    set_pre_eps(v_pre, &Some(eps.clone()));
+                    set_pre_eps(v_pre, &pre_eps);
                 }
             }
             par.for_each(n_chunks, |ci| run_chunk_rest(&x, ci));
@@ -639,6 +640,9 @@ fn run_chunks<T: Scalar, E: Scalar>(
             let deferred = &c.deferred_units;
             par.for_each(deferred.len(), |k| run_unit_solve(&x, deferred[k]));
         }
+    }
+    if pre_eps.is_some() {
+        ws.pre_eps = pre_eps;
     }
     for series in stimuli() {
         for &node in &series.nodes {
