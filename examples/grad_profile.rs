@@ -48,6 +48,24 @@ fn main() -> Result<()> {
         ..Default::default()
     };
     let params = cell.get_parameters();
+    // `--jaxley tools/reference/jaxley_grad_timing.json`: compare with Jaxley's gradient.
+    let args: Vec<String> = std::env::args().collect();
+    let jaxley: Option<Vec<f64>> = args.iter().position(|a| a == "--jaxley").map(|i| {
+        let text = std::fs::read_to_string(&args[i + 1]).expect("readable");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let g = &v["results"][0]["grads"];
+        ["HH_gNa", "radius"]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, k)| {
+                g[i][k]
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .map(|x| x.as_f64().expect("number"))
+            })
+            .collect()
+    });
     for _ in 0..2 {
         let t = Instant::now();
         let sim = integrate_with(&cell, &opts, &params, None, None)?;
@@ -70,6 +88,16 @@ fn main() -> Result<()> {
                 g.stored_states,
                 g.value
             );
+            if let Some(want) = &jaxley {
+                let got: Vec<f64> = g.params.iter().map(|p| p.values[0]).collect();
+                let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let d = got
+                    .iter()
+                    .zip(want)
+                    .map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale))
+                    .fold(0.0, f64::max);
+                println!("  vs Jaxley's jax.grad: max rel diff {d:.2e}");
+            }
         }
     }
     Ok(())

@@ -727,3 +727,30 @@ fn ion_diffusion_is_differentiated_by_forward_mode() -> Result<()> {
     assert!(flat(&g).iter().all(|x| x.is_finite()) && flat(&g).iter().any(|x| *x != 0.0));
     Ok(())
 }
+
+#[test]
+fn clamped_states_have_no_adjoint() -> Result<()> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0])?;
+    cell.insert(HH)?;
+    cell.set("v", -50.0)?;
+    cell.branch(1)?.comp(2)?.clamp("v", &[-20.0; 81])?;
+    cell.branch(0)?.comp(1)?.clamp("HH_n", &[0.4; 81])?;
+    cell.branch(0)?.comp(0)?.record("v")?;
+    cell.branch(1)?.comp(2)?.record("v")?;
+    cell.branch(0)?.comp(1)?.record("HH_n")?;
+    cell.branch(1)?.comp(0)?.record("HH_m")?;
+    for b in 0..2 {
+        cell.branch(b)?.make_trainable("HH_gK", None)?;
+        cell.branch(b)?.make_trainable("length", None)?;
+    }
+    for solver in [Solver::BwdEuler, Solver::CrankNicolson, Solver::FwdEuler] {
+        let o = opts(solver, VoltageSolver::Hines, 2.0);
+        let params = cell.get_parameters();
+        let adj = value_and_grad(&cell, &o, &params, None, &MeanSq, &GradOptions::default())?;
+        let fwd = value_and_grad_forward(&cell, &o, &params, None, &MeanSq)?;
+        let d = max_rel(&flat(&adj), &flat(&fwd));
+        eprintln!("clamped {solver:?}: adjoint vs forward {d:e}");
+        assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
+    }
+    Ok(())
+}
