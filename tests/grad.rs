@@ -209,6 +209,30 @@ fn network_matches_jax_grad() -> Result<()> {
     );
     assert!((g.value - loss).abs() < 1e-10 * loss);
     assert!(d < 1e-8, "{:?} vs {want:?}", flat(&g));
+    // Checkpointed, and single-threaded: bit for bit the same.
+    let auto = value_and_grad(
+        &net,
+        &o,
+        &net.get_parameters(),
+        None,
+        &MeanSq,
+        &GradOptions::default(),
+    )?;
+    let serial = IntegrateOptions {
+        parallelism: Parallelism::Serial,
+        ..o.clone()
+    };
+    let one = value_and_grad(
+        &net,
+        &serial,
+        &net.get_parameters(),
+        None,
+        &MeanSq,
+        &all_states(),
+    )?;
+    assert_eq!(flat(&auto), flat(&g));
+    assert_eq!(flat(&one), flat(&g));
+    assert!(auto.stored_states < g.stored_states);
     Ok(())
 }
 
