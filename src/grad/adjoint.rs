@@ -44,9 +44,10 @@ struct StepAdjoint {
     params: AllParams<f64>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
-    /// The dual-number passes of a step: one per dynamic key, then one per parameter array
-    /// whose local Jacobians the sweep needs (read by the step and changed by some trainable
-    /// or `data_set` value; `inv_cm` if the capacitance is). Independent: run in parallel.
+    /// The dual-number passes of a step (see [`passes`]): per dynamic node key, per parameter
+    /// array the step reads and a trainable or `data_set` value changes (`inv_cm` if the
+    /// capacitance does), per group of edges for synapse keys, per group of pre-synaptic nodes.
+    /// Independent: run in parallel.
     passes: Vec<Mutex<Pass>>,
     parallelism: Parallelism,
     syn: SynInfo,
