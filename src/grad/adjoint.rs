@@ -5,9 +5,7 @@ use super::passes::{self, Pass, SynInfo, Targets};
 use super::{Gradient, chain, check_finite_loss};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::DynamicStateUtils;
-use crate::dynamics::step_adjoint::{
-    TreeAdjoint, VoltageAdjoint, VoltageStage, dual_pass, voltage_adjoint,
-};
+use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint, VoltageStage, voltage_adjoint};
 use crate::error::{Error, Result};
 use crate::externals::ExternalsAt;
 use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
@@ -59,6 +57,12 @@ struct StepAdjoint {
     /// mechanism updates.
     vpre_bar: Vec<f64>,
     vbar: Vec<f64>,
+    /// Position in `all_states` of every flat-state entry.
+    flat_pos: Vec<usize>,
+    /// Voltages with the branchpoints' computed (and their scratch arrays).
+    v_bp: Vec<f64>,
+    bp_num: Vec<f64>,
+    bp_den: Vec<f64>,
     /// Whether the area's cotangent from the stimuli is needed.
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
@@ -169,6 +173,15 @@ impl StepAdjoint {
             post_sum: vec![0.0; n],
             vpre_bar: vec![0.0; n],
             vbar: vec![0.0; n],
+            flat_pos: (0..dl.keys.len())
+                .flat_map(|k| {
+                    let off = dl.states.offset(dl.all_key[k]);
+                    dl.entries[k].iter().map(move |&i| off + i as usize)
+                })
+                .collect(),
+            v_bp: vec![0.0; n],
+            bp_num: vec![0.0; n],
+            bp_den: vec![0.0; n],
             pre_passes,
             other_passes,
             syn,
@@ -192,27 +205,40 @@ impl StepAdjoint {
         // The dual-number passes through the local stages (see `passes`), in parallel, each
         // with its own buffers. Their real parts are the f64 step's: the voltage terms and the
         // voltage after the mechanism updates, which the voltage solve reads.
+        // Branchpoint voltages (read by nothing that reaches a compartment, but kept finite and
+        // as the plain step has them), once per step in f64.
+        let vk = dl.range(self.kv);
+        for (&xv, &node) in x[vk].iter().zip(&dl.entries[self.kv]) {
+            self.v_bp[node as usize] = xv;
+        }
+        crate::solver::explicit::branchpoint_voltages(
+            &c,
+            &self.params.axial,
+            &mut self.v_bp,
+            &mut self.bp_num,
+            &mut self.bp_den,
+        );
         {
-            let utils = &self.utils;
-            let passes = &self.passes;
+            let (passes, flat_pos, v_bp) = (&self.passes, &self.flat_pos, &self.v_bp);
+            let c = &*c;
             self.parallelism.for_each(passes.len(), |pi| {
                 let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
                 let pass = &mut *guard;
-                pass.result = dual_pass(
-                    utils,
-                    x,
-                    &pass.seed_idx,
-                    &pass.params,
-                    ext,
-                    dt,
-                    &mut pass.dyn_buf,
-                    &mut pass.states,
-                );
+                // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
+                let data = &mut pass.states.data;
+                for (&xj, &pos) in x.iter().zip(flat_pos) {
+                    data[pos] = Dual64::new(xj, 0.0);
+                }
+                for &j in &pass.seed_idx {
+                    data[flat_pos[j]].eps = 1.0;
+                }
+                for &b in &c.bp_nodes {
+                    data[b as usize] = Dual64::from(v_bp[b as usize]);
+                }
+                let mut ws = step::take_workspace(c, &mut pass.states);
+                step::pre_solve(c, &mut pass.states, &pass.params, ext, dt, &mut ws);
+                pass.states.ws = ws;
             });
-        }
-        for pass in &mut self.passes {
-            let pass = pass.get_mut().unwrap_or_else(|e| e.into_inner());
-            std::mem::replace(&mut pass.result, Ok(()))?;
         }
         {
             let first = self.passes[0].get_mut().unwrap_or_else(|e| e.into_inner());

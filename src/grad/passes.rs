@@ -14,8 +14,8 @@
 //!   node receives from two of them.
 
 use crate::compile::{Compiled, KeyKind};
+use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::VoltageAdjoint;
-use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::scalar::Dual64;
 use crate::state::{AllParams, AllStates};
@@ -54,13 +54,11 @@ pub(crate) struct Pass {
     pub seed_idx: Vec<usize>,
     /// Parameters with the pass's seed.
     pub params: AllParams<Dual64>,
-    pub dyn_buf: DynamicStates<Dual64>,
     pub states: AllStates<Dual64>,
     /// Per node: Σ over the node's outputs of ∂output/∂seed · cotangent(output).
     pub acc: Vec<f64>,
     /// Per synapse type and edge: the same over the edge's states.
     pub acc_edge: Vec<Vec<f64>>,
-    pub result: Result<()>,
 }
 
 /// The model's synapse structure as the passes need it.
@@ -286,14 +284,9 @@ impl Pass {
             seed,
             seed_idx,
             params,
-            dyn_buf: DynamicStates {
-                layout: dl.clone(),
-                data: vec![Dual64::from(0.0); dl.len()],
-            },
             states,
             acc: vec![0.0; c.n_nodes()],
             acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
-            result: Ok(()),
         }
     }
 
