@@ -102,6 +102,15 @@ pub enum Error {
         /// The value (NaN or ±inf).
         value: f64,
     },
+    /// A loss, or a gradient, that is NaN or infinite.
+    #[error("non-finite {what}: {value}")]
+    NonFiniteGradient {
+        /// What was non-finite ("loss", "gradient of the loss w.r.t. the recordings",
+        /// "gradient of `HH_gNa` value 3", ...).
+        what: String,
+        /// The value (NaN or ±inf).
+        value: f64,
+    },
     /// The linear solver failed.
     #[error("linear solver failed: {0}")]
     Solver(String),

@@ -618,7 +618,7 @@ pub fn integrate_with<T: Scalar>(
 }
 
 /// Number of steps and the externals of a run, as Jaxley's `integrate` decides them.
-fn plan_steps<T: Scalar>(
+pub(crate) fn plan_steps<T: Scalar>(
     ext: &Externals<T>,
     opts: &IntegrateOptions,
 ) -> Result<(usize, Externals<T>)> {
@@ -652,7 +652,7 @@ fn plan_steps<T: Scalar>(
     }
 }
 
-fn run<T: Scalar>(
+pub(crate) fn run<T: Scalar>(
     init_fn: &InitFn,
     step_fn: &StepFn,
     opts: &IntegrateOptions,
@@ -715,7 +715,12 @@ pub(crate) fn run_with_externals<T: Scalar>(
 }
 
 /// Errors at the first non-finite voltage, or recorded value, after step `step`.
-fn check_finite<T: Scalar>(c: &Compiled, s: &AllStates<T>, step: usize, dt: f64) -> Result<()> {
+pub(crate) fn check_finite<T: Scalar>(
+    c: &Compiled,
+    s: &AllStates<T>,
+    step: usize,
+    dt: f64,
+) -> Result<()> {
     let n = c.n_nodes();
     let bad = |k: usize, node: usize| Error::NonFinite {
         state: c.states.names[k].clone(),

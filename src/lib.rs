@@ -36,6 +36,7 @@ pub mod compile;
 pub mod dynamics;
 mod error;
 pub mod externals;
+pub mod grad;
 mod integrate;
 pub mod math;
 pub mod mechanisms;
@@ -56,6 +57,10 @@ pub use batch::{integrate_batch, integrate_batch_stimuli};
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result, SetNcompError};
 pub use externals::{DataStimuli, Externals, ExternalsAt, step_current};
+pub use grad::{
+    Checkpointing, GradOptions, Gradient, Loss, value_and_grad, value_and_grad_forward,
+    value_and_grad_with,
+};
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,
 };

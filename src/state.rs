@@ -78,6 +78,10 @@ pub(crate) struct Workspace<T> {
     /// Set by the step when it knows that every voltage is finite (saves `integrate` a pass).
     pub v_finite: bool,
     pub lu: crate::solver::sparse_lu::LuCache,
+    /// Derivative parts given to the gathered pre-synaptic voltages (`None`: they keep those of
+    /// the voltages they are gathered from). Set by the adjoint's dual-number passes, which
+    /// differentiate with respect to pre-synaptic voltages separately.
+    pub pre_eps: Option<Vec<f64>>,
 }
 
 impl<T> Default for Workspace<T> {
@@ -96,6 +100,7 @@ impl<T> Default for Workspace<T> {
             chunk_finite: vec![],
             v_finite: false,
             lu: Default::default(),
+            pre_eps: None,
         }
     }
 }
@@ -118,6 +123,7 @@ impl<T: Scalar> Workspace<T> {
             chunk_finite: vec![false; c.chunks.len()],
             v_finite: false,
             lu: Default::default(),
+            pre_eps: None,
         }
     }
 
@@ -138,6 +144,7 @@ impl<T: Scalar> Workspace<T> {
             chunk_finite: vec![false; self.chunk_finite.len()],
             v_finite: false,
             lu: Default::default(),
+            pre_eps: None,
         }
     }
 

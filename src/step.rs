@@ -504,6 +504,15 @@ pub(crate) fn compute_currents<T: Scalar>(
     }
 }
 
+/// Replaces the derivative parts of the gathered pre-synaptic voltages (adjoint passes only).
+fn set_pre_eps<T: Scalar>(v_pre: &mut [T], eps: &Option<Vec<f64>>) {
+    if let Some(eps) = eps {
+        for (x, &e) in v_pre.iter_mut().zip(eps) {
+            *x = T::lift(crate::scalar::Dual64::new(x.re(), e));
+        }
+    }
+}
+
 /// The voltages of the pre-synaptic nodes.
 fn gather_pre<T: Scalar>(c: &Compiled, data: &[T], v_pre: &mut [T]) {
     for (x, &node) in v_pre.iter_mut().zip(&c.pre_nodes) {
@@ -601,9 +610,12 @@ fn run_chunks<T: Scalar, E: Scalar>(
     // Synapses read the pre-synaptic voltages after the mechanism updates: the same as at the
     // start of the step unless a mechanism writes the voltage; then the step has two regions.
     let two_phase = c.sets_voltage && !c.syns.is_empty();
+    // (Taken out of the workspace for the region, put back after.)
+    let pre_eps = if two_phase { ws.pre_eps.take() } else { None };
     let n_chunks = c.chunks.len();
     if !two_phase {
         gather_pre(c, &s.data, &mut ws.v_pre);
+        set_pre_eps(&mut ws.v_pre, &ws.pre_eps);
     }
     {
         let x = ctx(c, p, s, ws, h, solve);
@@ -615,6 +627,10 @@ fn run_chunks<T: Scalar, E: Scalar>(
                 for (k, &node) in c.pre_nodes.iter().enumerate() {
                     *(x.v_pre as *mut T).add(k) = *x.data.add(node as usize);
                 }
+                if pre_eps.is_some() {
+                    let v_pre = std::slice::from_raw_parts_mut(x.v_pre as *mut T, x.n_pre);
+                    set_pre_eps(v_pre, &pre_eps);
+                }
             }
             par.for_each(n_chunks, |ci| run_chunk_rest(&x, ci));
         } else {
@@ -624,6 +640,9 @@ fn run_chunks<T: Scalar, E: Scalar>(
             let deferred = &c.deferred_units;
             par.for_each(deferred.len(), |k| run_unit_solve(&x, deferred[k]));
         }
+    }
+    if pre_eps.is_some() {
+        ws.pre_eps = pre_eps;
     }
     for series in stimuli() {
         for &node in &series.nodes {

@@ -1,12 +1,13 @@
 //! Derivatives of one step of the flat-state map: Jacobian–vector products, vector–Jacobian
 //! products and dense Jacobians.
 
+use super::step_adjoint::{VoltageAdjoint, VoltageStage, dual_pass, voltage_adjoint};
 use super::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::externals::{Externals, ExternalsAt};
 use crate::integrate::StepFn;
 use crate::scalar::Dual64;
-use crate::solver::{Solver, VoltageSolver, hines};
+use crate::solver::{Solver, VoltageSolver};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use nalgebra::{DMatrix, DVector};
@@ -41,46 +42,6 @@ pub struct Linearization {
     /// The voltage constant term (divided by Cm) of the forward step, per node.
     cst_v: Vec<f64>,
     tape: Option<Tape>,
-}
-
-/// Cotangents of the inputs of the voltage stage, per node.
-struct VoltageAdjoint {
-    v: Vec<f64>,
-    lin: Vec<f64>,
-    cst: Vec<f64>,
-}
-
-/// `Gᵀ w` for the conductance matrix `G` of the compartments with branchpoints eliminated (the
-/// operator forward Euler applies), without forming `G`.
-fn conductance_transpose_times(c: &crate::compile::Compiled, axial: &[f64], w: &[f64]) -> Vec<f64> {
-    use crate::compile::EdgeKind;
-    let n = c.n_nodes();
-    let mut out = vec![0.0; n];
-    let mut wsum = vec![0.0; n];
-    let mut around: Vec<Vec<(usize, f64)>> = vec![Vec::new(); n];
-    for (e, &g) in c.graph.edges.iter().zip(axial) {
-        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
-            wsum[e.sink] += g;
-            around[e.sink].push((e.source, g));
-        }
-    }
-    // G[i][i] −= g, G[i][j] += g for compartment edges; G[i][j] += g w_j / Σw around branchpoints.
-    for (e, &g) in c.graph.edges.iter().zip(axial) {
-        match e.kind {
-            EdgeKind::CompToComp => {
-                out[e.sink] -= g * w[e.sink];
-                out[e.source] += g * w[e.sink];
-            }
-            EdgeKind::BpToParent | EdgeKind::BpToChild => {
-                out[e.sink] -= g * w[e.sink];
-                for &(j, wj) in &around[e.source] {
-                    out[j] += g * (wj / wsum[e.source]) * w[e.sink];
-                }
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Local Jacobians of the stages before the voltage solve: for every input key (a dynamic key,
@@ -306,73 +267,18 @@ impl Linearization {
     /// Cotangents of `v_old`, `lin` and `cst` given the cotangent `w` of the new voltage.
     fn voltage_adjoint(&self, w: &[f64], lin: &[f64]) -> Result<VoltageAdjoint> {
         let c = &self.utils.c;
-        let n = c.n_nodes();
-        let dt = self.dt;
-        let mut adj = VoltageAdjoint {
-            v: vec![0.0; n],
-            lin: vec![0.0; n],
-            cst: vec![0.0; n],
+        let mut adj = VoltageAdjoint::new(c.n_nodes());
+        let stage = VoltageStage {
+            c,
+            solver: self.solver,
+            dt: self.dt,
+            params: &self.params,
+            lin,
+            cst: &self.cst_v,
+            v_sol: &self.v_sol,
+            v_old: &self.v_old,
         };
-        match self.solver {
-            Solver::BwdEuler | Solver::CrankNicolson => {
-                // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
-                // h = dt/2 and v_new = 2 v_half − v_old.
-                let cn = self.solver == Solver::CrankNicolson;
-                let h = if cn { dt / 2.0 } else { dt };
-                let mut lambda: Vec<f64> =
-                    w.iter().map(|x| if cn { 2.0 * x } else { *x }).collect();
-                let (mut d, mut r) = (vec![0.0; n], vec![0.0; n]);
-                hines::solve_transpose(c, &self.params, lin, h, &mut lambda, &mut d, &mut r);
-                for i in 0..n {
-                    adj.lin[i] = -h * lambda[i] * self.v_sol[i];
-                    adj.cst[i] = h * lambda[i];
-                    adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
-                }
-            }
-            Solver::FwdEuler => {
-                // v_new = v + dt (cst − lin v + G v) on the compartments.
-                let gtw = conductance_transpose_times(c, &self.params.axial, w);
-                for i in 0..n {
-                    adj.v[i] = w[i] + dt * (gtw[i] - lin[i] * w[i]);
-                    adj.lin[i] = -dt * w[i] * self.v_old[i];
-                    adj.cst[i] = dt * w[i];
-                }
-            }
-            Solver::ExpEuler => {
-                // v' = exponential Euler of the channels per compartment, v_new = M v'.
-                let (_, m) = self.params.exp_euler.as_ref().ok_or_else(|| {
-                    Error::Unsupported("exponential Euler needs its transition matrix".into())
-                })?;
-                let comps = &c.comp_nodes;
-                let wc = DVector::from_iterator(comps.len(), comps.iter().map(|&i| w[i as usize]));
-                let u = m.transpose() * wc;
-                let cst_v = &self.cst_v;
-                for (k, &node) in comps.iter().enumerate() {
-                    let i = node as usize;
-                    // Derivatives of the local update by dual numbers, one seed at a time.
-                    let local = |v: Dual64, l: Dual64, cst: Dual64| {
-                        let h = Dual64::from(dt);
-                        if l.re == 0.0 {
-                            v + cst * h
-                        } else {
-                            crate::math::exponential_euler(v, h, cst / l, Dual64::from(1.0) / l)
-                        }
-                    };
-                    let (v0, l0, c0) = (self.v_old[i], lin[i], cst_v[i]);
-                    let d = |a: [f64; 3]| {
-                        local(
-                            Dual64::new(v0, a[0]),
-                            Dual64::new(l0, a[1]),
-                            Dual64::new(c0, a[2]),
-                        )
-                        .eps
-                    };
-                    adj.v[i] = u[k] * d([1.0, 0.0, 0.0]);
-                    adj.lin[i] = u[k] * d([0.0, 1.0, 0.0]);
-                    adj.cst[i] = u[k] * d([0.0, 0.0, 1.0]);
-                }
-            }
-        }
+        voltage_adjoint(&stage, w, &mut adj, None)?;
         Ok(adj)
     }
 
@@ -390,21 +296,17 @@ impl Linearization {
         let mut jac = vec![0.0; dl.keys.len() * n_out * n];
         let mut lin_v = vec![0.0; n];
         for kin in 0..dl.keys.len() {
-            let seeded = dl.range(kin);
-            for (j, (d, &x)) in self.dual_dyn.data.iter_mut().zip(&self.x).enumerate() {
-                *d = Dual64::new(x, if seeded.contains(&j) { 1.0 } else { 0.0 });
-            }
-            self.utils
-                .scatter(&self.dual_dyn, &self.params_dual, &mut self.dual_states)?;
-            let mut ws = step::take_workspace(&c, &mut self.dual_states);
-            step::pre_solve(
-                &c,
-                &mut self.dual_states,
+            dual_pass(
+                &self.utils,
+                &self.x,
+                &dl.range(kin).collect::<Vec<_>>(),
                 &self.params_dual,
                 self.ext.at(0),
                 self.dt,
-                &mut ws,
-            );
+                &mut self.dual_dyn,
+                &mut self.dual_states,
+            )?;
+            let ws = &self.dual_states.ws;
             for (o, &ko) in out_keys.iter().enumerate() {
                 let src = &self.dual_states.data[dl.states.range(dl.all_key[ko])];
                 let dst = &mut jac[(kin * n_out + o) * n..(kin * n_out + o + 1) * n];
@@ -418,7 +320,6 @@ impl Linearization {
                 jac[(kin * n_out + o + 1) * n + i] = cst.eps;
                 lin_v[i] = l.re;
             }
-            self.dual_states.ws = ws;
         }
         Ok(Tape {
             out_keys,

@@ -23,6 +23,7 @@
 //! one step.
 
 mod linearize;
+pub(crate) mod step_adjoint;
 
 pub use linearize::Linearization;
 

@@ -1,0 +1,104 @@
+//! Times the forward run and the gradient (adjoint, all states and checkpointed) of the
+//! benchmark model of `benches/grad.rs`: an HH binary-tree cell of 1000 compartments, 250
+//! trainable values, 800 steps. `cargo run --release --example grad_profile`
+use huxley::grad::{Checkpointing, GradOptions, Loss, value_and_grad};
+use huxley::*;
+use nalgebra::DMatrix;
+use std::time::Instant;
+
+struct MeanSq;
+impl Loss for MeanSq {
+    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+        let n = T::from(rec.len() as f64);
+        rec.iter().fold(T::zero(), |a, &v| {
+            a + (v + T::from(65.0)) * (v + T::from(65.0))
+        }) / n
+    }
+}
+
+fn cell() -> Result<Cell> {
+    let parents: Vec<i64> = (0..125)
+        .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
+        .collect();
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 8)?, &parents)?;
+    cell.insert(HH)?;
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(1.0, 10.0, 0.2, 0.025, 20.0, 0.0));
+    cell.branch(0)?.comp(0)?.record("v")?;
+    cell.branch(124)?.comp(7)?.record("v")?;
+    for key in ["HH_gNa", "radius"] {
+        for b in 0..125 {
+            cell.branch(b)?.make_trainable(key, None)?;
+        }
+    }
+    Ok(cell)
+}
+
+fn main() -> Result<()> {
+    let cell = cell()?;
+    let serial = std::env::args().any(|a| a == "--serial");
+    let opts = IntegrateOptions {
+        t_max: Some(20.0),
+        parallelism: if serial {
+            Parallelism::Serial
+        } else {
+            Parallelism::Auto
+        },
+        ..Default::default()
+    };
+    let params = cell.get_parameters();
+    // `--jaxley tools/reference/jaxley_grad_timing.json`: compare with Jaxley's gradient.
+    let args: Vec<String> = std::env::args().collect();
+    let jaxley: Option<Vec<f64>> = args.iter().position(|a| a == "--jaxley").map(|i| {
+        let text = std::fs::read_to_string(&args[i + 1]).expect("readable");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+        let g = &v["results"][0]["grads"];
+        ["HH_gNa", "radius"]
+            .iter()
+            .enumerate()
+            .flat_map(|(i, k)| {
+                g[i][k]
+                    .as_array()
+                    .expect("array")
+                    .iter()
+                    .map(|x| x.as_f64().expect("number"))
+            })
+            .collect()
+    });
+    for _ in 0..2 {
+        let t = Instant::now();
+        let sim = integrate_with(&cell, &opts, &params, None, None)?;
+        let fwd = t.elapsed().as_secs_f64() * 1e3;
+        println!("forward {fwd:.1} ms ({} columns)", sim.recordings.ncols());
+        for cp in [Checkpointing::All, Checkpointing::Auto] {
+            let t = Instant::now();
+            let g = value_and_grad(
+                &cell,
+                &opts,
+                &params,
+                None,
+                &MeanSq,
+                &GradOptions { checkpointing: cp },
+            )?;
+            let ms = t.elapsed().as_secs_f64() * 1e3;
+            println!(
+                "gradient {cp:?}: {ms:.1} ms = {:.1}x forward, {} states, loss {}",
+                ms / fwd,
+                g.stored_states,
+                g.value
+            );
+            if let Some(want) = &jaxley {
+                let got: Vec<f64> = g.params.iter().map(|p| p.values[0]).collect();
+                let scale = want.iter().fold(0.0f64, |m, x| m.max(x.abs()));
+                let d = got
+                    .iter()
+                    .zip(want)
+                    .map(|(a, b)| (a - b).abs() / b.abs().max(1e-3 * scale))
+                    .fold(0.0, f64::max);
+                println!("  vs Jaxley's jax.grad: max rel diff {d:.2e}");
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,282 @@
+//! The pieces of one step's vector–Jacobian product that [`super::Linearization::vjp`] and the
+//! whole-simulation adjoint ([`crate::grad`]) share: the adjoint of the voltage stage (with the
+//! cotangents of the tree coefficients), and one dual-number pass through the local stages.
+
+use super::DynamicStateUtils;
+use crate::compile::{Compiled, EdgeKind};
+use crate::error::{Error, Result};
+use crate::externals::ExternalsAt;
+use crate::scalar::Dual64;
+use crate::solver::{Solver, hines};
+use crate::state::{AllParams, AllStates};
+use crate::step;
+use nalgebra::DVector;
+
+/// Cotangents of the inputs of the voltage stage, per node.
+pub(crate) struct VoltageAdjoint {
+    /// Of the voltages at the start of the step.
+    pub v: Vec<f64>,
+    /// Of the slope of the linearised currents (divided by Cm).
+    pub lin: Vec<f64>,
+    /// Of the constant term (divided by Cm).
+    pub cst: Vec<f64>,
+    /// Scratch: λ of the transposed solve, and the elimination arrays.
+    lambda: Vec<f64>,
+    d: Vec<f64>,
+    r: Vec<f64>,
+}
+
+impl VoltageAdjoint {
+    pub(crate) fn new(n: usize) -> Self {
+        let z = || vec![0.0; n];
+        VoltageAdjoint {
+            v: z(),
+            lin: z(),
+            cst: z(),
+            lambda: z(),
+            d: z(),
+            r: z(),
+        }
+    }
+}
+
+/// Cotangents of the arrays of `all_params` that the voltage stage reads (accumulated).
+pub(crate) struct TreeAdjoint {
+    /// Per Hines position, of `h_lower`, `h_upper`, `h_gsum`.
+    pub h_lower: Vec<f64>,
+    pub h_upper: Vec<f64>,
+    pub h_gsum: Vec<f64>,
+    /// Per graph edge, of `axial` (forward Euler reads it directly).
+    pub axial: Vec<f64>,
+}
+
+impl TreeAdjoint {
+    pub(crate) fn new(c: &Compiled) -> Self {
+        let n = c.n_nodes();
+        TreeAdjoint {
+            h_lower: vec![0.0; n],
+            h_upper: vec![0.0; n],
+            h_gsum: vec![0.0; n],
+            axial: vec![0.0; c.graph.edges.len()],
+        }
+    }
+}
+
+/// What the forward voltage stage of one step saw.
+pub(crate) struct VoltageStage<'a> {
+    pub c: &'a Compiled,
+    pub solver: Solver,
+    pub dt: f64,
+    pub params: &'a AllParams<f64>,
+    /// Slope of the linearised currents (divided by Cm), per node.
+    pub lin: &'a [f64],
+    /// Constant term (divided by Cm), per node.
+    pub cst: &'a [f64],
+    /// Voltages entering the bilinear term of the solve (v_new for backward Euler, v_half for
+    /// Crank–Nicolson), per node.
+    pub v_sol: &'a [f64],
+    /// Voltages at the start of the step, per node (branchpoints included).
+    pub v_old: &'a [f64],
+}
+
+/// `Gᵀ w` for the conductance matrix `G` of the compartments with branchpoints eliminated (the
+/// operator forward Euler applies), without forming `G`; with `tree`, also adds the cotangents of
+/// the axial conductances for the output cotangent `w · dt` at voltages `v`.
+fn conductance_transpose_times(
+    c: &Compiled,
+    axial: &[f64],
+    w: &[f64],
+    out: &mut [f64],
+    tree: Option<(&mut TreeAdjoint, &[f64], f64)>,
+) {
+    let n = c.n_nodes();
+    out[..n].fill(0.0);
+    let mut wsum = vec![0.0; n];
+    let mut around: Vec<Vec<(usize, usize, f64)>> = vec![Vec::new(); n];
+    for (ei, (e, &g)) in c.graph.edges.iter().zip(axial).enumerate() {
+        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
+            wsum[e.sink] += g;
+            around[e.sink].push((e.source, ei, g));
+        }
+    }
+    // G[i][i] −= g, G[i][j] += g for compartment edges; G[i][j] += g w_j / Σw around branchpoints.
+    for e in c.graph.edges.iter().zip(axial) {
+        let (e, &g) = e;
+        match e.kind {
+            EdgeKind::CompToComp => {
+                out[e.sink] -= g * w[e.sink];
+                out[e.source] += g * w[e.sink];
+            }
+            EdgeKind::BpToParent | EdgeKind::BpToChild => {
+                out[e.sink] -= g * w[e.sink];
+                for &(j, _, wj) in &around[e.source] {
+                    out[j] += g * (wj / wsum[e.source]) * w[e.sink];
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some((tree, v, dt)) = tree {
+        let v_bp =
+            |bp: usize| around[bp].iter().map(|&(j, _, wj)| wj * v[j]).sum::<f64>() / wsum[bp];
+        // Cotangent of every branchpoint voltage.
+        let mut bar_bp = vec![0.0; n];
+        for (ei, (e, &g)) in c.graph.edges.iter().zip(axial).enumerate() {
+            match e.kind {
+                EdgeKind::CompToComp => {
+                    tree.axial[ei] += dt * w[e.sink] * (v[e.source] - v[e.sink]);
+                }
+                EdgeKind::BpToParent | EdgeKind::BpToChild => {
+                    tree.axial[ei] += dt * w[e.sink] * (v_bp(e.source) - v[e.sink]);
+                    bar_bp[e.source] += dt * w[e.sink] * g;
+                }
+                _ => {}
+            }
+        }
+        for bp in 0..n {
+            if around[bp].is_empty() || bar_bp[bp] == 0.0 {
+                continue;
+            }
+            let vb = v_bp(bp);
+            for &(j, ei, _) in &around[bp] {
+                tree.axial[ei] += bar_bp[bp] * (v[j] - vb) / wsum[bp];
+            }
+        }
+    }
+}
+
+/// Cotangents of `v_old`, `lin` and `cst` given the cotangent `w` of the new voltage (per node;
+/// zero where the voltage is clamped). With `tree`, adds the cotangents of the tree
+/// coefficients (backward Euler, Crank–Nicolson) or of the axial conductances (forward Euler).
+pub(crate) fn voltage_adjoint(
+    st: &VoltageStage<'_>,
+    w: &[f64],
+    adj: &mut VoltageAdjoint,
+    tree: Option<&mut TreeAdjoint>,
+) -> Result<()> {
+    let c = st.c;
+    let n = c.n_nodes();
+    let dt = st.dt;
+    match st.solver {
+        Solver::BwdEuler | Solver::CrankNicolson => {
+            // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
+            // h = dt/2 and v_new = 2 v_half − v_old.
+            let cn = st.solver == Solver::CrankNicolson;
+            let h = if cn { dt / 2.0 } else { dt };
+            for (l, x) in adj.lambda.iter_mut().zip(w) {
+                *l = if cn { 2.0 * x } else { *x };
+            }
+            hines::solve_transpose(
+                c,
+                st.params,
+                st.lin,
+                h,
+                &mut adj.lambda,
+                &mut adj.d,
+                &mut adj.r,
+            );
+            let lambda = &adj.lambda;
+            for i in 0..n {
+                adj.lin[i] = -h * lambda[i] * st.v_sol[i];
+                adj.cst[i] = h * lambda[i];
+                adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
+            }
+            if let Some(tree) = tree {
+                // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
+                // A[parent, node] = −h upper.
+                let ord = &c.hines;
+                for k in 0..n {
+                    let i = ord.order[k] as usize;
+                    tree.h_gsum[k] -= h * lambda[i] * st.v_sol[i];
+                    let pp = ord.parent_pos[k];
+                    if pp != u32::MAX {
+                        let p = ord.order[pp as usize] as usize;
+                        tree.h_lower[k] += h * lambda[i] * st.v_sol[p];
+                        tree.h_upper[k] += h * lambda[p] * st.v_sol[i];
+                    }
+                }
+            }
+        }
+        Solver::FwdEuler => {
+            // v_new = v + dt (cst − lin v + G v) on the compartments.
+            let tree = tree.map(|t| (t, st.v_old, dt));
+            conductance_transpose_times(c, &st.params.axial, w, &mut adj.lambda, tree);
+            let gtw = &adj.lambda;
+            for i in 0..n {
+                adj.v[i] = w[i] + dt * (gtw[i] - st.lin[i] * w[i]);
+                adj.lin[i] = -dt * w[i] * st.v_old[i];
+                adj.cst[i] = dt * w[i];
+            }
+        }
+        Solver::ExpEuler => {
+            if tree.is_some() {
+                return Err(Error::Unsupported(
+                    "gradients of whole simulations with exponential Euler".into(),
+                ));
+            }
+            // v' = exponential Euler of the channels per compartment, v_new = M v'.
+            let (_, m) = st.params.exp_euler.as_ref().ok_or_else(|| {
+                Error::Unsupported("exponential Euler needs its transition matrix".into())
+            })?;
+            let comps = &c.comp_nodes;
+            let wc = DVector::from_iterator(comps.len(), comps.iter().map(|&i| w[i as usize]));
+            let u = m.transpose() * wc;
+            adj.v.fill(0.0);
+            adj.lin.fill(0.0);
+            adj.cst.fill(0.0);
+            for (k, &node) in comps.iter().enumerate() {
+                let i = node as usize;
+                // Derivatives of the local update by dual numbers, one seed at a time.
+                let local = |v: Dual64, l: Dual64, cst: Dual64| {
+                    let h = Dual64::from(dt);
+                    if l.re == 0.0 {
+                        v + cst * h
+                    } else {
+                        crate::math::exponential_euler(v, h, cst / l, Dual64::from(1.0) / l)
+                    }
+                };
+                let (v0, l0, c0) = (st.v_old[i], st.lin[i], st.cst[i]);
+                let d = |a: [f64; 3]| {
+                    local(
+                        Dual64::new(v0, a[0]),
+                        Dual64::new(l0, a[1]),
+                        Dual64::new(c0, a[2]),
+                    )
+                    .eps
+                };
+                adj.v[i] = u[k] * d([1.0, 0.0, 0.0]);
+                adj.lin[i] = u[k] * d([0.0, 1.0, 0.0]);
+                adj.cst[i] = u[k] * d([0.0, 0.0, 1.0]);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One dual-number pass through the local stages of a step (mechanisms, currents, synapses,
+/// pumped ions, state clamps) from the flat state `x`, with the flat entries in `seed` given
+/// derivative 1 (and whatever derivatives `params` carry, and the workspace's `pre_eps`). On return `states` holds the outputs
+/// and `states.ws.lin[..n]` / `states.ws.cst[..n]` the voltage terms.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn dual_pass(
+    utils: &DynamicStateUtils,
+    x: &[f64],
+    seed: &[usize],
+    params: &AllParams<Dual64>,
+    ext: ExternalsAt<'_, f64>,
+    dt: f64,
+    dyn_buf: &mut super::DynamicStates<Dual64>,
+    states: &mut AllStates<Dual64>,
+) -> Result<()> {
+    for (d, &xj) in dyn_buf.data.iter_mut().zip(x) {
+        *d = Dual64::new(xj, 0.0);
+    }
+    for &j in seed {
+        dyn_buf.data[j].eps = 1.0;
+    }
+    utils.scatter(dyn_buf, params, states)?;
+    let mut ws = step::take_workspace(&utils.c, states);
+    step::pre_solve(&utils.c, states, params, ext, dt, &mut ws);
+    states.ws = ws;
+    Ok(())
+}

@@ -1,0 +1,413 @@
+//! The dual-number passes of one backward step: which inputs each pass seeds, and how its
+//! derivatives are contracted with the output cotangents and attributed back to the inputs.
+//!
+//! The local stages of a step (mechanisms, currents, pumped ions, synapses) map, per node,
+//! inputs at that node to outputs at that node — except synapses, whose outputs (their states,
+//! per edge, and their current at the post-synaptic node) also depend on the pre-synaptic
+//! voltage, their own states and their parameters. So:
+//! - a node key (a dynamic state or a parameter over nodes) is seeded on all nodes at once, with
+//!   the pre-synaptic voltages detached: every output at node i (and every synapse state of an
+//!   edge ending at i) belongs to the input at i;
+//! - a synapse key (state or parameter) is seeded on a set of edges with distinct post-synaptic
+//!   nodes (edges coloured by post node), so each output belongs to exactly one edge;
+//! - pre-synaptic voltages are seeded on sets of pre-synaptic nodes such that no post-synaptic
+//!   node receives from two of them.
+
+use crate::compile::{Compiled, KeyKind};
+use crate::dynamics::DynamicStateUtils;
+use crate::dynamics::step_adjoint::VoltageAdjoint;
+use crate::error::{Error, Result};
+use crate::scalar::Dual64;
+use crate::state::{AllParams, AllStates};
+use std::ops::Range;
+
+/// What one pass seeds.
+#[derive(Clone, Debug)]
+pub(crate) enum PassSeed {
+    /// A dynamic node key on all its entries (its index and range in the flat state).
+    NodeState(usize, Range<usize>),
+    /// A parameter over nodes (its range in `all_params.data`).
+    NodeParam(Range<usize>),
+    /// `inv_cm`.
+    InvCm,
+    /// A synapse state key of type `y` on the given entries (edges within the type).
+    EdgeState {
+        key: usize,
+        y: usize,
+        edges: Vec<u32>,
+    },
+    /// A synapse parameter of type `y` (its range in `all_params.data`) on the given edges.
+    EdgeParam {
+        range: Range<usize>,
+        y: usize,
+        edges: Vec<u32>,
+    },
+    /// The pre-synaptic voltages of some slots of `Compiled::pre_nodes`: per slot whether it is
+    /// seeded, and per node the seeded slot it receives from (`u32::MAX`: none).
+    PreSlots { seeded: Vec<bool>, from: Vec<u32> },
+}
+
+/// The buffers of one dual-number pass.
+pub(crate) struct Pass {
+    pub seed: PassSeed,
+    /// The flat state entries the pass seeds.
+    pub seed_idx: Vec<usize>,
+    /// Parameters with the pass's seed.
+    pub params: AllParams<Dual64>,
+    pub states: AllStates<Dual64>,
+    /// Per node: Σ over the node's outputs of ∂output/∂seed · cotangent(output).
+    pub acc: Vec<f64>,
+    /// Per synapse type and edge: the same over the edge's states.
+    pub acc_edge: Vec<Vec<f64>>,
+}
+
+/// The model's synapse structure as the passes need it.
+pub(crate) struct SynInfo {
+    /// Per dynamic key: its synapse type, if it is a synapse state.
+    pub key_type: Vec<Option<usize>>,
+    /// Per synapse type: post-synaptic node and pre-synaptic slot of every edge.
+    pub post: Vec<Vec<u32>>,
+    pub pre_slot: Vec<Vec<u32>>,
+    /// Per pre-synaptic slot: its node.
+    pub pre_node: Vec<usize>,
+}
+
+impl SynInfo {
+    pub(crate) fn new(c: &Compiled, utils: &DynamicStateUtils, kv: usize) -> Result<SynInfo> {
+        let dl = &utils.layout;
+        let key_type: Vec<Option<usize>> = dl
+            .all_key
+            .iter()
+            .map(|&k| {
+                if c.states.kinds[k] != KeyKind::SynapseState {
+                    return None;
+                }
+                let off = c.states.offset(k);
+                c.syns.iter().position(|y| y.state_off.contains(&off))
+            })
+            .collect();
+        for (k, t) in key_type.iter().enumerate() {
+            if t.is_some()
+                && dl.entries[k]
+                    .iter()
+                    .enumerate()
+                    .any(|(j, &e)| e as usize != j)
+            {
+                return Err(Error::Unsupported(
+                    "the adjoint of a synapse state kept on part of its edges".into(),
+                ));
+            }
+        }
+        let pre_node = c
+            .pre_nodes
+            .iter()
+            .map(|&node| {
+                dl.entries[kv]
+                    .binary_search(&node)
+                    .map(|_| node as usize)
+                    .map_err(|_| {
+                        Error::Unsupported(format!(
+                            "the adjoint of a synapse whose pre-synaptic node {node} is not a \
+                             compartment; use value_and_grad_forward"
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?;
+        Ok(SynInfo {
+            key_type,
+            post: c.syns.iter().map(|y| y.post.clone()).collect(),
+            pre_slot: c.syns.iter().map(|y| y.pre_slot.clone()).collect(),
+            pre_node,
+        })
+    }
+}
+
+/// Edges `0..post.len()` in groups with distinct post-synaptic nodes (greedy colouring).
+fn colour_by_post(post: &[u32], n: usize) -> Vec<Vec<u32>> {
+    let mut groups: Vec<(Vec<u32>, Vec<bool>)> = Vec::new();
+    for (e, &p) in post.iter().enumerate() {
+        let p = p as usize;
+        match groups.iter_mut().find(|g| !g.1[p]) {
+            Some(g) => {
+                g.1[p] = true;
+                g.0.push(e as u32);
+            }
+            None => {
+                let mut used = vec![false; n];
+                used[p] = true;
+                groups.push((vec![e as u32], used));
+            }
+        }
+    }
+    groups.into_iter().map(|g| g.0).collect()
+}
+
+/// Pre-synaptic slots in groups such that no post-synaptic node receives from two slots of a
+/// group.
+fn colour_pre_slots(c: &Compiled) -> Vec<Vec<u32>> {
+    let n = c.n_nodes();
+    let mut posts: Vec<Vec<usize>> = vec![Vec::new(); c.pre_nodes.len()];
+    for y in &c.syns {
+        for (&s, &p) in y.pre_slot.iter().zip(&y.post) {
+            posts[s as usize].push(p as usize);
+        }
+    }
+    // Per group: the slot each post-synaptic node receives from.
+    let mut groups: Vec<(Vec<u32>, Vec<u32>)> = Vec::new();
+    for (s, ps) in posts.iter().enumerate() {
+        let s32 = s as u32;
+        let fits = |owner: &Vec<u32>| ps.iter().all(|&p| owner[p] == u32::MAX || owner[p] == s32);
+        let gi = match groups.iter().position(|g| fits(&g.1)) {
+            Some(gi) => gi,
+            None => {
+                groups.push((Vec::new(), vec![u32::MAX; n]));
+                groups.len() - 1
+            }
+        };
+        let g = &mut groups[gi];
+        g.0.push(s32);
+        for &p in ps {
+            g.1[p] = s32;
+        }
+    }
+    groups.into_iter().map(|g| g.0).collect()
+}
+
+/// Every pass of a backward step.
+pub(crate) fn seeds(
+    c: &Compiled,
+    utils: &DynamicStateUtils,
+    syn: &SynInfo,
+    node_params: &[usize],
+    edge_params: &[(usize, usize)],
+    inv_cm: bool,
+) -> Vec<PassSeed> {
+    let dl = &utils.layout;
+    let n = c.n_nodes();
+    let mut out = Vec::new();
+    for k in 0..dl.keys.len() {
+        match syn.key_type[k] {
+            None => out.push(PassSeed::NodeState(k, dl.range(k))),
+            Some(y) => {
+                // Entries of a synapse state are the edges of its type, in order.
+                let post: Vec<u32> = dl.entries[k]
+                    .iter()
+                    .map(|&e| syn.post[y][e as usize])
+                    .collect();
+                for group in colour_by_post(&post, n) {
+                    out.push(PassSeed::EdgeState {
+                        key: k,
+                        y,
+                        edges: group,
+                    });
+                }
+            }
+        }
+    }
+    out.extend(
+        node_params
+            .iter()
+            .map(|&k| PassSeed::NodeParam(c.params.range(k))),
+    );
+    if inv_cm {
+        out.push(PassSeed::InvCm);
+    }
+    for &(k, y) in edge_params {
+        for group in colour_by_post(&syn.post[y], n) {
+            out.push(PassSeed::EdgeParam {
+                range: c.params.range(k),
+                y,
+                edges: group,
+            });
+        }
+    }
+    if !c.syns.is_empty() {
+        for slots in colour_pre_slots(c) {
+            let mut seeded = vec![false; c.pre_nodes.len()];
+            for &s in &slots {
+                seeded[s as usize] = true;
+            }
+            let mut from = vec![u32::MAX; n];
+            for y in &c.syns {
+                for (&s, &p) in y.pre_slot.iter().zip(&y.post) {
+                    if seeded[s as usize] {
+                        from[p as usize] = s;
+                    }
+                }
+            }
+            out.push(PassSeed::PreSlots { seeded, from });
+        }
+    }
+    out
+}
+
+impl Pass {
+    pub(crate) fn new(
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        seed: PassSeed,
+        params_dual: &AllParams<Dual64>,
+    ) -> Pass {
+        let dl = &utils.layout;
+        let mut params = params_dual.clone();
+        match &seed {
+            PassSeed::NodeParam(r) => params.data[r.clone()].iter_mut().for_each(|x| x.eps = 1.0),
+            PassSeed::InvCm => params.inv_cm.iter_mut().for_each(|x| x.eps = 1.0),
+            PassSeed::EdgeParam { range, edges, .. } => {
+                for &e in edges {
+                    params.data[range.start + e as usize].eps = 1.0;
+                }
+            }
+            _ => {}
+        }
+        let mut states =
+            AllStates::from_data(c, vec![Dual64::from(f64::NAN); c.states.total_len()]);
+        if !c.syns.is_empty() {
+            // Pre-synaptic voltages are differentiated by their own passes.
+            let mut eps = vec![0.0; c.pre_nodes.len()];
+            if let PassSeed::PreSlots { seeded, .. } = &seed {
+                for (e, &on) in eps.iter_mut().zip(seeded) {
+                    *e = if on { 1.0 } else { 0.0 };
+                }
+            }
+            states.ws.pre_eps = Some(eps);
+        }
+        let seed_idx = match &seed {
+            PassSeed::NodeState(_, r) => r.clone().collect(),
+            PassSeed::EdgeState { key, edges, .. } => edges
+                .iter()
+                .map(|&e| dl.offsets[*key] + e as usize)
+                .collect(),
+            _ => Vec::new(),
+        };
+        Pass {
+            seed,
+            seed_idx,
+            params,
+            states,
+            acc: vec![0.0; c.n_nodes()],
+            acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
+        }
+    }
+
+    /// After the pass: `acc` and `acc_edge` from the output cotangents (`wn`: per node key and
+    /// node; `w`: flat, for the synapse states; `vbar`: per node, of the voltage after the
+    /// mechanism updates, which the voltage solve and the synapses read).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn contract(
+        &mut self,
+        utils: &DynamicStateUtils,
+        syn: &SynInfo,
+        kv: usize,
+        adj: &VoltageAdjoint,
+        wn: &[f64],
+        w: &[f64],
+        vbar: &[f64],
+    ) {
+        let dl = &utils.layout;
+        let n = utils.c.n_nodes();
+        let ws = &self.states.ws;
+        for i in 0..n {
+            self.acc[i] = ws.lin[i].eps * adj.lin[i] + ws.cst[i].eps * adj.cst[i];
+        }
+        for a in &mut self.acc_edge {
+            a.fill(0.0);
+        }
+        for ko in 0..dl.keys.len() {
+            let src = &self.states.data[dl.states.range(dl.all_key[ko])];
+            match syn.key_type[ko] {
+                None => {
+                    let wk = if ko == kv {
+                        vbar
+                    } else {
+                        &wn[ko * n..(ko + 1) * n]
+                    };
+                    for &node in &dl.entries[ko] {
+                        let i = node as usize;
+                        self.acc[i] += src[i].eps * wk[i];
+                    }
+                }
+                Some(y) => {
+                    let wk = &w[dl.range(ko)];
+                    for (&e, &we) in dl.entries[ko].iter().zip(wk) {
+                        let e = e as usize;
+                        self.acc_edge[y][e] += src[e].eps * we;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Where the contracted derivatives of the passes go.
+pub(crate) struct Targets<'a> {
+    /// `(∂x_{n+1}/∂x_n)ᵀ w`, flat.
+    pub out: &'a mut [f64],
+    /// Cotangents of `all_params.data` and `inv_cm`.
+    pub data: &'a mut [f64],
+    pub inv_cm: &'a mut [f64],
+    /// Scratch of length `n_nodes`.
+    pub post_sum: &'a mut [f64],
+    /// Per node: cotangent of the pre-synaptic voltage gathered there.
+    pub vpre_bar: &'a mut [f64],
+}
+
+/// Adds one pass's derivatives to their inputs.
+pub(crate) fn combine(pass: &Pass, utils: &DynamicStateUtils, syn: &SynInfo, t: &mut Targets<'_>) {
+    let dl = &utils.layout;
+    // Synapse-state derivatives of a node seed belong to the edge's post-synaptic node.
+    t.post_sum.fill(0.0);
+    for (y, a) in pass.acc_edge.iter().enumerate() {
+        for (&p, &x) in syn.post[y].iter().zip(a) {
+            t.post_sum[p as usize] += x;
+        }
+    }
+    let node_total = |i: usize, post_sum: &[f64]| pass.acc[i] + post_sum[i];
+    match &pass.seed {
+        PassSeed::NodeState(kin, r) => {
+            for (slot, &node) in r.clone().zip(&dl.entries[*kin]) {
+                let i = node as usize;
+                t.out[slot] = node_total(i, t.post_sum);
+            }
+        }
+        PassSeed::NodeParam(r) => {
+            for (i, g) in t.data[r.clone()].iter_mut().enumerate() {
+                *g += node_total(i, t.post_sum);
+            }
+        }
+        PassSeed::InvCm => {
+            for (i, g) in t.inv_cm.iter_mut().enumerate() {
+                *g += node_total(i, t.post_sum);
+            }
+        }
+        PassSeed::EdgeState { key, y, edges } => {
+            for &e in edges {
+                let e = e as usize;
+                let post = syn.post[*y][e] as usize;
+                t.out[dl.offsets[*key] + e] = pass.acc_edge[*y][e] + pass.acc[post];
+            }
+        }
+        PassSeed::EdgeParam { range, y, edges } => {
+            for &e in edges {
+                let e = e as usize;
+                let post = syn.post[*y][e] as usize;
+                t.data[range.start + e] += pass.acc_edge[*y][e] + pass.acc[post];
+            }
+        }
+        PassSeed::PreSlots { seeded, from } => {
+            // Each post-synaptic node receives from at most one seeded slot.
+            for y in 0..syn.post.len() {
+                for (&s, &x) in syn.pre_slot[y].iter().zip(&pass.acc_edge[y]) {
+                    if seeded[s as usize] {
+                        t.vpre_bar[syn.pre_node[s as usize]] += x;
+                    }
+                }
+            }
+            for (i, &s) in from.iter().enumerate() {
+                if s != u32::MAX {
+                    t.vpre_bar[syn.pre_node[s as usize]] += pass.acc[i];
+                }
+            }
+        }
+    }
+}
