@@ -7,6 +7,7 @@
 
 use crate::error::{Error, Result};
 use crate::externals::DataStimuli;
+use crate::grad::{GradOptions, Gradient, Loss, value_and_grad};
 use crate::integrate::{InitFn, StepFn};
 use crate::integrate::{IntegrateOptions, Simulation, build_init_and_step_fn, run_with_externals};
 use crate::model::{Module, ParamGroup, ParamState};
@@ -137,5 +138,66 @@ pub fn integrate_batch_stimuli(
             .externals
             .with_extra_currents(&module.stimuli, &stimuli[k])?;
         run_with_externals(&init_fn, &step_fn, opts, &ext, &params, None, None)
+    })
+}
+
+/// Gradients of one loss for many parameter sets (Jaxley's `vmap` of `value_and_grad` over
+/// `params` and `param_state`, the workflow of fitting with several starting points and of
+/// simulation-based inference): entry `k` is [`crate::value_and_grad`] with `params_sets[k]`
+/// and, if given, `param_states[k]`.
+///
+/// Parallel over the batch as `opts.parallelism` allows ([`integrate_batch`]), each gradient
+/// computed serially inside; every entry is bit for bit the single call's result.
+///
+/// ```
+/// use huxley::{Cell, GradOptions, HH, IntegrateOptions, Loss, ParamGroup, Scalar};
+/// use huxley::{step_current, value_and_grad_batch};
+/// use nalgebra::DMatrix;
+/// struct Mean;
+/// impl Loss for Mean {
+///     fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+///         rec.iter().fold(T::zero(), |a, &x| a + x) / T::from(rec.len() as f64)
+///     }
+/// }
+/// # fn main() -> huxley::Result<()> {
+/// let mut cell = Cell::default();
+/// cell.insert(HH)?;
+/// cell.record("v")?;
+/// cell.stimulate(&step_current(0.5, 1.0, 0.05, 0.025, 2.0, 0.0));
+/// cell.make_trainable("HH_gK", None)?;
+/// let sets: Vec<Vec<ParamGroup<f64>>> = [0.03, 0.036, 0.04]
+///     .iter()
+///     .map(|&g| vec![ParamGroup { key: "HH_gK".to_string(), values: vec![g] }])
+///     .collect();
+/// let opts = IntegrateOptions::t_max(2.0);
+/// let grads = value_and_grad_batch(&cell, &opts, &sets, None, &Mean, &GradOptions::default())?;
+/// assert_eq!(grads.len(), 3);
+/// assert!(grads.iter().all(|g| g.params[0].values[0] < 0.0)); // more K, lower voltage
+/// # Ok(()) }
+/// ```
+pub fn value_and_grad_batch<L: Loss>(
+    module: &Module,
+    opts: &IntegrateOptions,
+    params_sets: &[Vec<ParamGroup<f64>>],
+    param_states: Option<&[Vec<ParamState<f64>>]>,
+    loss: &L,
+    grad_opts: &GradOptions,
+) -> Result<Vec<Gradient>> {
+    if let Some(ps) = param_states
+        && ps.len() != params_sets.len()
+    {
+        return Err(Error::LengthMismatch {
+            what: "param_states (one per parameter set of the batch)".into(),
+            expected: params_sets.len(),
+            got: ps.len(),
+        });
+    }
+    let inner = IntegrateOptions {
+        parallelism: Parallelism::Serial,
+        ..opts.clone()
+    };
+    map_batch(&opts.parallelism, params_sets.len(), |k| {
+        let ps = param_states.map(|p| p[k].as_slice());
+        value_and_grad(module, &inner, &params_sets[k], ps, loss, grad_opts)
     })
 }

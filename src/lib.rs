@@ -53,7 +53,7 @@ pub mod swc;
 pub mod synapses;
 pub mod transforms;
 
-pub use batch::{integrate_batch, integrate_batch_stimuli};
+pub use batch::{integrate_batch, integrate_batch_stimuli, value_and_grad_batch};
 pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynamic_state_utils};
 pub use error::{Error, Result, SetNcompError};
 pub use externals::{DataStimuli, Externals, ExternalsAt, step_current};

@@ -875,3 +875,61 @@ fn bad_write_trainables_input_is_a_typed_error_and_changes_nothing() -> Result<(
     assert_eq!(m.column("radius")?, net.column("radius")?);
     Ok(())
 }
+
+/// Mean squared distance of the recorded voltages to −65 mV.
+struct ToRest;
+impl Loss for ToRest {
+    fn value<T: Scalar>(&self, rec: &nalgebra::DMatrix<T>) -> T {
+        let mut sum = T::zero();
+        for &x in rec.iter() {
+            let d = x + T::from(65.0);
+            sum += d * d;
+        }
+        sum / T::from(rec.len() as f64)
+    }
+}
+
+/// `value_and_grad_batch` gives, entry by entry, exactly the single `value_and_grad` calls,
+/// on any number of threads; the entries differ from each other.
+#[test]
+fn gradient_batch_equals_single_gradients() -> Result<()> {
+    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    cell.insert(HH)?;
+    cell.branch(0)?
+        .comp(0)?
+        .stimulate(&step_current(0.5, 2.0, 0.2, 0.025, 3.0, 0.0));
+    cell.branch(2)?.loc(1.0)?.record("v")?;
+    cell.all_branches().make_trainable("HH_gNa", None)?;
+    cell.make_trainable("radius", None)?;
+    let sets: Vec<Vec<ParamGroup<f64>>> = (0..4)
+        .map(|k| {
+            let mut p = cell.get_parameters();
+            p[0].values[k % 3] *= 1.0 + 0.1 * k as f64;
+            p[1].values[0] = 0.8 + 0.1 * k as f64;
+            p
+        })
+        .collect();
+    let states: Vec<Vec<ParamState<f64>>> = (0..4)
+        .map(|k| cell.data_set("HH_gK", 0.03 + 0.002 * k as f64, None))
+        .collect::<Result<_>>()?;
+    let opts = IntegrateOptions::t_max(3.0);
+    let go = GradOptions::default();
+    let single: Vec<Gradient> = (0..4)
+        .map(|k| value_and_grad(&cell, &opts, &sets[k], Some(&states[k]), &ToRest, &go))
+        .collect::<Result<_>>()?;
+    assert!(single[0].value != single[1].value);
+    assert!(single[0].params[0].values != single[3].params[0].values);
+    for par in [Parallelism::Serial, pool(2)] {
+        let o = IntegrateOptions {
+            parallelism: par,
+            ..opts.clone()
+        };
+        let batch = value_and_grad_batch(&cell, &o, &sets, Some(&states), &ToRest, &go)?;
+        assert_eq!(batch, single);
+    }
+    assert!(matches!(
+        value_and_grad_batch(&cell, &opts, &sets, Some(&states[..2]), &ToRest, &go),
+        Err(Error::LengthMismatch { .. })
+    ));
+    Ok(())
+}
