@@ -55,9 +55,12 @@ pub trait Loss: Sync {
 pub enum Checkpointing {
     /// Every state of the forward run (fastest, memory `O(steps)`).
     All,
-    /// Every k-th state; the states of each segment are recomputed during the sweep.
+    /// Every k-th state; the states of each segment are recomputed during the sweep (at most
+    /// `steps / k + k` states held).
     Every(usize),
-    /// As many segments as fit in about `bytes` of stored states.
+    /// The shortest segments (least recomputation) whose stored states fit in `bytes` (a
+    /// state is `8 ×` the length of the flat dynamic state); if none fit, the segment length
+    /// that holds the fewest states (about `2·sqrt(steps)`).
     MemoryBudget {
         /// Memory for stored states, in bytes.
         bytes: usize,
