@@ -40,6 +40,8 @@ struct StepAdjoint {
     vsolver: VoltageSolver,
     dt: f64,
     params: AllParams<f64>,
+    /// The parameters as dual numbers with zero derivatives (shared by the state passes).
+    params_dual: AllParams<Dual64>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
     /// The dual-number passes of a step (see [`passes`]): per dynamic node key, per parameter
@@ -165,6 +167,7 @@ impl StepAdjoint {
             vsolver,
             dt,
             params,
+            params_dual,
             kv,
             passes,
             parallelism,
@@ -220,6 +223,7 @@ impl StepAdjoint {
         );
         {
             let (passes, flat_pos, v_bp) = (&self.passes, &self.flat_pos, &self.v_bp);
+            let shared = &self.params_dual;
             let c = &*c;
             self.parallelism.for_each(passes.len(), |pi| {
                 let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
@@ -236,7 +240,8 @@ impl StepAdjoint {
                     data[b as usize] = Dual64::from(v_bp[b as usize]);
                 }
                 let mut ws = step::take_workspace(c, &mut pass.states);
-                step::pre_solve(c, &mut pass.states, &pass.params, ext, dt, &mut ws);
+                let params = pass.params.as_ref().unwrap_or(shared);
+                step::pre_solve(c, &mut pass.states, params, ext, dt, &mut ws);
                 pass.states.ws = ws;
             });
         }

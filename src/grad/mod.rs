@@ -55,9 +55,12 @@ pub trait Loss: Sync {
 pub enum Checkpointing {
     /// Every state of the forward run (fastest, memory `O(steps)`).
     All,
-    /// Every k-th state; the states of each segment are recomputed during the sweep.
+    /// Every k-th state; the states of each segment are recomputed during the sweep (at most
+    /// `steps / k + k` states held).
     Every(usize),
-    /// As many segments as fit in about `bytes` of stored states.
+    /// The shortest segments (least recomputation) whose stored states fit in `bytes` (a
+    /// state is `8 ×` the length of the flat dynamic state); if none fit, the segment length
+    /// that holds the fewest states (about `2·sqrt(steps)`).
     MemoryBudget {
         /// Memory for stored states, in bytes.
         bytes: usize,
@@ -88,17 +91,33 @@ pub struct Gradient {
     pub stored_states: usize,
 }
 
-/// The loss and its gradient with respect to the recordings (by dual numbers).
-pub(crate) fn loss_and_grad<L: Loss>(loss: &L, rec: &DMatrix<f64>) -> (f64, DMatrix<f64>) {
+/// The loss and its gradient with respect to the recordings (by dual numbers: one evaluation
+/// per recorded value, in blocks run in parallel where `par` allows).
+pub(crate) fn loss_and_grad<L: Loss>(
+    loss: &L,
+    rec: &DMatrix<f64>,
+    par: &crate::Parallelism,
+) -> (f64, DMatrix<f64>) {
     let value = loss.value(rec);
-    let mut dual = rec.map(Dual64::from);
-    let mut g = DMatrix::zeros(rec.nrows(), rec.ncols());
-    for j in 0..rec.len() {
-        dual[j].eps = 1.0;
-        g[j] = loss.value(&dual).eps;
-        dual[j].eps = 0.0;
-    }
-    (value, g)
+    let len = rec.len();
+    let block = 64;
+    let n_blocks = len.div_ceil(block);
+    let results: Vec<std::sync::Mutex<Vec<f64>>> =
+        (0..n_blocks).map(|_| Default::default()).collect();
+    par.for_each(n_blocks, |b| {
+        let mut dual = rec.map(Dual64::from);
+        let mut out = Vec::with_capacity(block);
+        for j in b * block..((b + 1) * block).min(len) {
+            dual[j].eps = 1.0;
+            out.push(loss.value(&dual).eps);
+            dual[j].eps = 0.0;
+        }
+        *results[b].lock().unwrap_or_else(|e| e.into_inner()) = out;
+    });
+    let g = results
+        .into_iter()
+        .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()));
+    (value, DMatrix::from_iterator(rec.nrows(), rec.ncols(), g))
 }
 
 fn check_finite_loss(value: f64, g: &DMatrix<f64>) -> Result<()> {
@@ -213,7 +232,7 @@ pub fn value_and_grad<L: Loss>(
         opts,
         params,
         param_state,
-        &|rec| Ok(loss_and_grad(loss, rec)),
+        &|rec| Ok(loss_and_grad(loss, rec, &opts.parallelism)),
         grad_opts,
     )?;
     check_finite_gradient(&g)?;

@@ -52,8 +52,8 @@ pub(crate) struct Pass {
     pub seed: PassSeed,
     /// The flat state entries the pass seeds.
     pub seed_idx: Vec<usize>,
-    /// Parameters with the pass's seed.
-    pub params: AllParams<Dual64>,
+    /// Parameters with the pass's seed (`None`: the shared unseeded ones).
+    pub params: Option<AllParams<Dual64>>,
     pub states: AllStates<Dual64>,
     /// Per node: Σ over the node's outputs of ∂output/∂seed · cotangent(output).
     pub acc: Vec<f64>,
@@ -249,17 +249,26 @@ impl Pass {
         params_dual: &AllParams<Dual64>,
     ) -> Pass {
         let dl = &utils.layout;
-        let mut params = params_dual.clone();
-        match &seed {
-            PassSeed::NodeParam(r) => params.data[r.clone()].iter_mut().for_each(|x| x.eps = 1.0),
-            PassSeed::InvCm => params.inv_cm.iter_mut().for_each(|x| x.eps = 1.0),
-            PassSeed::EdgeParam { range, edges, .. } => {
-                for &e in edges {
-                    params.data[range.start + e as usize].eps = 1.0;
-                }
+        let params = match &seed {
+            PassSeed::NodeParam(r) => {
+                let mut p = params_dual.clone();
+                p.data[r.clone()].iter_mut().for_each(|x| x.eps = 1.0);
+                Some(p)
             }
-            _ => {}
-        }
+            PassSeed::InvCm => {
+                let mut p = params_dual.clone();
+                p.inv_cm.iter_mut().for_each(|x| x.eps = 1.0);
+                Some(p)
+            }
+            PassSeed::EdgeParam { range, edges, .. } => {
+                let mut p = params_dual.clone();
+                for &e in edges {
+                    p.data[range.start + e as usize].eps = 1.0;
+                }
+                Some(p)
+            }
+            _ => None,
+        };
         let mut states =
             AllStates::from_data(c, vec![Dual64::from(f64::NAN); c.states.total_len()]);
         if !c.syns.is_empty() {
