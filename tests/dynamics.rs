@@ -558,3 +558,42 @@ fn synapse_states_pass_through_the_utilities() -> Result<()> {
     }
     Ok(())
 }
+
+/// Point neurons (mechanisms that write the voltage): the VJP is the transposed Jacobian.
+#[test]
+fn point_neuron_vjp_is_the_transposed_jacobian() -> Result<()> {
+    let mut izh = Cell::default();
+    izh.insert(Izhikevich)?;
+    izh.set("v", -60.0)?;
+    izh.stimulate(&step_current(0.0, 5.0, 0.01, DT, 5.0, 0.0));
+    let mut adex = Cell::default();
+    adex.insert(AdEx)?;
+    adex.set("v", -55.0)?;
+    let mut rate = Cell::default();
+    rate.insert(Rate)?;
+    rate.set("v", 0.3)?;
+    for (name, cell) in [("Izhikevich", izh), ("AdEx", adex), ("Rate", rate)] {
+        let (init_fn, step_fn, utils) = setup(&cell, Solver::BwdEuler);
+        let (states, params) = init_fn.init::<f64>(&[], None, None, DT)?;
+        let x = utils.flatten(&utils.remove_observables(&states)?)?;
+        let ext = step_fn.externals().at(0).to_owned();
+        let mut lin = utils.linearize(&step_fn, x.as_slice(), &params, ext.at(0), DT)?;
+        let j = lin.jacobian()?;
+        let fd = central_differences(&utils, &step_fn, x.as_slice(), &params, &ext);
+        assert_matrix_close(
+            &j,
+            &fd,
+            1e-6,
+            1e-8,
+            &format!("{name}: J vs central differences"),
+        );
+        let w = DVector::from_fn(x.len(), |i, _| 1.0 + i as f64);
+        let dense = j.transpose() * &w;
+        let vjp = lin.vjp(&w)?;
+        assert!(
+            (&vjp - &dense).amax() <= 1e-10 * dense.amax().max(1.0),
+            "{name}: VJP {vjp} vs Jᵀw {dense}"
+        );
+    }
+    Ok(())
+}

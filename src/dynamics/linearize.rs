@@ -204,14 +204,17 @@ impl Linearization {
     /// `Jᵀ w` without forming `J` (every solver). The first call computes
     /// and stores the local Jacobians of the compartments (one dual-number pass per dynamic key);
     /// later calls reuse them and cost about one transposed tree solve plus a small product per
-    /// compartment.
+    /// compartment. Models with synapses, ion diffusion or mechanisms that write the voltage go
+    /// through the dense Jacobian instead (one JVP per state; fine for small models).
     pub fn vjp(&mut self, w: &DVector<f64>) -> Result<DVector<f64>> {
         self.check_len(w.len(), "cotangent")?;
         let c = &self.utils.c;
-        if !c.syns.is_empty() || !c.diffused.is_empty() {
-            // Synapses couple compartments of different cells, and a diffused ion is solved on
-            // the tree: the stages before the voltage solve are not local to a compartment, so
-            // the transposed product goes through the dense Jacobian.
+        if !c.syns.is_empty() || !c.diffused.is_empty() || c.sets_voltage {
+            // Synapses couple compartments of different cells, a diffused ion is solved on the
+            // tree, and a mechanism that writes the voltage (point neurons) changes the voltage
+            // the solve starts from: the local tape below does not describe these steps, so the
+            // transposed product goes through the dense Jacobian. (`crate::value_and_grad`
+            // handles all of them in its backward sweep.)
             let j = self.jacobian()?;
             return Ok(j.transpose() * w);
         }
