@@ -33,6 +33,8 @@ from jaxley.channels import HH
 from jaxley.connect import connect
 from jaxley.synapses import IonotropicSynapse
 
+from gen_network import edges_of  # the same rows as the network reference files
+
 warnings.filterwarnings("ignore")
 
 GENERATOR = "tools/reference/gen_gradients.py"
@@ -59,24 +61,6 @@ def header(case, solver, t_max):
 
 def loss_of_traces(traces):
     return jnp.mean((traces + 65.0) ** 2)
-
-
-def edges_of(net):
-    """Rows of `net.edges` (same format as gen_network.py)."""
-    e = net.edges
-    if len(e) == 0:
-        return []
-    return [
-        {
-            "type": str(t),
-            "index_within_type": int(w),
-            "pre_index": int(a),
-            "post_index": int(b),
-        }
-        for t, w, a, b in zip(
-            e["type"], e["index_within_type"], e["pre_index"], e["post_index"]
-        )
-    ]
 
 
 def params_to_json(module, params):
