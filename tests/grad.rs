@@ -155,20 +155,7 @@ fn data_set_matches_jax_grad() -> Result<()> {
 
 /// `grad_net3.json`: three HH cells in a chain of IonotropicSynapses.
 fn net3() -> Result<Network> {
-    let cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
-    let mut net = Network::new(&[cell.clone(), cell.clone(), cell])?;
-    net.insert(HH)?;
-    for (a, b) in [(0, 1), (1, 2)] {
-        let pre = net.cell(a)?.branch(1)?.loc(1.0)?.selection();
-        let post = net.cell(b)?.branch(2)?.loc(0.0)?.selection();
-        connect(&mut net, &pre, &post, IonotropicSynapse)?;
-    }
-    net.set("IonotropicSynapse_gS", 0.03)?;
-    net.synapse("IonotropicSynapse")?
-        .edge(1)?
-        .set("IonotropicSynapse_gS", 0.05)?
-        .set("IonotropicSynapse_e_syn", -5.0)?;
-    net.cell(1)?.set("radius", 0.8)?;
+    let mut net = chain3_network()?;
     net.cell(0)?
         .branch(0)?
         .comp(0)?

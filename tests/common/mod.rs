@@ -80,3 +80,26 @@ pub fn assert_traces(ours: &DMatrix<f64>, case: &Value, v_tol: f64, rel_tol: f64
     }
     worst_v
 }
+
+/// The network of `net_chain3.json` and `grad_net3.json` (`tools/reference/gen_network.py`,
+/// `case_chain3`): three HH cells of 3 branches × 2 compartments, IonotropicSynapse from the end
+/// of branch 1 of cell a to the start of branch 2 of cell b for (0, 1) and (1, 2); `gS` 0.03,
+/// edge 1 with `gS` 0.05 and `e_syn` −5 mV; cell 1 with radius 0.8. No stimuli or recordings.
+pub fn chain3_network() -> huxley::Result<huxley::Network> {
+    use huxley::*;
+    let cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+    let mut net = Network::new(&[cell.clone(), cell.clone(), cell])?;
+    net.insert(HH)?;
+    for (a, b) in [(0, 1), (1, 2)] {
+        let pre = net.cell(a)?.branch(1)?.loc(1.0)?.selection();
+        let post = net.cell(b)?.branch(2)?.loc(0.0)?.selection();
+        connect(&mut net, &pre, &post, IonotropicSynapse)?;
+    }
+    net.set("IonotropicSynapse_gS", 0.03)?;
+    net.synapse("IonotropicSynapse")?
+        .edge(1)?
+        .set("IonotropicSynapse_gS", 0.05)?
+        .set("IonotropicSynapse_e_syn", -5.0)?;
+    net.cell(1)?.set("radius", 0.8)?;
+    Ok(net)
+}
