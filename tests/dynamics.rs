@@ -537,10 +537,17 @@ fn synapse_states_pass_through_the_utilities() -> Result<()> {
         // The synapses did something: the first synapse opened.
         let s = &x.as_slice()[utils.key_range("IonotropicSynapse_s")?];
         assert!(s[0] > 1e-3, "{solver:?}: synapse state {}", s[0]);
+        let e = ext.at(119).to_owned();
+        let mut lin = utils.linearize(&step_fn, x.as_slice(), &params, e.at(0), DT)?;
+        let j = lin.jacobian()?;
+        let w = DVector::from_fn(x.len(), |i, _| ((i * 7) % 11) as f64 - 5.0);
+        let dense = j.transpose() * &w;
+        let vjp = lin.vjp(&w)?;
+        assert!(
+            (vjp - &dense).amax() <= 1e-10 * dense.amax().max(1.0),
+            "{solver:?}: VJP vs Jᵀw"
+        );
         if solver == Solver::BwdEuler {
-            let e = ext.at(119).to_owned();
-            let mut lin = utils.linearize(&step_fn, x.as_slice(), &params, e.at(0), DT)?;
-            let j = lin.jacobian()?;
             let fd = central_differences(&utils, &step_fn, x.as_slice(), &params, &e);
             assert_matrix_close(&j, &fd, 1e-6, 1e-8, "network: J vs central differences");
             let ks = utils.key_range("IonotropicSynapse_s")?;
@@ -550,10 +557,6 @@ fn synapse_states_pass_through_the_utilities() -> Result<()> {
                 j[(ks.start, kv.start + pre)] != 0.0,
                 "the synapse state depends on the pre-synaptic voltage"
             );
-            let w = DVector::from_fn(x.len(), |i, _| ((i * 7) % 11) as f64 - 5.0);
-            let dense = j.transpose() * &w;
-            let vjp = lin.vjp(&w)?;
-            assert!((vjp - &dense).amax() <= 1e-10 * dense.amax().max(1.0));
         }
     }
     Ok(())
@@ -572,8 +575,17 @@ fn point_neuron_vjp_is_the_transposed_jacobian() -> Result<()> {
     let mut rate = Cell::default();
     rate.insert(Rate)?;
     rate.set("v", 0.3)?;
-    for (name, cell) in [("Izhikevich", izh), ("AdEx", adex), ("Rate", rate)] {
-        let (init_fn, step_fn, utils) = setup(&cell, Solver::BwdEuler);
+    let models = [("Izhikevich", izh), ("AdEx", adex), ("Rate", rate)];
+    for ((name, cell), solver) in models.iter().flat_map(|m| {
+        [
+            Solver::BwdEuler,
+            Solver::CrankNicolson,
+            Solver::FwdEuler,
+            Solver::ExpEuler,
+        ]
+        .map(|s| (m, s))
+    }) {
+        let (init_fn, step_fn, utils) = setup(cell, solver);
         let (states, params) = init_fn.init::<f64>(&[], None, None, DT)?;
         let x = utils.flatten(&utils.remove_observables(&states)?)?;
         let ext = step_fn.externals().at(0).to_owned();
@@ -592,7 +604,7 @@ fn point_neuron_vjp_is_the_transposed_jacobian() -> Result<()> {
         let vjp = lin.vjp(&w)?;
         assert!(
             (&vjp - &dense).amax() <= 1e-10 * dense.amax().max(1.0),
-            "{name}: VJP {vjp} vs Jᵀw {dense}"
+            "{name} {solver:?}: VJP {vjp} vs Jᵀw {dense}"
         );
     }
     Ok(())

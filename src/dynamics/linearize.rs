@@ -42,6 +42,9 @@ pub struct Linearization {
     /// The voltage constant term (divided by Cm) of the forward step, per node.
     cst_v: Vec<f64>,
     tape: Option<Tape>,
+    /// The whole-step adjoint of [`crate::value_and_grad`], for steps the tape does not describe
+    /// (synapses, mechanisms that write the voltage).
+    step_adjoint: Option<crate::grad::adjoint::StepAdjoint>,
 }
 
 /// Local Jacobians of the stages before the voltage solve: for every input key (a dynamic key,
@@ -141,6 +144,7 @@ impl DynamicStateUtils {
             v_old,
             cst_v,
             tape: None,
+            step_adjoint: None,
         })
     }
 }
@@ -204,19 +208,39 @@ impl Linearization {
     /// `Jᵀ w` without forming `J` (every solver). The first call computes
     /// and stores the local Jacobians of the compartments (one dual-number pass per dynamic key);
     /// later calls reuse them and cost about one transposed tree solve plus a small product per
-    /// compartment. Models with synapses, ion diffusion or mechanisms that write the voltage go
-    /// through the dense Jacobian instead (one JVP per state; fine for small models).
+    /// compartment. Models with synapses or mechanisms that write the voltage use the whole-step
+    /// adjoint of [`crate::value_and_grad`] instead (dual-number passes through the step);
+    /// with ion diffusion (or exponential Euler with those) the product goes through the dense
+    /// Jacobian (one JVP per state; fine for small models).
     pub fn vjp(&mut self, w: &DVector<f64>) -> Result<DVector<f64>> {
         self.check_len(w.len(), "cotangent")?;
         let c = &self.utils.c;
-        if !c.syns.is_empty() || !c.diffused.is_empty() || c.sets_voltage {
-            // Synapses couple compartments of different cells, a diffused ion is solved on the
-            // tree, and a mechanism that writes the voltage (point neurons) changes the voltage
-            // the solve starts from: the local tape below does not describe these steps, so the
-            // transposed product goes through the dense Jacobian. (`crate::value_and_grad`
-            // handles all of them in its backward sweep.)
+        let nonlocal = !c.syns.is_empty() || c.sets_voltage;
+        if !c.diffused.is_empty() || (nonlocal && self.solver == Solver::ExpEuler) {
+            // A diffused ion is solved on the tree, and the whole-step adjoint below has no
+            // exponential Euler: the product goes through the dense Jacobian.
             let j = self.jacobian()?;
             return Ok(j.transpose() * w);
+        }
+        if nonlocal {
+            // Synapses couple compartments of different cells, and a mechanism that writes the
+            // voltage changes the voltage the solve starts from: the local tape below does not
+            // describe these steps; the whole-step adjoint of the gradients does.
+            if self.step_adjoint.is_none() {
+                self.step_adjoint = Some(crate::grad::adjoint::StepAdjoint::new(
+                    self.utils.clone(),
+                    self.solver,
+                    self.voltage_solver,
+                    self.dt,
+                    self.params.clone(),
+                    &[],
+                    crate::Parallelism::Serial,
+                )?);
+            }
+            let sa = self.step_adjoint.as_mut().expect("built above");
+            let mut out = vec![0.0; self.x.len()];
+            sa.vjp(&self.x, self.ext.at(0), w.as_slice(), &mut out)?;
+            return Ok(DVector::from_vec(out));
         }
         if self.tape.is_none() {
             self.tape = Some(self.record_tape()?);

@@ -33,7 +33,7 @@ pub(crate) struct ParamAdjoint {
 
 /// The vector–Jacobian product of one step, `x_n ↦ x_{n+1}` on the flat dynamic state, with the
 /// parameter cotangents accumulated. Buffers are allocated once.
-struct StepAdjoint {
+pub(crate) struct StepAdjoint {
     utils: DynamicStateUtils,
     c: Arc<Compiled>,
     solver: Solver,
@@ -81,7 +81,7 @@ struct StepAdjoint {
 }
 
 impl StepAdjoint {
-    fn new(
+    pub(crate) fn new(
         utils: DynamicStateUtils,
         solver: Solver,
         vsolver: VoltageSolver,
@@ -194,7 +194,7 @@ impl StepAdjoint {
 
     /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
     /// added to `self.pbar`.
-    fn vjp(
+    pub(crate) fn vjp(
         &mut self,
         x: &[f64],
         ext: ExternalsAt<'_, f64>,

@@ -30,7 +30,7 @@
 //! Checkpointing ([`Checkpointing`]): every k-th state of the forward run is stored and each
 //! segment is recomputed during the sweep; the gradient is bit for bit the same for every k.
 
-mod adjoint;
+pub(crate) mod adjoint;
 mod chain;
 mod checkpoint;
 mod forward;
