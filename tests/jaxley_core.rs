@@ -7,17 +7,6 @@ use huxley::*;
 
 const DT: f64 = 0.025;
 
-fn sim(module: &Module, t_max: f64, solver: Solver) -> nalgebra::DMatrix<f64> {
-    let opts = IntegrateOptions {
-        t_max: Some(t_max),
-        solver,
-        ..Default::default()
-    };
-    integrate(module, &opts)
-        .expect("simulation runs")
-        .recordings
-}
-
 #[test]
 fn compartment_with_hh() -> Result<()> {
     let case = load("core_comp_hh.json");

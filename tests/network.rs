@@ -12,17 +12,6 @@ use std::sync::Arc;
 
 const DT: f64 = 0.025;
 
-fn sim(module: &Module, t_max: f64, solver: Solver) -> nalgebra::DMatrix<f64> {
-    let opts = IntegrateOptions {
-        t_max: Some(t_max),
-        solver,
-        ..Default::default()
-    };
-    integrate(module, &opts)
-        .expect("simulation runs")
-        .recordings
-}
-
 /// Edges, keys and recordings as in the reference.
 fn check_structure(net: &Module, case: &Value) -> Result<()> {
     let edges: Vec<(String, usize, usize, usize)> = net

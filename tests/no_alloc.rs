@@ -1,53 +1,11 @@
 //! The step loop allocates nothing: a counting global allocator watches 100 steps.
 
 use huxley::*;
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::cell::Cell as StdCell;
 
-struct Counting;
+#[path = "common/counting_alloc.rs"]
+mod counting_alloc;
 
-thread_local! {
-    static ACTIVE: StdCell<bool> = const { StdCell::new(false) };
-    static COUNT: StdCell<usize> = const { StdCell::new(0) };
-}
-
-fn note() {
-    let _ = ACTIVE.try_with(|a| {
-        if a.get() {
-            let _ = COUNT.try_with(|c| c.set(c.get() + 1));
-        }
-    });
-}
-
-// SAFETY: forwards to the system allocator and only counts.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        note();
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        note();
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
-    }
-}
-
-#[global_allocator]
-static GLOBAL: Counting = Counting;
-
-fn allocations(f: impl FnOnce()) -> usize {
-    COUNT.with(|c| c.set(0));
-    ACTIVE.with(|a| a.set(true));
-    f();
-    ACTIVE.with(|a| a.set(false));
-    COUNT.with(|c| c.get())
-}
+use counting_alloc::allocations;
 
 fn model() -> Cell {
     let mut cell = Cell::new(

@@ -103,3 +103,15 @@ pub fn chain3_network() -> huxley::Result<huxley::Network> {
     net.cell(1)?.set("radius", 0.8)?;
     Ok(net)
 }
+
+/// The recordings of `integrate` with `t_max`, the solver given and default options otherwise.
+pub fn sim(module: &huxley::Module, t_max: f64, solver: huxley::Solver) -> nalgebra::DMatrix<f64> {
+    let opts = huxley::IntegrateOptions {
+        t_max: Some(t_max),
+        solver,
+        ..Default::default()
+    };
+    huxley::integrate(module, &opts)
+        .expect("simulation runs")
+        .recordings
+}
