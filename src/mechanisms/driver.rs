@@ -245,7 +245,7 @@ fn tile_nodes<I: NodeIndex>(ix: I, i: usize, n: usize) -> [usize; LANES] {
 /// # Safety
 /// Every `off + node` of the tile must be in bounds of the allocation behind `ptr`.
 #[inline(always)]
-unsafe fn load_tile<T: Copy>(
+pub(crate) unsafe fn load_tile<T: Copy>(
     ptr: *const T,
     off: usize,
     base: Option<usize>,
@@ -272,7 +272,7 @@ unsafe fn load_tile<T: Copy>(
 /// # Safety
 /// As for [`load_tile`].
 #[inline(always)]
-unsafe fn store_tile<T: Copy>(
+pub(crate) unsafe fn store_tile<T: Copy>(
     ptr: *mut T,
     off: usize,
     base: Option<usize>,

@@ -9,7 +9,10 @@
 //! the edge list, so sums never depend on how work is split between threads.
 
 use super::{Synapse, SynapseInfo};
-use crate::mechanisms::driver::{FD_DELTA, LANES, Nodes, SharedSlice, SimdLevel, simd_level};
+use crate::mechanisms::driver::{
+    FD_DELTA, LANES, Nodes, SharedSlice, SimdLevel, load_tile as load, simd_level,
+    store_tile as store,
+};
 use crate::scalar::{Dual64, Scalar};
 
 /// Arguments of a synapse state update.
@@ -115,65 +118,6 @@ fn tile_base(edges: &Nodes<'_>, i: usize, n: usize) -> Option<usize> {
     match edges {
         Nodes::Range { start, .. } if i + LANES <= n => Some(start + i),
         _ => None,
-    }
-}
-
-/// Loads one tile of the array at `ptr + off` (contiguous when `base` is known).
-///
-/// # Safety
-/// Every `off + edge` of the tile is in bounds.
-#[inline(always)]
-unsafe fn load<T: Copy>(
-    ptr: *const T,
-    off: usize,
-    base: Option<usize>,
-    idx: &[usize; LANES],
-    out: &mut [T; LANES],
-) {
-    // SAFETY: the caller's guarantee.
-    unsafe {
-        match base {
-            Some(b) => {
-                for (l, x) in out.iter_mut().enumerate() {
-                    *x = *ptr.add(off + b + l);
-                }
-            }
-            None => {
-                for (l, x) in out.iter_mut().enumerate() {
-                    *x = *ptr.add(off + idx[l]);
-                }
-            }
-        }
-    }
-}
-
-/// Stores the first `w` lanes of a tile (all of them, contiguously, when `base` is known).
-///
-/// # Safety
-/// As for [`load`].
-#[inline(always)]
-unsafe fn store<T: Copy>(
-    ptr: *mut T,
-    off: usize,
-    base: Option<usize>,
-    idx: &[usize; LANES],
-    w: usize,
-    x: &[T; LANES],
-) {
-    // SAFETY: the caller's guarantee.
-    unsafe {
-        match base {
-            Some(b) => {
-                for (l, x) in x.iter().enumerate() {
-                    *ptr.add(off + b + l) = *x;
-                }
-            }
-            None => {
-                for l in 0..w {
-                    *ptr.add(off + idx[l]) = x[l];
-                }
-            }
-        }
     }
 }
 
