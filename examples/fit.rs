@@ -13,7 +13,6 @@
 //! checkpointing). It prints the loss per epoch and the final relative error of every
 //! parameter.
 use huxley::*;
-use nalgebra::DMatrix;
 
 const DT: f64 = 0.025;
 const T_MAX: f64 = 10.0;
@@ -39,20 +38,6 @@ fn cell() -> Result<Cell> {
     Ok(cell)
 }
 
-/// Mean squared difference to the target traces (mV²), written once for any scalar type.
-struct Mse(DMatrix<f64>);
-
-impl Loss for Mse {
-    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
-        let mut sum = T::zero();
-        for (x, y) in rec.iter().zip(self.0.iter()) {
-            let d = *x - T::from(*y);
-            sum += d * d;
-        }
-        sum / T::from(rec.len() as f64)
-    }
-}
-
 fn main() -> Result<()> {
     let cell = cell()?;
     let opts = IntegrateOptions::t_max(T_MAX);
@@ -68,7 +53,8 @@ fn main() -> Result<()> {
     ];
     // The data: a simulation with the true parameters.
     let target = integrate_with(&cell, &opts, &truth, None, None)?.recordings;
-    let loss = Mse(target);
+    // Mean squared difference to the target traces (mV²), with its gradient written out.
+    let loss = MeanSquaredError::new(target);
 
     // Start from perturbed values (deterministic: +20 %, −15 %, +10 %, …).
     let factors = [1.2, 0.85, 1.1, 0.8, 1.15];

@@ -58,8 +58,8 @@ pub use dynamics::{DynamicStateUtils, DynamicStates, Linearization, build_dynami
 pub use error::{Error, Result, SetNcompError};
 pub use externals::{DataStimuli, Externals, ExternalsAt, step_current};
 pub use grad::{
-    Checkpointing, GradOptions, Gradient, Loss, value_and_grad, value_and_grad_forward,
-    value_and_grad_with,
+    Checkpointing, GradOptions, Gradient, Loss, MeanSquaredError, value_and_grad,
+    value_and_grad_forward, value_and_grad_with,
 };
 pub use integrate::{
     InitFn, IntegrateOptions, Simulation, StepFn, build_init_and_step_fn, integrate, integrate_with,

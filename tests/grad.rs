@@ -463,6 +463,101 @@ fn loss_given_with_its_gradient() -> Result<()> {
     Ok(())
 }
 
+/// The squared difference to a target, through dual numbers only (no `Loss::gradient`), and
+/// counting its evaluations.
+struct DualMse {
+    target: DMatrix<f64>,
+    calls: std::sync::atomic::AtomicUsize,
+}
+impl Loss for DualMse {
+    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+        self.calls
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let sum = rec
+            .iter()
+            .zip(self.target.iter())
+            .fold(T::zero(), |a, (&r, &y)| {
+                let d = r - T::from(y);
+                a + d * d
+            });
+        sum / T::from(rec.len() as f64)
+    }
+}
+
+/// `MeanSquaredError` gives its gradient by hand: the same gradient as dual numbers through the
+/// same loss, with one evaluation of the loss instead of one per recorded value.
+#[test]
+fn mean_squared_error_gradient_is_written_out() -> Result<()> {
+    let cell = hh_cell(true)?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 5.0);
+    let params = cell.get_parameters();
+    let shifted = |p: &[ParamGroup<f64>]| -> Vec<ParamGroup<f64>> {
+        p.iter()
+            .map(|g| ParamGroup {
+                key: g.key.clone(),
+                values: g.values.iter().map(|v| v * 1.1).collect(),
+            })
+            .collect()
+    };
+    let target = integrate_with(&cell, &o, &shifted(&params), None, None)?.recordings;
+    let dual = DualMse {
+        target: target.clone(),
+        calls: Default::default(),
+    };
+    let by_dual = value_and_grad(&cell, &o, &params, None, &dual, &GradOptions::default())?;
+    let n_rec = target.len();
+    assert!(
+        dual.calls.into_inner() > n_rec,
+        "one evaluation per recorded value"
+    );
+    let mse = MeanSquaredError::new(target.clone());
+    let by_hand = value_and_grad(&cell, &o, &params, None, &mse, &GradOptions::default())?;
+    assert!(by_hand.value > 0.0);
+    assert!((by_hand.value - by_dual.value).abs() <= 1e-14 * by_dual.value);
+    let d = max_rel(&flat(&by_hand), &flat(&by_dual));
+    assert!(d < 1e-12, "max rel diff {d:e}");
+    // Forward mode uses the same loss.
+    let fwd = value_and_grad_forward(&cell, &o, &params, None, &mse)?;
+    let d = max_rel(&flat(&fwd), &flat(&by_hand));
+    assert!(d < 1e-10, "forward vs adjoint {d:e}");
+    // A target of the wrong shape is a typed error, before anything is differentiated.
+    let bad = MeanSquaredError::new(target.columns(0, 3).into_owned());
+    for e in [
+        value_and_grad(&cell, &o, &params, None, &bad, &GradOptions::default()).unwrap_err(),
+        value_and_grad_forward(&cell, &o, &params, None, &bad).unwrap_err(),
+    ] {
+        assert!(
+            matches!(e, Error::ShapeMismatch { expected, got, .. }
+                if expected == target.shape() && got == (target.nrows(), 3)),
+            "{e}"
+        );
+    }
+    // A hand-written gradient of the wrong shape too.
+    struct BadGradient;
+    impl Loss for BadGradient {
+        fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+            rec[0]
+        }
+        fn gradient(&self, _rec: &DMatrix<f64>) -> Option<DMatrix<f64>> {
+            Some(DMatrix::zeros(1, 1))
+        }
+    }
+    let e = value_and_grad(
+        &cell,
+        &o,
+        &params,
+        None,
+        &BadGradient,
+        &GradOptions::default(),
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, Error::ShapeMismatch { ref what, .. } if what.contains("Loss::gradient")),
+        "{e}"
+    );
+    Ok(())
+}
+
 #[test]
 fn bad_input_is_a_typed_error() -> Result<()> {
     let cell = hh_cell(true)?;

@@ -59,8 +59,10 @@ pub(crate) struct StepAdjoint {
     /// mechanism updates.
     vpre_bar: Vec<f64>,
     vbar: Vec<f64>,
-    /// Position in `all_states` of every flat-state entry.
+    /// Position in `all_states` of every flat-state entry, and the same as runs of consecutive
+    /// entries at consecutive positions (see [`passes::Run`]).
     flat_pos: Vec<usize>,
+    flat_runs: Vec<passes::Run>,
     /// Voltages with the branchpoints' computed (and their scratch arrays).
     v_bp: Vec<f64>,
     bp_num: Vec<f64>,
@@ -149,6 +151,12 @@ impl StepAdjoint {
         let (pre_passes, other_passes): (Vec<usize>, Vec<usize>) =
             (0..passes.len()).partition(|&i| is_pre(&passes[i]));
         let nk = dl.keys.len();
+        let flat_pos: Vec<usize> = (0..dl.keys.len())
+            .flat_map(|k| {
+                let off = dl.states.offset(dl.all_key[k]);
+                dl.entries[k].iter().map(move |&i| off + i as usize)
+            })
+            .collect();
         Ok(StepAdjoint {
             s: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
             v_old: vec![0.0; n],
@@ -176,12 +184,8 @@ impl StepAdjoint {
             post_sum: vec![0.0; n],
             vpre_bar: vec![0.0; n],
             vbar: vec![0.0; n],
-            flat_pos: (0..dl.keys.len())
-                .flat_map(|k| {
-                    let off = dl.states.offset(dl.all_key[k]);
-                    dl.entries[k].iter().map(move |&i| off + i as usize)
-                })
-                .collect(),
+            flat_runs: passes::runs(flat_pos.iter().copied()),
+            flat_pos,
             v_bp: vec![0.0; n],
             bp_num: vec![0.0; n],
             bp_den: vec![0.0; n],
@@ -223,6 +227,7 @@ impl StepAdjoint {
         );
         {
             let (passes, flat_pos, v_bp) = (&self.passes, &self.flat_pos, &self.v_bp);
+            let flat_runs = &self.flat_runs;
             let shared = &self.params_dual;
             let c = &*c;
             self.parallelism.for_each(passes.len(), |pi| {
@@ -230,8 +235,11 @@ impl StepAdjoint {
                 let pass = &mut *guard;
                 // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
                 let data = &mut pass.states.data;
-                for (&xj, &pos) in x.iter().zip(flat_pos) {
-                    data[pos] = Dual64::new(xj, 0.0);
+                for r in flat_runs {
+                    let src = &x[r.src..r.src + r.len];
+                    for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
+                        *d = Dual64::new(xj, 0.0);
+                    }
                 }
                 for &j in &pass.seed_idx {
                     data[flat_pos[j]].eps = 1.0;

@@ -34,21 +34,17 @@ pub(crate) mod adjoint;
 mod chain;
 mod checkpoint;
 mod forward;
+mod loss;
 mod passes;
+
+pub use loss::{Loss, MeanSquaredError};
+use loss::{check_finite_loss, loss_and_grad};
 
 use crate::error::{Error, Result};
 use crate::integrate::IntegrateOptions;
 use crate::model::{Module, ParamGroup, ParamState};
-use crate::scalar::{Dual64, Scalar};
+use crate::scalar::Dual64;
 use nalgebra::DMatrix;
-
-/// A loss over the recordings of [`crate::integrate`] (shape `(n_recordings, n_steps + 1)`,
-/// column 0 is t = 0), written once, generic over the scalar type; its gradient with respect to
-/// the recordings comes from dual numbers (one evaluation per recorded value).
-pub trait Loss: Sync {
-    /// The loss of `recordings`.
-    fn value<T: Scalar>(&self, recordings: &DMatrix<T>) -> T;
-}
 
 /// How many states the backward sweep of [`value_and_grad`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -89,51 +85,6 @@ pub struct Gradient {
     pub param_state: Vec<ParamState<f64>>,
     /// How many full states the backward sweep held at most (0 for forward mode).
     pub stored_states: usize,
-}
-
-/// The loss and its gradient with respect to the recordings (by dual numbers: one evaluation
-/// per recorded value, in blocks run in parallel where `par` allows).
-pub(crate) fn loss_and_grad<L: Loss>(
-    loss: &L,
-    rec: &DMatrix<f64>,
-    par: &crate::Parallelism,
-) -> (f64, DMatrix<f64>) {
-    let value = loss.value(rec);
-    let len = rec.len();
-    let block = 64;
-    let n_blocks = len.div_ceil(block);
-    let results: Vec<std::sync::Mutex<Vec<f64>>> =
-        (0..n_blocks).map(|_| Default::default()).collect();
-    par.for_each(n_blocks, |b| {
-        let mut dual = rec.map(Dual64::from);
-        let mut out = Vec::with_capacity(block);
-        for j in b * block..((b + 1) * block).min(len) {
-            dual[j].eps = 1.0;
-            out.push(loss.value(&dual).eps);
-            dual[j].eps = 0.0;
-        }
-        *results[b].lock().unwrap_or_else(|e| e.into_inner()) = out;
-    });
-    let g = results
-        .into_iter()
-        .flat_map(|r| r.into_inner().unwrap_or_else(|e| e.into_inner()));
-    (value, DMatrix::from_iterator(rec.nrows(), rec.ncols(), g))
-}
-
-fn check_finite_loss(value: f64, g: &DMatrix<f64>) -> Result<()> {
-    if !value.is_finite() {
-        return Err(Error::NonFiniteGradient {
-            what: "loss".into(),
-            value,
-        });
-    }
-    if let Some(x) = g.iter().find(|x| !x.is_finite()) {
-        return Err(Error::NonFiniteGradient {
-            what: "gradient of the loss with respect to the recordings".into(),
-            value: *x,
-        });
-    }
-    Ok(())
 }
 
 fn check_finite_gradient(g: &Gradient) -> Result<()> {
@@ -232,7 +183,7 @@ pub fn value_and_grad<L: Loss>(
         opts,
         params,
         param_state,
-        &|rec| Ok(loss_and_grad(loss, rec, &opts.parallelism)),
+        &|rec| loss_and_grad(loss, rec, &opts.parallelism),
         grad_opts,
     )?;
     check_finite_gradient(&g)?;
@@ -296,6 +247,7 @@ pub fn value_and_grad_forward<L: Loss>(
     let g = forward::run_forward(module, opts, params, param_state, &|rec: &DMatrix<
         Dual64,
     >| {
+        loss.validate(rec.shape())?;
         let v = loss.value(rec);
         if !v.re.is_finite() {
             return Err(Error::NonFiniteGradient {

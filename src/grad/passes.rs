@@ -21,6 +21,31 @@ use crate::scalar::Dual64;
 use crate::state::{AllParams, AllStates};
 use std::ops::Range;
 
+/// `len` consecutive entries starting at `src` that map to consecutive positions starting at
+/// `dst`: index maps stored as runs, so that copies through them are plain slice loops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Run {
+    pub src: usize,
+    pub dst: usize,
+    pub len: usize,
+}
+
+/// The runs of the map `j ↦ map[j]`.
+pub(crate) fn runs(map: impl IntoIterator<Item = usize>) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for (j, m) in map.into_iter().enumerate() {
+        match out.last_mut() {
+            Some(r) if r.src + r.len == j && r.dst + r.len == m => r.len += 1,
+            _ => out.push(Run {
+                src: j,
+                dst: m,
+                len: 1,
+            }),
+        }
+    }
+    out
+}
+
 /// What one pass seeds.
 #[derive(Clone, Debug)]
 pub(crate) enum PassSeed {
@@ -70,6 +95,8 @@ pub(crate) struct SynInfo {
     pub pre_slot: Vec<Vec<u32>>,
     /// Per pre-synaptic slot: its node.
     pub pre_node: Vec<usize>,
+    /// Per dynamic key: its nodes (`DynamicLayout::entries`) as runs of consecutive nodes.
+    pub node_runs: Vec<Vec<Run>>,
 }
 
 impl SynInfo {
@@ -118,6 +145,11 @@ impl SynInfo {
             post: c.syns.iter().map(|y| y.post.clone()).collect(),
             pre_slot: c.syns.iter().map(|y| y.pre_slot.clone()).collect(),
             pre_node,
+            node_runs: dl
+                .entries
+                .iter()
+                .map(|e| runs(e.iter().map(|&i| i as usize)))
+                .collect(),
         })
     }
 }
@@ -316,8 +348,10 @@ impl Pass {
         let dl = &utils.layout;
         let n = utils.c.n_nodes();
         let ws = &self.states.ws;
+        let (lin, cst) = (&ws.lin[..n], &ws.cst[..n]);
+        let (al, ac) = (&adj.lin[..n], &adj.cst[..n]);
         for i in 0..n {
-            self.acc[i] = ws.lin[i].eps * adj.lin[i] + ws.cst[i].eps * adj.cst[i];
+            self.acc[i] = lin[i].eps * al[i] + cst[i].eps * ac[i];
         }
         for a in &mut self.acc_edge {
             a.fill(0.0);
@@ -331,9 +365,16 @@ impl Pass {
                     } else {
                         &wn[ko * n..(ko + 1) * n]
                     };
-                    for &node in &dl.entries[ko] {
-                        let i = node as usize;
-                        self.acc[i] += src[i].eps * wk[i];
+                    for r in &syn.node_runs[ko] {
+                        let nodes = r.dst..r.dst + r.len;
+                        let (acc, src, wk) = (
+                            &mut self.acc[nodes.clone()],
+                            &src[nodes.clone()],
+                            &wk[nodes],
+                        );
+                        for ((a, s), &w) in acc.iter_mut().zip(src).zip(wk) {
+                            *a += s.eps * w;
+                        }
                     }
                 }
                 Some(y) => {
