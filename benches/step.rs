@@ -1,18 +1,29 @@
 //! ns per compartment-step of HH binary-tree cells (8 compartments per branch, radius 1 µm),
 //! single thread, Hines and sparse LU. Cells are driven to spike so the gates move.
 //!
+//! Also `UserChannel`: the same cells with Jaxley's HH written as a user's channel
+//! (`benches/common/user_hh.rs`), which must run about as fast as the built-in one.
+//!
 //! `cargo bench --bench step`
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use huxley::*;
 use std::time::Duration;
 
-pub fn binary_tree_cell(n_branches: usize) -> Cell {
+#[path = "common/user_hh.rs"]
+mod user_hh;
+
+/// An HH binary-tree cell of `n_branches` branches (the built-in HH, or the user's).
+fn binary_tree_cell(n_branches: usize, user_channel: bool) -> Cell {
     let parents: Vec<i64> = (0..n_branches)
         .map(|i| if i == 0 { -1 } else { ((i - 1) / 2) as i64 })
         .collect();
     let mut cell = Cell::new(&Branch::new(&Compartment::new(), 8).unwrap(), &parents).unwrap();
-    cell.insert(HH).unwrap();
+    if user_channel {
+        cell.insert(user_hh::UserHH).unwrap();
+    } else {
+        cell.insert(HH).unwrap();
+    }
     cell
 }
 
@@ -22,10 +33,24 @@ fn bench(c: &mut Criterion) {
         .sample_size(20)
         .measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_millis(500));
-    for &n_branches in &[8usize, 125, 1250, 12500] {
-        let cell = binary_tree_cell(n_branches);
+    let cases = [8usize, 125, 1250, 12500]
+        .into_iter()
+        .flat_map(|n| {
+            [
+                (n, false, VoltageSolver::Hines),
+                (n, false, VoltageSolver::SparseLu),
+            ]
+        })
+        .chain([125, 1250].map(|n| (n, true, VoltageSolver::Hines)));
+    for (n_branches, user, vs) in cases {
+        let cell = binary_tree_cell(n_branches, user);
         let n_comps = cell.n_comps();
-        for vs in [VoltageSolver::Hines, VoltageSolver::SparseLu] {
+        let name = if user {
+            "UserChannel".to_string()
+        } else {
+            format!("{vs:?}")
+        };
+        {
             let (init_fn, step_fn) = build_init_and_step_fn(&cell, vs, Solver::BwdEuler).unwrap();
             // One thread (large cells are split into chunks that could run in parallel).
             let step_fn = step_fn.with_parallelism(Parallelism::Serial);
@@ -38,17 +63,13 @@ fn bench(c: &mut Criterion) {
                 .for_each(|v| *v = -20.0);
             let none = Externals::none();
             group.throughput(Throughput::Elements(n_comps as u64));
-            group.bench_with_input(
-                BenchmarkId::new(format!("{vs:?}"), n_comps),
-                &n_comps,
-                |b, _| {
-                    b.iter(|| {
-                        step_fn
-                            .step(&mut states, &params, none.at(0), 0.025)
-                            .unwrap()
-                    })
-                },
-            );
+            group.bench_with_input(BenchmarkId::new(&name, n_comps), &n_comps, |b, _| {
+                b.iter(|| {
+                    step_fn
+                        .step(&mut states, &params, none.at(0), 0.025)
+                        .unwrap()
+                })
+            });
         }
     }
     group.finish();

@@ -1,7 +1,9 @@
 //! The Hodgkin–Huxley channel (Jaxley's `HH`).
 
 use super::{Mechanism, Var, own};
-use crate::math::{save_exp, solve_gate_exponential, vtrap};
+use crate::math::{
+    exp, min, save_exp, save_exp_f64, solve_gate_exponential_frac, vtrap_frac_with_exp,
+};
 use crate::scalar::{Scalar, c};
 
 /// Hodgkin–Huxley sodium, potassium and leak currents (Sterratt et al.), as Jaxley's `HH`.
@@ -14,25 +16,51 @@ use crate::scalar::{Scalar, c};
 pub struct HH;
 
 impl HH {
+    /// The rates of the m, h and n gates at `v` as fractions
+    /// `(α_num, α_den, β_num, β_den)`, Jaxley's formulas:
+    /// `α_m = 0.1 vtrap(−(v+40), 10)`, `β_m = 4 e^{−(v+65)/18}`, `α_h = 0.07 e^{−(v+65)/20}`,
+    /// `β_h = 1 / (e^{−(v+35)/10} + 1)`, `α_n = 0.01 vtrap(−(v+55), 10)`,
+    /// `β_n = 0.125 e^{−(v+65)/80}`, every exponential clipped at `e^20` (`save_exp`).
+    ///
+    /// The kernel is bound both by its exponentials and by its divisions, so it saves on both
+    /// (about 20 % of an HH step, with the same numbers to ~1e-11 mV):
+    /// - five of the six exponentials are powers of one: with `u = −(v+65)` and
+    ///   `E = e^{u/80}`, `e^{u/20} = E⁴`, `e^{u/10} = E⁸`, and the others are `E⁸` times a
+    ///   constant (`e^{−(v+35)/10} = E⁸ e³`, `e^{−(v+40)/10} = E⁸ e^{2.5}`,
+    ///   `e^{−(v+55)/10} = E⁸ e`), each clipped at `e^20` as `save_exp` would; two exponentials
+    ///   instead of six, within about ten ulp of six separate ones;
+    /// - quotients stay fractions until [`solve_gate_exponential_frac`] divides once per gate.
     #[inline(always)]
-    fn m_gate<T: Scalar>(v: T) -> (T, T) {
-        let alpha = c::<T>(0.1) * vtrap(-(v + c(40.0)), c(10.0));
-        let beta = c::<T>(4.0) * save_exp(-(v + c(65.0)) * c(1.0 / 18.0));
-        (alpha, beta)
-    }
-    #[inline(always)]
-    fn h_gate<T: Scalar>(v: T) -> (T, T) {
-        let alpha = c::<T>(0.07) * save_exp(-(v + c(65.0)) * c(1.0 / 20.0));
-        let beta = c::<T>(1.0) / (save_exp(-(v + c(35.0)) * c(1.0 / 10.0)) + c(1.0));
-        (alpha, beta)
-    }
-    #[inline(always)]
-    fn n_gate<T: Scalar>(v: T) -> (T, T) {
-        let alpha = c::<T>(0.01) * vtrap(-(v + c(55.0)), c(10.0));
-        let beta = c::<T>(0.125) * save_exp(-(v + c(65.0)) * c(1.0 / 80.0));
-        (alpha, beta)
+    fn rates<T: Scalar>(v: T) -> [(T, T, T, T); 3] {
+        let one = c::<T>(1.0);
+        let clip = c::<T>(save_exp_f64(20.0));
+        let u = -(v + c(65.0));
+        let e80 = exp(u * c(1.0 / 80.0));
+        let e40 = e80 * e80;
+        let e20 = e40 * e40;
+        let e10 = e20 * e20;
+        let beta_m = c::<T>(4.0) * save_exp(u * c(1.0 / 18.0));
+        let alpha_h = c::<T>(0.07) * min(e20, clip);
+        let beta_h_den = min(e10 * c(E_3), clip) + one;
+        let beta_n = c::<T>(0.125) * min(e80, clip);
+        let (am_num, am_den) =
+            vtrap_frac_with_exp(-(v + c(40.0)), c(10.0), min(e10 * c(E_2_5), clip));
+        let (an_num, an_den) = vtrap_frac_with_exp(
+            -(v + c(55.0)),
+            c(10.0),
+            min(e10 * c(std::f64::consts::E), clip),
+        );
+        [
+            (c::<T>(0.1) * am_num, am_den, beta_m, one),
+            (alpha_h, one, one, beta_h_den),
+            (c::<T>(0.01) * an_num, an_den, beta_n, one),
+        ]
     }
 }
+
+/// `e^{2.5}` and `e^3`, correctly rounded.
+const E_2_5: f64 = 12.182493960703473;
+const E_3: f64 = 20.085536923187668;
 
 impl Mechanism<6, 3> for HH {
     fn name(&self) -> &str {
@@ -56,12 +84,9 @@ impl Mechanism<6, 3> for HH {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 3], _p: &[T; 6], v: T, dt: T) {
-        let (am, bm) = Self::m_gate(v);
-        let (ah, bh) = Self::h_gate(v);
-        let (an, bn) = Self::n_gate(v);
-        s[0] = solve_gate_exponential(s[0], dt, am, bm);
-        s[1] = solve_gate_exponential(s[1], dt, ah, bh);
-        s[2] = solve_gate_exponential(s[2], dt, an, bn);
+        for (x, (an, ad, bn, bd)) in s.iter_mut().zip(Self::rates(v)) {
+            *x = solve_gate_exponential_frac(*x, dt, an, ad, bn, bd);
+        }
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 3], p: &[T; 6], v: T) -> T {
@@ -73,11 +98,9 @@ impl Mechanism<6, 3> for HH {
     }
     #[inline(always)]
     fn init_state<T: Scalar>(&self, s: &mut [T; 3], _p: &[T; 6], v: T, _dt: T) {
-        let (am, bm) = Self::m_gate(v);
-        let (ah, bh) = Self::h_gate(v);
-        let (an, bn) = Self::n_gate(v);
-        s[0] = am / (am + bm);
-        s[1] = ah / (ah + bh);
-        s[2] = an / (an + bn);
+        for (x, (an, ad, bn, bd)) in s.iter_mut().zip(Self::rates(v)) {
+            let an_bd = an * bd;
+            *x = an_bd / (an_bd + bn * ad);
+        }
     }
 }

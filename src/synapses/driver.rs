@@ -239,6 +239,26 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     y: &Y,
     a: &mut SynCurrentArgs<'_, T>,
 ) {
+    // Whether states advance is a parameter of the loop's type, not a branch inside it (see
+    // the mechanism driver's `update_tiles`).
+    match a.update_dt {
+        Some(dt) => current_loop_with::<Y, T, P, S, true>(y, a, dt),
+        None => current_loop_with::<Y, T, P, S, false>(y, a, T::zero()),
+    }
+}
+
+#[inline(always)]
+fn current_loop_with<
+    Y: Synapse<P, S>,
+    T: Scalar,
+    const P: usize,
+    const S: usize,
+    const UPDATE: bool,
+>(
+    y: &Y,
+    a: &mut SynCurrentArgs<'_, T>,
+    dt: T,
+) {
     let n = a.edges.len();
     let delta = T::from(FD_DELTA);
     let inv_delta = T::from(1.0 / FD_DELTA);
@@ -303,7 +323,7 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 for k in 0..P {
                     pl[k] = p[k][l];
                 }
-                if let Some(dt) = a.update_dt {
+                if UPDATE {
                     y.update_states(&mut sl, &pl, vpre[l], vpost[l], dt);
                     for k in 0..S {
                         s[k][l] = sl[k];
@@ -321,7 +341,7 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
                 slope[l] = g;
                 c[l] = d0 - g * vpost[l];
             }
-            if a.update_dt.is_some() {
+            if UPDATE {
                 for k in 0..S {
                     self::store(store, soff[k], base, &idx, w, &s[k]);
                 }
