@@ -1,6 +1,7 @@
 //! Times the forward run and the gradient (adjoint, all states and checkpointed) of the
 //! benchmark model of `benches/grad.rs`: an HH binary-tree cell of 1000 compartments, 250
-//! trainable values, 800 steps. `cargo run --release --example grad_profile`
+//! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
+//! [--channels]` (`--channels`: eight Pospischil mechanisms instead of HH).
 use huxley::grad::{Checkpointing, GradOptions, Loss, value_and_grad};
 use huxley::*;
 use nalgebra::DMatrix;
@@ -16,18 +17,36 @@ impl Loss for MeanSq {
     }
 }
 
-fn cell() -> Result<Cell> {
+/// The benchmark cell; with `channels`, Pospischil's channels and the calcium group instead of
+/// HH (Leak, Na, K, Km, CaL, CaT, CaPump, CaNernstReversal: 8 mechanisms, 9 dynamic keys) and
+/// `Na_gNa` instead of `HH_gNa`.
+fn cell(channels: bool) -> Result<Cell> {
     let parents: Vec<i64> = (0..125)
         .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
         .collect();
     let mut cell = Cell::new(&Branch::new(&Compartment::new(), 8)?, &parents)?;
-    cell.insert(HH)?;
+    let gna = if channels {
+        cell.insert(Leak)?
+            .insert(Na)?
+            .insert(K)?
+            .insert(Km)?
+            .insert(CaL)?
+            .insert(CaT)?
+            .insert(CaPump)?
+            .insert(CaNernstReversal)?;
+        cell.set("v", -65.0)?;
+        cell.init_states(0.025)?;
+        "Na_gNa"
+    } else {
+        cell.insert(HH)?;
+        "HH_gNa"
+    };
     cell.branch(0)?
         .comp(0)?
         .stimulate(&step_current(1.0, 10.0, 0.2, 0.025, 20.0, 0.0));
     cell.branch(0)?.comp(0)?.record("v")?;
     cell.branch(124)?.comp(7)?.record("v")?;
-    for key in ["HH_gNa", "radius"] {
+    for key in [gna, "radius"] {
         for b in 0..125 {
             cell.branch(b)?.make_trainable(key, None)?;
         }
@@ -36,7 +55,7 @@ fn cell() -> Result<Cell> {
 }
 
 fn main() -> Result<()> {
-    let cell = cell()?;
+    let cell = cell(std::env::args().any(|a| a == "--channels"))?;
     let serial = std::env::args().any(|a| a == "--serial");
     let opts = IntegrateOptions {
         t_max: Some(20.0),

@@ -82,6 +82,10 @@ pub(crate) struct Workspace<T> {
     /// the voltages they are gathered from). Set by the adjoint's dual-number passes, which
     /// differentiate with respect to pre-synaptic voltages separately.
     pub pre_eps: Option<Vec<f64>>,
+    /// Per compiled mechanism: whether the step runs it (`None`: all). Set by the adjoint's
+    /// dual-number passes: a pass only needs the mechanisms its seed reaches (and those that
+    /// give them their inputs); the others would only add zero derivatives.
+    pub mech_mask: Option<Vec<bool>>,
 }
 
 impl<T> Default for Workspace<T> {
@@ -101,6 +105,7 @@ impl<T> Default for Workspace<T> {
             v_finite: false,
             lu: Default::default(),
             pre_eps: None,
+            mech_mask: None,
         }
     }
 }
@@ -124,6 +129,7 @@ impl<T: Scalar> Workspace<T> {
             v_finite: false,
             lu: Default::default(),
             pre_eps: None,
+            mech_mask: None,
         }
     }
 
@@ -145,6 +151,7 @@ impl<T: Scalar> Workspace<T> {
             v_finite: false,
             lu: Default::default(),
             pre_eps: None,
+            mech_mask: None,
         }
     }
 

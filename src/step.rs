@@ -63,6 +63,8 @@ struct Ctx<'a, T> {
     tmp2: *mut T,
     iext: *const T,
     chunk_finite: *mut bool,
+    /// Per compiled mechanism: whether it runs (see `Workspace::mech_mask`).
+    mech_on: Option<&'a [bool]>,
 }
 
 // SAFETY: see the type's documentation: concurrent workers access disjoint elements, and shared
@@ -115,7 +117,7 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     }
     for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
         let nodes = sub_nodes(m, sub);
-        if nodes.is_empty() {
+        if nodes.is_empty() || x.mech_on.is_some_and(|on| !on[mi]) {
             continue;
         }
         // SAFETY: the caller's guarantee; the kernel reads `v_old` at the chunk's nodes only.
@@ -169,7 +171,7 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
     let layout = &c.states;
     for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
         let nodes = sub_nodes(m, sub);
-        if nodes.is_empty() {
+        if nodes.is_empty() || x.mech_on.is_some_and(|on| !on[mi]) {
             continue;
         }
         // SAFETY: as above; the kernel writes only the chunk's nodes of lin, cst and cur.
@@ -548,6 +550,11 @@ fn ctx<'a, T: Scalar>(
         tmp2: ws.tmp2.as_mut_ptr(),
         iext: ws.iext.as_ptr(),
         chunk_finite: ws.chunk_finite.as_mut_ptr(),
+        // SAFETY: the mask is not changed while the context lives (the step only reads it).
+        mech_on: ws
+            .mech_mask
+            .as_deref()
+            .map(|m| unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) }),
     }
 }
 

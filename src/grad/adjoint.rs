@@ -142,7 +142,8 @@ impl StepAdjoint {
         let passes: Vec<Mutex<Pass>> =
             passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
                 .into_iter()
-                .map(|seed| Mutex::new(Pass::new(&c, &utils, seed, &params_dual)))
+                .enumerate()
+                .map(|(i, seed)| Mutex::new(Pass::new(&c, &utils, seed, &params_dual, i == 0)))
                 .collect();
         let is_pre = |p: &Mutex<Pass>| {
             let p = p.lock().unwrap_or_else(|e| e.into_inner());

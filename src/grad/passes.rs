@@ -13,7 +13,7 @@
 //! - pre-synaptic voltages are seeded on sets of pre-synaptic nodes such that no post-synaptic
 //!   node receives from two of them.
 
-use crate::compile::{Compiled, KeyKind};
+use crate::compile::{Compiled, CompiledMech, KeyKind};
 use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::VoltageAdjoint;
 use crate::error::{Error, Result};
@@ -205,6 +205,79 @@ fn colour_pre_slots(c: &Compiled) -> Vec<Vec<u32>> {
     groups.into_iter().map(|g| g.0).collect()
 }
 
+/// The mechanisms a pass has to run (`None`: all): those whose update or current reads
+/// something its seed reaches, and, so that they see the real values of their inputs, the
+/// mechanisms that write those inputs. Seeds reach a state by being it, or by being read by an
+/// update that writes it (updates run in order, currents after all updates); a parameter
+/// reaches the mechanisms that read it; synapse seeds reach none. The others would only add
+/// zero derivatives — in a cell with many channels most of each pass. Pumps of one ion run
+/// together (the ion's implicit Euler step divides by their summed slope), and a pass seeding
+/// `inv_cm`, which multiplies the summed currents, runs every mechanism. Mechanisms are taken
+/// as wholes over all their nodes; one that writes the voltage makes every pass run
+/// everything.
+pub(crate) fn mechanisms_reached(
+    c: &Compiled,
+    utils: &DynamicStateUtils,
+    seed: &PassSeed,
+) -> Option<Vec<bool>> {
+    // `inv_cm` scales the summed currents, so its derivative needs all of them.
+    if c.sets_voltage || matches!(seed, PassSeed::InvCm) {
+        return None;
+    }
+    let mechs = &c.mechs;
+    // What a mechanism reads: its states (own and shared), the membrane voltage (every update
+    // is given it), the state its current acts on (`v` or an ion), its parameters.
+    let v = c.states.offset(c.targets[0]);
+    let target = |m: &CompiledMech| c.states.offset(c.targets[m.target]);
+    let reads_state =
+        |m: &CompiledMech, o: usize| o == v || m.state_off.contains(&o) || target(m) == o;
+    let (mut reached, param) = match seed {
+        PassSeed::NodeState(k, _) => (vec![c.states.offset(utils.layout.all_key[*k])], None),
+        PassSeed::NodeParam(r) => (Vec::new(), Some(r.start)),
+        _ => (Vec::new(), None),
+    };
+    let reads_seeded = |m: &CompiledMech, reached: &[usize]| {
+        reached.iter().any(|&o| reads_state(m, o))
+            || param.is_some_and(|p| m.param_off.contains(&p))
+    };
+    let mut on = vec![false; mechs.len()];
+    for (i, m) in mechs.iter().enumerate() {
+        if reads_seeded(m, &reached) {
+            on[i] = true;
+            reached.extend(&m.state_off);
+        }
+    }
+    for (i, m) in mechs.iter().enumerate() {
+        on[i] |= reads_seeded(m, &reached);
+    }
+    // Writers of what the running mechanisms read, and the other pumps of a running pump's
+    // ion, until nothing changes.
+    // (Target 0 is `v`.)
+    let same_ion = |a: &CompiledMech, b: &CompiledMech| a.target != 0 && a.target == b.target;
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for i in 0..mechs.len() {
+            if !on[i] {
+                continue;
+            }
+            for j in 0..mechs.len() {
+                if !on[j]
+                    && (mechs[j]
+                        .state_off
+                        .iter()
+                        .any(|&o| reads_state(&mechs[i], o))
+                        || same_ion(&mechs[i], &mechs[j]))
+                {
+                    on[j] = true;
+                    changed = true;
+                }
+            }
+        }
+    }
+    Some(on)
+}
+
 /// Every pass of a backward step.
 pub(crate) fn seeds(
     c: &Compiled,
@@ -274,11 +347,14 @@ pub(crate) fn seeds(
 }
 
 impl Pass {
+    /// A pass with its buffers. `all_mechanisms`: run every mechanism (the pass whose real
+    /// parts stand for the step's); otherwise only those the seed reaches.
     pub(crate) fn new(
         c: &Compiled,
         utils: &DynamicStateUtils,
         seed: PassSeed,
         params_dual: &AllParams<Dual64>,
+        all_mechanisms: bool,
     ) -> Pass {
         let dl = &utils.layout;
         let params = match &seed {
@@ -312,6 +388,9 @@ impl Pass {
                 }
             }
             states.ws.pre_eps = Some(eps);
+        }
+        if !all_mechanisms {
+            states.ws.mech_mask = mechanisms_reached(c, utils, &seed);
         }
         let seed_idx = match &seed {
             PassSeed::NodeState(_, r) => r.clone().collect(),
@@ -459,5 +538,73 @@ pub(crate) fn combine(pass: &Pass, utils: &DynamicStateUtils, syn: &SynInfo, t: 
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    /// Which mechanisms each state and parameter pass runs, on a cell with independent channels
+    /// and a calcium group coupled through shared states.
+    #[test]
+    fn passes_run_only_the_mechanisms_their_seed_reaches() -> Result<()> {
+        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+        cell.insert(Leak)?.insert(Na)?.insert(K)?.insert(CaL)?;
+        cell.branch(0)?.insert(CaPump)?;
+        cell.insert(CaNernstReversal)?;
+        let utils = build_dynamic_state_utils(&cell)?;
+        let c = utils.c.clone();
+        let names: Vec<&str> = c
+            .mechs
+            .iter()
+            .map(|m| m.mech.info().name.as_str())
+            .collect();
+        assert_eq!(
+            names,
+            ["Leak", "Na", "K", "CaL", "CaPump", "CaNernstReversal"]
+        );
+        let dl = &utils.layout;
+        let ran = |seed: PassSeed| -> Vec<&str> {
+            match mechanisms_reached(&c, &utils, &seed) {
+                None => names.clone(),
+                Some(on) => names
+                    .iter()
+                    .zip(on)
+                    .filter(|(_, on)| *on)
+                    .map(|(n, _)| *n)
+                    .collect(),
+            }
+        };
+        let state = |key: &str| {
+            let k = dl.keys.iter().position(|x| x == key).expect(key);
+            PassSeed::NodeState(k, dl.range(k))
+        };
+        // An independent channel's gate reaches that channel only.
+        assert_eq!(ran(state("Na_h")), ["Na"]);
+        assert_eq!(ran(state("K_n")), ["K"]);
+        // The voltage reaches every channel (and the pump, which reads the calcium current).
+        assert_eq!(ran(state("v")).len(), names.len());
+        // Calcium: the pump and the reversal read it (CaL reads `eCa` as a parameter, as in
+        // Jaxley, not the reversal's state).
+        assert_eq!(ran(state("CaCon_i")), ["CaPump", "CaNernstReversal"]);
+        // The calcium current reaches the pump; the pump's ion state brings in the reversal,
+        // which writes it too.
+        assert_eq!(ran(state("i_Ca")), ["CaPump", "CaNernstReversal"]);
+        // A parameter reaches the mechanisms that read it.
+        let param = |key: &str| {
+            let k = c.params.position(key).expect(key);
+            PassSeed::NodeParam(c.params.range(k))
+        };
+        assert_eq!(ran(param("Leak_gLeak")), ["Leak"]);
+        // The capacitance scales every current; synapse seeds reach no mechanism.
+        assert_eq!(ran(PassSeed::InvCm), names);
+        let none = PassSeed::PreSlots {
+            seeded: vec![],
+            from: vec![],
+        };
+        assert!(ran(none).is_empty());
+        Ok(())
     }
 }
