@@ -7,6 +7,18 @@ use huxley::math::{save_exp, solve_gate_exponential, vtrap};
 use huxley::mechanisms::{Var, own};
 use huxley::scalar::c;
 
+/// `(α, β)` of the m, h and n gates (Jaxley's formulas).
+#[inline(always)]
+fn rates<T: Scalar>(v: T) -> [(T, T); 3] {
+    let am = c::<T>(0.1) * vtrap(-(v + c(40.0)), c(10.0));
+    let bm = c::<T>(4.0) * save_exp(-(v + c(65.0)) * c(1.0 / 18.0));
+    let ah = c::<T>(0.07) * save_exp(-(v + c(65.0)) * c(1.0 / 20.0));
+    let bh = c::<T>(1.0) / (save_exp(-(v + c(35.0)) * c(1.0 / 10.0)) + c(1.0));
+    let an = c::<T>(0.01) * vtrap(-(v + c(55.0)), c(10.0));
+    let bn = c::<T>(0.125) * save_exp(-(v + c(65.0)) * c(1.0 / 80.0));
+    [(am, bm), (ah, bh), (an, bn)]
+}
+
 /// Jaxley's `HH`, as a user channel.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct UserHH;
@@ -33,15 +45,9 @@ impl Mechanism<6, 3> for UserHH {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 3], _p: &[T; 6], v: T, dt: T) {
-        let am = c::<T>(0.1) * vtrap(-(v + c(40.0)), c(10.0));
-        let bm = c::<T>(4.0) * save_exp(-(v + c(65.0)) * c(1.0 / 18.0));
-        let ah = c::<T>(0.07) * save_exp(-(v + c(65.0)) * c(1.0 / 20.0));
-        let bh = c::<T>(1.0) / (save_exp(-(v + c(35.0)) * c(1.0 / 10.0)) + c(1.0));
-        let an = c::<T>(0.01) * vtrap(-(v + c(55.0)), c(10.0));
-        let bn = c::<T>(0.125) * save_exp(-(v + c(65.0)) * c(1.0 / 80.0));
-        s[0] = solve_gate_exponential(s[0], dt, am, bm);
-        s[1] = solve_gate_exponential(s[1], dt, ah, bh);
-        s[2] = solve_gate_exponential(s[2], dt, an, bn);
+        for (x, (alpha, beta)) in s.iter_mut().zip(rates(v)) {
+            *x = solve_gate_exponential(*x, dt, alpha, beta);
+        }
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 3], p: &[T; 6], v: T) -> T {
@@ -53,14 +59,8 @@ impl Mechanism<6, 3> for UserHH {
     }
     // Not `#[inline(always)]`: the library must not need it for the update loop to vectorise.
     fn init_state<T: Scalar>(&self, s: &mut [T; 3], _p: &[T; 6], v: T, _dt: T) {
-        let am = c::<T>(0.1) * vtrap(-(v + c(40.0)), c(10.0));
-        let bm = c::<T>(4.0) * save_exp(-(v + c(65.0)) * c(1.0 / 18.0));
-        let ah = c::<T>(0.07) * save_exp(-(v + c(65.0)) * c(1.0 / 20.0));
-        let bh = c::<T>(1.0) / (save_exp(-(v + c(35.0)) * c(1.0 / 10.0)) + c(1.0));
-        let an = c::<T>(0.01) * vtrap(-(v + c(55.0)), c(10.0));
-        let bn = c::<T>(0.125) * save_exp(-(v + c(65.0)) * c(1.0 / 80.0));
-        s[0] = am / (am + bm);
-        s[1] = ah / (ah + bh);
-        s[2] = an / (an + bn);
+        for (x, (alpha, beta)) in s.iter_mut().zip(rates(v)) {
+            *x = alpha / (alpha + beta);
+        }
     }
 }
