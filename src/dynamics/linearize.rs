@@ -294,7 +294,7 @@ impl Linearization {
     /// Cotangents of `v_old`, `lin` and `cst` given the cotangent `w` of the new voltage.
     fn voltage_adjoint(&self, w: &[f64], lin: &[f64]) -> Result<VoltageAdjoint> {
         let c = &self.utils.c;
-        let mut adj = VoltageAdjoint::new(c.n_nodes());
+        let mut adj = VoltageAdjoint::new(c);
         let stage = VoltageStage {
             c,
             solver: self.solver,

@@ -24,10 +24,13 @@ pub(crate) struct VoltageAdjoint {
     lambda: Vec<f64>,
     d: Vec<f64>,
     r: Vec<f64>,
+    /// Forward Euler: the compartments around each branchpoint.
+    around: BpAround,
 }
 
 impl VoltageAdjoint {
-    pub(crate) fn new(n: usize) -> Self {
+    pub(crate) fn new(c: &Compiled) -> Self {
+        let n = c.n_nodes();
         let z = || vec![0.0; n];
         VoltageAdjoint {
             v: z(),
@@ -36,6 +39,48 @@ impl VoltageAdjoint {
             lambda: z(),
             d: z(),
             r: z(),
+            around: BpAround::new(c),
+        }
+    }
+}
+
+/// Per branchpoint, the compartments joined to it (edges compartment → branchpoint, whose
+/// conductances weight the branchpoint's voltage), in compressed rows; with scratch arrays, so
+/// that the forward-Euler adjoint allocates nothing per step.
+struct BpAround {
+    /// Rows: node `bp` owns `edges[start[bp]..start[bp + 1]]`.
+    start: Vec<usize>,
+    /// (compartment, edge index).
+    edges: Vec<(usize, usize)>,
+    /// Per node: the summed conductance into it from its row, and a cotangent.
+    wsum: Vec<f64>,
+    bar_bp: Vec<f64>,
+}
+
+impl BpAround {
+    fn new(c: &Compiled) -> Self {
+        let n = c.n_nodes();
+        let into_bp = |kind: EdgeKind| matches!(kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp);
+        let mut start = vec![0usize; n + 1];
+        for e in c.graph.edges.iter().filter(|e| into_bp(e.kind)) {
+            start[e.sink + 1] += 1;
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut edges = vec![(0, 0); start[n]];
+        for (ei, e) in c.graph.edges.iter().enumerate() {
+            if into_bp(e.kind) {
+                edges[next[e.sink]] = (e.source, ei);
+                next[e.sink] += 1;
+            }
+        }
+        BpAround {
+            start,
+            edges,
+            wsum: vec![0.0; n],
+            bar_bp: vec![0.0; n],
         }
     }
 }
@@ -87,21 +132,24 @@ fn conductance_transpose_times(
     axial: &[f64],
     w: &[f64],
     out: &mut [f64],
+    around: &mut BpAround,
     tree: Option<(&mut TreeAdjoint, &[f64], f64)>,
 ) {
     let n = c.n_nodes();
     out[..n].fill(0.0);
-    let mut wsum = vec![0.0; n];
-    let mut around: Vec<Vec<(usize, usize, f64)>> = vec![Vec::new(); n];
-    for (ei, (e, &g)) in c.graph.edges.iter().zip(axial).enumerate() {
-        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
-            wsum[e.sink] += g;
-            around[e.sink].push((e.source, ei, g));
-        }
+    let BpAround {
+        start,
+        edges,
+        wsum,
+        bar_bp,
+    } = around;
+    let row = |bp: usize| &edges[start[bp]..start[bp + 1]];
+    for (bp, ws) in wsum.iter_mut().enumerate() {
+        *ws = row(bp).iter().map(|&(_, ei)| axial[ei]).sum();
     }
+    let wsum = &*wsum;
     // G[i][i] −= g, G[i][j] += g for compartment edges; G[i][j] += g w_j / Σw around branchpoints.
-    for e in c.graph.edges.iter().zip(axial) {
-        let (e, &g) = e;
+    for (e, &g) in c.graph.edges.iter().zip(axial) {
         match e.kind {
             EdgeKind::CompToComp => {
                 out[e.sink] -= g * w[e.sink];
@@ -109,8 +157,8 @@ fn conductance_transpose_times(
             }
             EdgeKind::BpToParent | EdgeKind::BpToChild => {
                 out[e.sink] -= g * w[e.sink];
-                for &(j, _, wj) in &around[e.source] {
-                    out[j] += g * (wj / wsum[e.source]) * w[e.sink];
+                for &(j, ej) in row(e.source) {
+                    out[j] += g * (axial[ej] / wsum[e.source]) * w[e.sink];
                 }
             }
             _ => {}
@@ -118,9 +166,9 @@ fn conductance_transpose_times(
     }
     if let Some((tree, v, dt)) = tree {
         let v_bp =
-            |bp: usize| around[bp].iter().map(|&(j, _, wj)| wj * v[j]).sum::<f64>() / wsum[bp];
+            |bp: usize| row(bp).iter().map(|&(j, ej)| axial[ej] * v[j]).sum::<f64>() / wsum[bp];
         // Cotangent of every branchpoint voltage.
-        let mut bar_bp = vec![0.0; n];
+        bar_bp.fill(0.0);
         for (ei, (e, &g)) in c.graph.edges.iter().zip(axial).enumerate() {
             match e.kind {
                 EdgeKind::CompToComp => {
@@ -134,11 +182,11 @@ fn conductance_transpose_times(
             }
         }
         for bp in 0..n {
-            if around[bp].is_empty() || bar_bp[bp] == 0.0 {
+            if row(bp).is_empty() || bar_bp[bp] == 0.0 {
                 continue;
             }
             let vb = v_bp(bp);
-            for &(j, ei, _) in &around[bp] {
+            for &(j, ei) in row(bp) {
                 tree.axial[ei] += bar_bp[bp] * (v[j] - vb) / wsum[bp];
             }
         }
@@ -200,7 +248,14 @@ pub(crate) fn voltage_adjoint(
         Solver::FwdEuler => {
             // v_new = v + dt (cst − lin v + G v) on the compartments.
             let tree = tree.map(|t| (t, st.v_old, dt));
-            conductance_transpose_times(c, &st.params.axial, w, &mut adj.lambda, tree);
+            conductance_transpose_times(
+                c,
+                &st.params.axial,
+                w,
+                &mut adj.lambda,
+                &mut adj.around,
+                tree,
+            );
             let gtw = &adj.lambda;
             for i in 0..n {
                 adj.v[i] = w[i] + dt * (gtw[i] - st.lin[i] * w[i]);

@@ -165,7 +165,7 @@ impl StepAdjoint {
             lin_v: vec![0.0; n],
             cst_v: vec![0.0; n],
             wn: vec![0.0; nk * n],
-            adj: VoltageAdjoint::new(n),
+            adj: VoltageAdjoint::new(&c),
             pbar: ParamAdjoint {
                 data: vec![0.0; params.data.len()],
                 inv_cm: vec![0.0; n],
