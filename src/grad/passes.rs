@@ -546,6 +546,16 @@ mod tests {
     use super::*;
     use crate::*;
 
+    #[test]
+    fn runs_of_an_index_map() {
+        let r = |src, dst, len| Run { src, dst, len };
+        assert_eq!(
+            runs([0, 1, 2, 5, 6, 9, 3]),
+            [r(0, 0, 3), r(3, 5, 2), r(5, 9, 1), r(6, 3, 1)]
+        );
+        assert!(runs([]).is_empty());
+    }
+
     /// Which mechanisms each state and parameter pass runs, on a cell with independent channels
     /// and a calcium group coupled through shared states.
     #[test]
