@@ -7,8 +7,12 @@
 //!
 //! Write a mechanism by implementing [`Mechanism`] with the number of parameters `P` and states `S`
 //! as const generics; every method is generic over the scalar type, so the same code runs in `f64`
-//! simulations and with dual numbers for derivatives. Mark the methods `#[inline(always)]` and use
-//! [`crate::math`] for `exp` and friends: the loops over compartments then vectorise.
+//! simulations and with dual numbers for derivatives. Mark `update_states` and `compute_current`
+//! (and `update_voltage`, if you use it) `#[inline(always)]` and use [`crate::math`] for `exp` and
+//! friends: the loops over compartments then vectorise. `init_state` runs once, in a loop of its
+//! own, so it need not be inlined. Keep the methods branch-free where you can
+//! ([`crate::math::select`], [`crate::math::min`]): a loop with a branch the compiler cannot
+//! turn into a select stays scalar.
 //!
 //! ```
 //! use huxley::mechanisms::{Mechanism, Var, own};
