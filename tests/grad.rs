@@ -55,6 +55,20 @@ fn max_rel(a: &[f64], b: &[f64]) -> f64 {
         .fold(0.0, f64::max)
 }
 
+/// The gradients of `MeanSq` by the adjoint (default checkpointing) and by forward mode, and
+/// their largest relative difference.
+fn adjoint_and_forward(
+    module: &Module,
+    o: &IntegrateOptions,
+    ps: Option<&[ParamState<f64>]>,
+) -> Result<(Gradient, Gradient, f64)> {
+    let params = module.get_parameters();
+    let adj = value_and_grad(module, o, &params, ps, &MeanSq, &GradOptions::default())?;
+    let fwd = value_and_grad_forward(module, o, &params, ps, &MeanSq)?;
+    let d = max_rel(&flat(&adj), &flat(&fwd));
+    Ok((adj, fwd, d))
+}
+
 /// The model of `grad_hh_cell.json`, with per-branch trainables `HH_gNa` then `radius`.
 fn hh_cell(trainable: bool) -> Result<Cell> {
     hh_cell_for(trainable, 5.0)
@@ -424,17 +438,7 @@ fn record_every_and_recorded_states_are_differentiated() -> Result<()> {
         record_every: 3,
         ..opts(Solver::BwdEuler, VoltageSolver::Hines, 3.0)
     };
-    let params = cell.get_parameters();
-    let adj = value_and_grad(
-        &cell,
-        &o,
-        &params,
-        Some(&ps),
-        &MeanSq,
-        &GradOptions::default(),
-    )?;
-    let fwd = value_and_grad_forward(&cell, &o, &params, Some(&ps), &MeanSq)?;
-    let d = max_rel(&flat(&adj), &flat(&fwd));
+    let (_, _, d) = adjoint_and_forward(&cell, &o, Some(&ps))?;
     eprintln!("record_every 3: adjoint vs forward {d:e}");
     assert!(d < 1e-10);
     Ok(())
@@ -686,17 +690,7 @@ fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
     }
     let ps = cell.data_set("capacitance", 1.1, None)?;
     let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 1.5);
-    let params = cell.get_parameters();
-    let adj = value_and_grad(
-        &cell,
-        &o,
-        &params,
-        Some(&ps),
-        &MeanSq,
-        &GradOptions::default(),
-    )?;
-    let fwd = value_and_grad_forward(&cell, &o, &params, Some(&ps), &MeanSq)?;
-    let d = max_rel(&flat(&adj), &flat(&fwd));
+    let (adj, _, d) = adjoint_and_forward(&cell, &o, Some(&ps))?;
     eprintln!(
         "31 branches, {} values: adjoint vs forward {d:e}",
         flat(&adj).len()
@@ -785,10 +779,7 @@ fn point_neurons_with_synapses_match_forward_mode() -> Result<()> {
     }
     for solver in [Solver::BwdEuler, Solver::CrankNicolson] {
         let o = opts(solver, VoltageSolver::Hines, 10.0);
-        let params = net.get_parameters();
-        let adj = value_and_grad(&net, &o, &params, None, &MeanSq, &GradOptions::default())?;
-        let fwd = value_and_grad_forward(&net, &o, &params, None, &MeanSq)?;
-        let d = max_rel(&flat(&adj), &flat(&fwd));
+        let (adj, fwd, d) = adjoint_and_forward(&net, &o, None)?;
         eprintln!("izhikevich network {solver:?}: adjoint vs forward {d:e}");
         assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
     }
@@ -814,9 +805,7 @@ fn ion_diffusion_is_differentiated_by_forward_mode() -> Result<()> {
     cell.make_trainable("axial_diffusion_CaCon_i", None)?;
     cell.make_trainable("CaL_gCaL", None)?;
     let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 2.0);
-    let params = cell.get_parameters();
-    let g = value_and_grad(&cell, &o, &params, None, &MeanSq, &GradOptions::default())?;
-    let fwd = value_and_grad_forward(&cell, &o, &params, None, &MeanSq)?;
+    let (g, fwd, _) = adjoint_and_forward(&cell, &o, None)?;
     assert_eq!(g, fwd);
     assert_eq!(g.stored_states, 0);
     assert!(flat(&g).iter().all(|x| x.is_finite()) && flat(&g).iter().any(|x| *x != 0.0));
@@ -840,10 +829,7 @@ fn clamped_states_have_no_adjoint() -> Result<()> {
     }
     for solver in [Solver::BwdEuler, Solver::CrankNicolson, Solver::FwdEuler] {
         let o = opts(solver, VoltageSolver::Hines, 2.0);
-        let params = cell.get_parameters();
-        let adj = value_and_grad(&cell, &o, &params, None, &MeanSq, &GradOptions::default())?;
-        let fwd = value_and_grad_forward(&cell, &o, &params, None, &MeanSq)?;
-        let d = max_rel(&flat(&adj), &flat(&fwd));
+        let (adj, fwd, d) = adjoint_and_forward(&cell, &o, None)?;
         eprintln!("clamped {solver:?}: adjoint vs forward {d:e}");
         assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
     }
