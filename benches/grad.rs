@@ -1,61 +1,26 @@
-//! Gradients of a whole simulation against the simulation itself: an HH binary-tree cell of
-//! 1000 compartments (125 branches × 8), a 0.2 nA step 1–11 ms into branch 0, v recorded at
-//! branch 0 comp 0 and branch 124 comp 7, every branch's `HH_gNa` and `radius` trainable (250
-//! values), 20 ms (800 steps), loss `mean((v + 65)²)`.
+//! Gradients of a whole simulation against the simulation itself, for the model of
+//! `benches/common/grad_model.rs` (an HH cell of 1000 compartments, 250 trainable values, 800
+//! steps).
 //!
 //! `cargo bench --bench grad`
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use huxley::grad::{Checkpointing, GradOptions, Loss, value_and_grad};
+use huxley::grad::{Checkpointing, GradOptions, value_and_grad};
 use huxley::*;
-use nalgebra::DMatrix;
 use std::time::Duration;
 
-struct MeanSq;
-impl Loss for MeanSq {
-    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
-        let n = T::from(rec.len() as f64);
-        rec.iter().fold(T::zero(), |a, &v| {
-            a + (v + T::from(65.0)) * (v + T::from(65.0))
-        }) / n
-    }
-}
-
-fn cell() -> Cell {
-    let parents: Vec<i64> = (0..125)
-        .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
-        .collect();
-    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 8).unwrap(), &parents).unwrap();
-    cell.insert(HH).unwrap();
-    cell.branch(0)
-        .unwrap()
-        .comp(0)
-        .unwrap()
-        .stimulate(&step_current(1.0, 10.0, 0.2, 0.025, 20.0, 0.0));
-    cell.branch(0)
-        .unwrap()
-        .comp(0)
-        .unwrap()
-        .record("v")
-        .unwrap();
-    cell.branch(124)
-        .unwrap()
-        .comp(7)
-        .unwrap()
-        .record("v")
-        .unwrap();
-    for key in ["HH_gNa", "radius"] {
-        for b in 0..125 {
-            cell.branch(b).unwrap().make_trainable(key, None).unwrap();
-        }
-    }
-    cell
-}
+#[path = "common/grad_model.rs"]
+mod grad_model;
 
 fn bench(c: &mut Criterion) {
-    let cell = cell();
+    let cell = grad_model::cell(false).unwrap();
     let opts = IntegrateOptions::t_max(20.0);
     let params = cell.get_parameters();
+    let shape = integrate_with(&cell, &opts, &params, None, None)
+        .unwrap()
+        .recordings
+        .shape();
+    let loss = grad_model::loss(shape);
     let mut g = c.benchmark_group("grad_hh_1000");
     g.sample_size(10)
         .measurement_time(Duration::from_secs(8))
@@ -69,7 +34,7 @@ fn bench(c: &mut Criterion) {
     ] {
         let go = GradOptions { checkpointing };
         g.bench_function(name, |b| {
-            b.iter(|| value_and_grad(&cell, &opts, &params, None, &MeanSq, &go).unwrap())
+            b.iter(|| value_and_grad(&cell, &opts, &params, None, &loss, &go).unwrap())
         });
     }
     g.finish();

@@ -2,57 +2,13 @@
 //! benchmark model of `benches/grad.rs`: an HH binary-tree cell of 1000 compartments, 250
 //! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
 //! [--channels]` (`--channels`: eight Pospischil mechanisms instead of HH).
-use huxley::grad::{Checkpointing, GradOptions, Loss, value_and_grad};
+#[path = "../benches/common/grad_model.rs"]
+mod grad_model;
+
+use grad_model::cell;
+use huxley::grad::{Checkpointing, GradOptions, value_and_grad};
 use huxley::*;
-use nalgebra::DMatrix;
 use std::time::Instant;
-
-struct MeanSq;
-impl Loss for MeanSq {
-    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
-        let n = T::from(rec.len() as f64);
-        rec.iter().fold(T::zero(), |a, &v| {
-            a + (v + T::from(65.0)) * (v + T::from(65.0))
-        }) / n
-    }
-}
-
-/// The benchmark cell; with `channels`, Pospischil's channels and the calcium group instead of
-/// HH (Leak, Na, K, Km, CaL, CaT, CaPump, CaNernstReversal: 8 mechanisms, 9 dynamic keys) and
-/// `Na_gNa` instead of `HH_gNa`.
-fn cell(channels: bool) -> Result<Cell> {
-    let parents: Vec<i64> = (0..125)
-        .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
-        .collect();
-    let mut cell = Cell::new(&Branch::new(&Compartment::new(), 8)?, &parents)?;
-    let gna = if channels {
-        cell.insert(Leak)?
-            .insert(Na)?
-            .insert(K)?
-            .insert(Km)?
-            .insert(CaL)?
-            .insert(CaT)?
-            .insert(CaPump)?
-            .insert(CaNernstReversal)?;
-        cell.set("v", -65.0)?;
-        cell.init_states(0.025)?;
-        "Na_gNa"
-    } else {
-        cell.insert(HH)?;
-        "HH_gNa"
-    };
-    cell.branch(0)?
-        .comp(0)?
-        .stimulate(&step_current(1.0, 10.0, 0.2, 0.025, 20.0, 0.0));
-    cell.branch(0)?.comp(0)?.record("v")?;
-    cell.branch(124)?.comp(7)?.record("v")?;
-    for key in [gna, "radius"] {
-        for b in 0..125 {
-            cell.branch(b)?.make_trainable(key, None)?;
-        }
-    }
-    Ok(cell)
-}
 
 fn main() -> Result<()> {
     let cell = cell(std::env::args().any(|a| a == "--channels"))?;
@@ -67,6 +23,11 @@ fn main() -> Result<()> {
         ..Default::default()
     };
     let params = cell.get_parameters();
+    let loss = grad_model::loss(
+        integrate_with(&cell, &opts, &params, None, None)?
+            .recordings
+            .shape(),
+    );
     // `--jaxley tools/reference/jaxley_grad_timing.json`: compare with Jaxley's gradient.
     let args: Vec<String> = std::env::args().collect();
     let jaxley: Option<Vec<f64>> = args.iter().position(|a| a == "--jaxley").map(|i| {
@@ -102,7 +63,7 @@ fn main() -> Result<()> {
                 &opts,
                 &params,
                 None,
-                &MeanSq,
+                &loss,
                 &GradOptions { checkpointing: cp },
             )?;
             let ms = t.elapsed().as_secs_f64() * 1e3;

@@ -43,14 +43,7 @@ pub(crate) fn to_trainables(
     let trainables = &c.trainables;
     let ps = param_state.unwrap_or(&[]);
     let mut dp: Vec<ParamGroup<Dual64>> = params.iter().map(|p| p.cast()).collect();
-    let mut dps: Vec<ParamState<Dual64>> = ps
-        .iter()
-        .map(|p| ParamState {
-            key: p.key.clone(),
-            nodes: p.nodes.clone(),
-            values: p.values.iter().map(|&v| Dual64::from(v)).collect(),
-        })
-        .collect();
+    let mut dps: Vec<ParamState<Dual64>> = ps.iter().map(|p| p.map(Dual64::from)).collect();
     let mut seeds: Vec<Seed> = Vec::new();
     for (g, p) in params.iter().enumerate() {
         seeds.extend((0..p.values.len()).map(|i| Seed { ps: false, g, i }));
@@ -235,14 +228,7 @@ pub(crate) fn to_trainables(
             values: vec![0.0; p.values.len()],
         })
         .collect();
-    let mut gps: Vec<ParamState<f64>> = ps
-        .iter()
-        .map(|p| ParamState {
-            key: p.key.clone(),
-            nodes: p.nodes.clone(),
-            values: vec![0.0; p.values.len()],
-        })
-        .collect();
+    let mut gps: Vec<ParamState<f64>> = ps.iter().map(|p| p.map(|_| 0.0)).collect();
     for (s, g) in seeds.iter().zip(grads) {
         if s.ps {
             gps[s.g].values[s.i] = g;

@@ -23,14 +23,7 @@ pub(crate) fn run_forward(
     let step_fn = step_fn.with_parallelism(opts.parallelism.clone());
     let mut dual_params: Vec<ParamGroup<Dual64>> = params.iter().map(|p| p.cast()).collect();
     let ps = param_state.unwrap_or(&[]);
-    let mut dual_ps: Vec<ParamState<Dual64>> = ps
-        .iter()
-        .map(|p| ParamState {
-            key: p.key.clone(),
-            nodes: p.nodes.clone(),
-            values: p.values.iter().map(|&v| Dual64::from(v)).collect(),
-        })
-        .collect();
+    let mut dual_ps: Vec<ParamState<Dual64>> = ps.iter().map(|p| p.map(Dual64::from)).collect();
     let simulate = |dp: &[ParamGroup<Dual64>], dps: &[ParamState<Dual64>]| -> Result<Dual64> {
         let sim = step_fn
             .in_pool(|| run(&init_fn, &step_fn, opts, dp, param_state.map(|_| dps), None))?;
@@ -54,14 +47,7 @@ pub(crate) fn run_forward(
             grad_params[g].values[i] = l.eps;
         }
     }
-    let mut grad_ps: Vec<ParamState<f64>> = ps
-        .iter()
-        .map(|p| ParamState {
-            key: p.key.clone(),
-            nodes: p.nodes.clone(),
-            values: vec![0.0; p.values.len()],
-        })
-        .collect();
+    let mut grad_ps: Vec<ParamState<f64>> = ps.iter().map(|p| p.map(|_| 0.0)).collect();
     for g in 0..ps.len() {
         for i in 0..ps[g].values.len() {
             dual_ps[g].values[i].eps = 1.0;

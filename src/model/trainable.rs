@@ -47,6 +47,18 @@ pub struct ParamState<T> {
     pub values: Vec<T>,
 }
 
+impl<T: Copy> ParamState<T> {
+    /// The same keys and nodes with every value mapped by `f` (e.g. to dual numbers, or to a
+    /// gradient's zeros).
+    pub fn map<U>(&self, f: impl FnMut(T) -> U) -> ParamState<U> {
+        ParamState {
+            key: self.key.clone(),
+            nodes: self.nodes.clone(),
+            values: self.values.iter().copied().map(f).collect(),
+        }
+    }
+}
+
 impl crate::Module {
     /// The trainable parameters with their current values (Jaxley's `get_parameters()`); pass
     /// them (or changed values) to `init_fn` / `integrate`.
