@@ -77,6 +77,30 @@ impl Parallelism {
         }
     }
 
+    /// Runs `a` and `b`, in parallel where allowed.
+    pub(crate) fn join<A: Send, B: Send>(
+        &self,
+        a: impl FnOnce() -> A + Send,
+        b: impl FnOnce() -> B + Send,
+    ) -> (A, B) {
+        match self {
+            Parallelism::Pool(pool) if pool.current_num_threads() > 1 => {
+                pool.install(|| rayon::join(a, b))
+            }
+            Parallelism::Auto if rayon::current_num_threads() > 1 => rayon::join(a, b),
+            _ => (a(), b()),
+        }
+    }
+
+    /// How many threads [`Parallelism::for_each`] may use.
+    pub(crate) fn threads(&self) -> usize {
+        match self {
+            Parallelism::Serial => 1,
+            Parallelism::Auto => rayon::current_num_threads(),
+            Parallelism::Pool(pool) => pool.current_num_threads(),
+        }
+    }
+
     /// Runs `f` on a worker thread of the pool (so that the parallel regions inside it do not
     /// each pay for handing work to the pool), or on the calling thread.
     pub(crate) fn run<R: Send>(&self, parallel: bool, f: impl FnOnce() -> R + Send) -> R {

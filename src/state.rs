@@ -86,6 +86,10 @@ pub(crate) struct Workspace<T> {
     /// dual-number passes: a pass only needs the mechanisms its seed reaches (and those that
     /// give them their inputs); the others would only add zero derivatives.
     pub mech_mask: Option<Vec<bool>>,
+    /// The same for the state updates alone, if they differ (`None`: as `mech_mask`). The
+    /// adjoint's passes that differentiate through the currents alone skip every update; the
+    /// pass that differentiates the updates of independent states skips every current.
+    pub update_mask: Option<Vec<bool>>,
 }
 
 impl<T> Default for Workspace<T> {
@@ -106,6 +110,7 @@ impl<T> Default for Workspace<T> {
             lu: Default::default(),
             pre_eps: None,
             mech_mask: None,
+            update_mask: None,
         }
     }
 }
@@ -130,6 +135,7 @@ impl<T: Scalar> Workspace<T> {
             lu: Default::default(),
             pre_eps: None,
             mech_mask: None,
+            update_mask: None,
         }
     }
 
@@ -152,6 +158,7 @@ impl<T: Scalar> Workspace<T> {
             lu: Default::default(),
             pre_eps: None,
             mech_mask: None,
+            update_mask: None,
         }
     }
 

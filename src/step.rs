@@ -63,8 +63,10 @@ struct Ctx<'a, T> {
     tmp2: *mut T,
     iext: *const T,
     chunk_finite: *mut bool,
-    /// Per compiled mechanism: whether it runs (see `Workspace::mech_mask`).
+    /// Per compiled mechanism: whether it runs (see `Workspace::mech_mask`), and whether its
+    /// update runs (`Workspace::update_mask`).
     mech_on: Option<&'a [bool]>,
+    update_on: Option<&'a [bool]>,
 }
 
 // SAFETY: see the type's documentation: concurrent workers access disjoint elements, and shared
@@ -117,7 +119,7 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     }
     for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
         let nodes = sub_nodes(m, sub);
-        if nodes.is_empty() || x.mech_on.is_some_and(|on| !on[mi]) {
+        if nodes.is_empty() || x.update_on.is_some_and(|on| !on[mi]) {
             continue;
         }
         // SAFETY: the caller's guarantee; the kernel reads `v_old` at the chunk's nodes only.
@@ -554,6 +556,12 @@ fn ctx<'a, T: Scalar>(
         mech_on: ws
             .mech_mask
             .as_deref()
+            .map(|m| unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) }),
+        // SAFETY: as above.
+        update_on: ws
+            .update_mask
+            .as_deref()
+            .or(ws.mech_mask.as_deref())
             .map(|m| unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) }),
     }
 }

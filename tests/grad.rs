@@ -379,6 +379,19 @@ fn pospischil_channels_match_finite_differences_and_forward_mode() -> Result<()>
     check_model("pospischil", &cell, &ps, 3.0)
 }
 
+/// A clamped gate: its channel's passes are not compressed (the clamp rewrites the state after
+/// the currents have read it), and the adjoint still equals forward mode.
+#[test]
+fn clamped_gate_state_matches_forward_mode() -> Result<()> {
+    let (mut cell, ps) = pospischil()?;
+    cell.branch(1)?.comp(0)?.clamp("K_n", &[0.3; 120])?;
+    cell.branch(2)?.comp(0)?.clamp("CaL_q", &[0.05; 120])?;
+    let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 3.0);
+    let (_, _, d) = adjoint_and_forward(&cell, &o, Some(&ps))?;
+    assert!(d < 1e-10, "adjoint vs forward mode: {d:.1e}");
+    Ok(())
+}
+
 #[test]
 fn checkpointing_keeps_sqrt_states_and_the_same_gradient() -> Result<()> {
     let cell = hh_cell_for(true, 20.0)?;
@@ -427,6 +440,46 @@ fn checkpointing_keeps_sqrt_states_and_the_same_gradient() -> Result<()> {
             Checkpointing::MemoryBudget { .. } => assert!(g.stored_states <= 100),
             _ => {}
         }
+    }
+    Ok(())
+}
+
+/// Two threads (passes in parallel, the next step's passes while this one's cotangent is
+/// applied) give the serial gradient exactly, for every checkpointing (segments recomputed as
+/// the sweep enters them).
+#[test]
+fn parallel_sweep_equals_serial_exactly() -> Result<()> {
+    let (cell, ps) = pospischil()?;
+    let params = cell.get_parameters();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .expect("a pool");
+    let pool = std::sync::Arc::new(pool);
+    for checkpointing in [
+        Checkpointing::All,
+        Checkpointing::Every(7),
+        Checkpointing::Auto,
+    ] {
+        let run = |parallelism: Parallelism| {
+            let o = IntegrateOptions {
+                parallelism,
+                ..opts(Solver::BwdEuler, VoltageSolver::Hines, 3.0)
+            };
+            value_and_grad(
+                &cell,
+                &o,
+                &params,
+                Some(&ps),
+                &MeanSq,
+                &GradOptions { checkpointing },
+            )
+        };
+        let serial = run(Parallelism::Serial)?;
+        let parallel = run(Parallelism::Pool(pool.clone()))?;
+        assert_eq!(serial.value, parallel.value);
+        assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}");
+        assert!(flat(&serial).iter().any(|&g| g != 0.0));
     }
     Ok(())
 }

@@ -33,8 +33,8 @@ pub struct Args {
     /// (HH rests near −65 mV.)
     #[arg(long, default_value_t = -65.0)]
     pub v_init: f64,
-    /// Where the current is injected: BRANCH[:X], GROUP[:X] (its first branch) or
-    /// GROUP[K][:X] (its K-th branch; -1 is the last). X ∈ [0, 1], default 0.5.
+    /// Where the current is injected: `BRANCH[:X]`, `GROUP[:X]` (its first branch) or
+    /// `GROUP[K][:X]` (its K-th branch; -1 is the last). X ∈ [0, 1], default 0.5.
     #[arg(long, value_name = "LOCATION", default_value = "soma")]
     pub stim_at: Location,
     /// Stimulus onset (ms).

@@ -44,7 +44,7 @@ pub struct Linearization {
     tape: Option<Tape>,
     /// The whole-step adjoint of [`crate::value_and_grad`], for steps the tape does not describe
     /// (synapses, mechanisms that write the voltage).
-    step_adjoint: Option<crate::grad::adjoint::StepAdjoint>,
+    step_adjoint: Option<crate::grad::step_vjp::StepAdjoint>,
 }
 
 /// Local Jacobians of the stages before the voltage solve: for every input key (a dynamic key,
@@ -227,7 +227,7 @@ impl Linearization {
             // voltage changes the voltage the solve starts from: the local tape below does not
             // describe these steps; the whole-step adjoint of the gradients does.
             if self.step_adjoint.is_none() {
-                self.step_adjoint = Some(crate::grad::adjoint::StepAdjoint::new(
+                self.step_adjoint = Some(crate::grad::step_vjp::StepAdjoint::new(
                     self.utils.clone(),
                     self.solver,
                     self.voltage_solver,

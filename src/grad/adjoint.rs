@@ -1,372 +1,21 @@
 //! Reverse mode: forward run with checkpoints, then the backward sweep step by step.
 
 use super::checkpoint::{held_states, segment_len};
-use super::passes::{self, Pass, SynInfo, Targets};
+use super::step_vjp::StepAdjoint;
 use super::{Gradient, chain, check_finite_loss};
 use crate::compile::{Compiled, KeyKind};
-use crate::dynamics::DynamicStateUtils;
-use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint, VoltageStage, voltage_adjoint};
+use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
-use crate::externals::ExternalsAt;
+use crate::externals::Externals;
 use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
 use crate::model::{Module, ParamGroup, ParamState};
-use crate::parallel::Parallelism;
-use crate::scalar::Dual64;
-use crate::solver::{Solver, VoltageSolver};
+use crate::solver::Solver;
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use nalgebra::DMatrix;
-use std::sync::{Arc, Mutex};
 
 /// The loss with its gradient with respect to the recordings.
 pub(crate) type LossWithGrad<'a> = dyn Fn(&DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> + 'a;
-
-/// Cotangents of the arrays of `all_params` that the step reads, accumulated over the sweep.
-pub(crate) struct ParamAdjoint {
-    /// Of `all_params.data` (per key and node).
-    pub data: Vec<f64>,
-    /// Of `inv_cm`.
-    pub inv_cm: Vec<f64>,
-    /// Of the tree coefficients and axial conductances.
-    pub tree: TreeAdjoint,
-}
-
-/// The vector–Jacobian product of one step, `x_n ↦ x_{n+1}` on the flat dynamic state, with the
-/// parameter cotangents accumulated. Buffers are allocated once.
-pub(crate) struct StepAdjoint {
-    utils: DynamicStateUtils,
-    c: Arc<Compiled>,
-    solver: Solver,
-    vsolver: VoltageSolver,
-    dt: f64,
-    params: AllParams<f64>,
-    /// The parameters as dual numbers with zero derivatives (shared by the state passes).
-    params_dual: AllParams<Dual64>,
-    /// Index of `v` among the dynamic keys.
-    kv: usize,
-    /// The dual-number passes of a step (see [`passes`]): per dynamic node key, per parameter
-    /// array the step reads and a trainable or `data_set` value changes (`inv_cm` if the
-    /// capacitance does), per group of edges for synapse keys, per group of pre-synaptic nodes.
-    /// Independent: run in parallel.
-    passes: Vec<Mutex<Pass>>,
-    parallelism: Parallelism,
-    syn: SynInfo,
-    /// Indices of the passes that seed pre-synaptic voltages, and of the others.
-    pre_passes: Vec<usize>,
-    other_passes: Vec<usize>,
-    post_sum: Vec<f64>,
-    /// Per node: cotangents of the gathered pre-synaptic voltage, and of the voltage after the
-    /// mechanism updates.
-    vpre_bar: Vec<f64>,
-    vbar: Vec<f64>,
-    /// Position in `all_states` of every flat-state entry, and the same as runs of consecutive
-    /// entries at consecutive positions (see [`passes::Run`]).
-    flat_pos: Vec<usize>,
-    flat_runs: Vec<passes::Run>,
-    /// Voltages with the branchpoints' computed (and their scratch arrays).
-    v_bp: Vec<f64>,
-    bp_num: Vec<f64>,
-    bp_den: Vec<f64>,
-    /// Whether the area's cotangent from the stimuli is needed.
-    area_stimuli: bool,
-    /// Nodes whose voltage is clamped.
-    v_clamped: Vec<usize>,
-    s: AllStates<f64>,
-    v_old: Vec<f64>,
-    v_sol: Vec<f64>,
-    lin_v: Vec<f64>,
-    cst_v: Vec<f64>,
-    /// Cotangents per dynamic key and node.
-    wn: Vec<f64>,
-    adj: VoltageAdjoint,
-    pbar: ParamAdjoint,
-}
-
-impl StepAdjoint {
-    pub(crate) fn new(
-        utils: DynamicStateUtils,
-        solver: Solver,
-        vsolver: VoltageSolver,
-        dt: f64,
-        params: AllParams<f64>,
-        touched: &[String],
-        parallelism: Parallelism,
-    ) -> Result<StepAdjoint> {
-        let c = utils.c.clone();
-        let n = c.n_nodes();
-        let dl = utils.layout.clone();
-        let kv = dl
-            .keys
-            .binary_search_by(|k| k.as_str().cmp("v"))
-            .expect("v is dynamic");
-        // Parameter keys the step reads: mechanism parameters, synapse parameters, and the
-        // area (stimuli and synapses).
-        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
-        let mut read: Vec<usize> = c
-            .mechs
-            .iter()
-            .flat_map(|m| m.param_off.iter().filter_map(|&off| key_of_off(off)))
-            .collect();
-        if !c.syns.is_empty() {
-            read.push(c.area_key);
-        }
-        read.sort_unstable();
-        read.dedup();
-        let touched_key = |k: usize| touched.iter().any(|t| *t == c.params.names()[k]);
-        // Stimuli read the area too: `I / area · 1e5`, differentiated by hand unless something
-        // else reads the area anyway.
-        let area_stimuli = touched_key(c.area_key)
-            && !read.contains(&c.area_key)
-            && c.externals.series.iter().any(|s| s.key_id == usize::MAX);
-        let node_params: Vec<usize> = read.into_iter().filter(|&k| touched_key(k)).collect();
-        let mut edge_params: Vec<(usize, usize)> = Vec::new();
-        for (y, syn) in c.syns.iter().enumerate() {
-            for &off in &syn.param_off {
-                if let Some(k) = key_of_off(off).filter(|&k| touched_key(k)) {
-                    edge_params.push((k, y));
-                }
-            }
-        }
-        edge_params.sort_unstable();
-        edge_params.dedup();
-        let inv_cm = touched.iter().any(|t| t == "capacitance");
-        let syn = SynInfo::new(&c, &utils, kv)?;
-        let v_clamped = c
-            .externals
-            .series
-            .iter()
-            .filter(|s| s.key_id == 0)
-            .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
-            .collect();
-        let params_dual = params.cast::<Dual64>();
-        let passes: Vec<Mutex<Pass>> =
-            passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
-                .into_iter()
-                .enumerate()
-                .map(|(i, seed)| Mutex::new(Pass::new(&c, &utils, seed, &params_dual, i == 0)))
-                .collect();
-        let is_pre = |p: &Mutex<Pass>| {
-            let p = p.lock().unwrap_or_else(|e| e.into_inner());
-            matches!(p.seed, passes::PassSeed::PreSlots { .. })
-        };
-        let (pre_passes, other_passes): (Vec<usize>, Vec<usize>) =
-            (0..passes.len()).partition(|&i| is_pre(&passes[i]));
-        let nk = dl.keys.len();
-        let flat_pos: Vec<usize> = (0..dl.keys.len())
-            .flat_map(|k| {
-                let off = dl.states.offset(dl.all_key[k]);
-                dl.entries[k].iter().map(move |&i| off + i as usize)
-            })
-            .collect();
-        Ok(StepAdjoint {
-            s: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
-            v_old: vec![0.0; n],
-            v_sol: vec![0.0; n],
-            lin_v: vec![0.0; n],
-            cst_v: vec![0.0; n],
-            wn: vec![0.0; nk * n],
-            adj: VoltageAdjoint::new(&c),
-            pbar: ParamAdjoint {
-                data: vec![0.0; params.data.len()],
-                inv_cm: vec![0.0; n],
-                tree: TreeAdjoint::new(&c),
-            },
-            utils,
-            solver,
-            vsolver,
-            dt,
-            params,
-            params_dual,
-            kv,
-            passes,
-            parallelism,
-            area_stimuli,
-            v_clamped,
-            post_sum: vec![0.0; n],
-            vpre_bar: vec![0.0; n],
-            vbar: vec![0.0; n],
-            flat_runs: passes::runs(flat_pos.iter().copied()),
-            flat_pos,
-            v_bp: vec![0.0; n],
-            bp_num: vec![0.0; n],
-            bp_den: vec![0.0; n],
-            pre_passes,
-            other_passes,
-            syn,
-            c,
-        })
-    }
-
-    /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
-    /// added to `self.pbar`.
-    pub(crate) fn vjp(
-        &mut self,
-        x: &[f64],
-        ext: ExternalsAt<'_, f64>,
-        w: &[f64],
-        out: &mut [f64],
-    ) -> Result<()> {
-        let c = self.c.clone();
-        let dl = self.utils.layout.clone();
-        let n = c.n_nodes();
-        let dt = self.dt;
-        // The dual-number passes through the local stages (see `passes`), in parallel, each
-        // with its own buffers. Their real parts are the f64 step's: the voltage terms and the
-        // voltage after the mechanism updates, which the voltage solve reads.
-        // Branchpoint voltages (read by nothing that reaches a compartment, but kept finite and
-        // as the plain step has them), once per step in f64.
-        let vk = dl.range(self.kv);
-        for (&xv, &node) in x[vk].iter().zip(&dl.entries[self.kv]) {
-            self.v_bp[node as usize] = xv;
-        }
-        crate::solver::explicit::branchpoint_voltages(
-            &c,
-            &self.params.axial,
-            &mut self.v_bp,
-            &mut self.bp_num,
-            &mut self.bp_den,
-        );
-        {
-            let (passes, flat_pos, v_bp) = (&self.passes, &self.flat_pos, &self.v_bp);
-            let flat_runs = &self.flat_runs;
-            let shared = &self.params_dual;
-            let c = &*c;
-            self.parallelism.for_each(passes.len(), |pi| {
-                let mut guard = passes[pi].lock().unwrap_or_else(|e| e.into_inner());
-                let pass = &mut *guard;
-                // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
-                let data = &mut pass.states.data;
-                for r in flat_runs {
-                    let src = &x[r.src..r.src + r.len];
-                    for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
-                        *d = Dual64::new(xj, 0.0);
-                    }
-                }
-                for &j in &pass.seed_idx {
-                    data[flat_pos[j]].eps = 1.0;
-                }
-                for &b in &c.bp_nodes {
-                    data[b as usize] = Dual64::from(v_bp[b as usize]);
-                }
-                let mut ws = step::take_workspace(c, &mut pass.states);
-                let params = pass.params.as_ref().unwrap_or(shared);
-                step::pre_solve(c, &mut pass.states, params, ext, dt, &mut ws);
-                pass.states.ws = ws;
-            });
-        }
-        {
-            let first = self.passes[0].get_mut().unwrap_or_else(|e| e.into_inner());
-            let (st, ws) = (&first.states.data, &first.states.ws);
-            for i in 0..n {
-                self.v_old[i] = st[i].re;
-                self.lin_v[i] = ws.lin[i].re;
-                self.cst_v[i] = ws.cst[i].re;
-            }
-        }
-        // The voltage solve in f64.
-        let mut ws = step::take_workspace(&c, &mut self.s);
-        self.s.data[..n].copy_from_slice(&self.v_old);
-        ws.lin[..n].copy_from_slice(&self.lin_v);
-        ws.cst[..n].copy_from_slice(&self.cst_v);
-        let solved = step::solve_voltage(
-            &c,
-            self.solver,
-            self.vsolver,
-            &mut self.s,
-            &self.params,
-            dt,
-            &mut ws,
-        );
-        self.s.ws = ws;
-        solved?;
-        let cn = self.solver == Solver::CrankNicolson;
-        for i in 0..n {
-            let v_new = self.s.data[i];
-            self.v_sol[i] = if cn {
-                0.5 * (v_new + self.v_old[i])
-            } else {
-                v_new
-            };
-        }
-        // Cotangents per key and node.
-        let nk = dl.keys.len();
-        for k in (0..nk).filter(|&k| self.syn.key_type[k].is_none()) {
-            for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
-                self.wn[k * n + node as usize] = wx;
-            }
-        }
-        let kv = self.kv;
-        for &i in &self.v_clamped {
-            self.wn[kv * n + i] = 0.0; // a clamped voltage depends on nothing
-        }
-        let stage = VoltageStage {
-            c: &c,
-            solver: self.solver,
-            dt,
-            params: &self.params,
-            lin: &self.lin_v,
-            cst: &self.cst_v,
-            v_sol: &self.v_sol,
-            v_old: &self.v_old,
-        };
-        voltage_adjoint(
-            &stage,
-            &self.wn[kv * n..(kv + 1) * n],
-            &mut self.adj,
-            Some(&mut self.pbar.tree),
-        )?;
-        if self.area_stimuli {
-            // cst_v ∋ I / area · 1e5 · inv_cm at every stimulated node.
-            let area_off = c.params.offset(c.area_key);
-            for series in ext.ext.series.iter().filter(|s| s.key_id == usize::MAX) {
-                for (&node, &i_amp) in series.nodes.iter().zip(series.at(ext.t)) {
-                    let node = node as usize;
-                    let area = self.params.data[area_off + node];
-                    self.pbar.data[area_off + node] -=
-                        self.adj.cst[node] * i_amp * 1e5 / (area * area) * self.params.inv_cm[node];
-                }
-            }
-        }
-        // Contraction with the output cotangents, combined in a fixed order. The pre-synaptic
-        // voltages' passes come first: their cotangents join that of the voltage after the
-        // mechanism updates, which the other passes contract with.
-        self.vpre_bar.fill(0.0);
-        self.vbar.fill(0.0);
-        for phase in 0..2 {
-            let ids = if phase == 0 {
-                &self.pre_passes
-            } else {
-                &self.other_passes
-            };
-            let mut targets = Targets {
-                out: &mut *out,
-                data: &mut self.pbar.data,
-                inv_cm: &mut self.pbar.inv_cm,
-                post_sum: &mut self.post_sum,
-                vpre_bar: &mut self.vpre_bar,
-            };
-            for &pi in ids {
-                let pass = self.passes[pi].get_mut().unwrap_or_else(|e| e.into_inner());
-                pass.contract(
-                    &self.utils,
-                    &self.syn,
-                    kv,
-                    &self.adj,
-                    &self.wn,
-                    w,
-                    &self.vbar,
-                );
-                passes::combine(pass, &self.utils, &self.syn, &mut targets);
-            }
-            if phase == 0 {
-                for ((vb, a), p) in self.vbar.iter_mut().zip(&self.adj.v).zip(&self.vpre_bar) {
-                    *vb = a + p;
-                }
-            }
-        }
-        Ok(())
-    }
-}
 
 /// The flat index of every recording (only dynamic states at compartments are supported).
 fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>> {
@@ -492,57 +141,128 @@ pub(crate) fn run(
     let mut lam = vec![0.0; dim];
     let mut lam_prev = vec![0.0; dim];
     add_rec(&mut lam, steps);
-    let mut seg: Vec<Vec<f64>> = (1..k.min(steps.max(1))).map(|_| vec![0.0; dim]).collect();
-    let mut s_re = AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]);
-    let mut dyn_re = utils.remove_observables(&s)?;
+    let mut states = SweepStates {
+        checkpoints: &checkpoints,
+        k,
+        steps,
+        seg: (1..k.min(steps.max(1))).map(|_| vec![0.0; dim]).collect(),
+        held: None,
+        s_re: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
+        dyn_re: utils.remove_observables(&s)?,
+        utils: &utils,
+        p: &p,
+        opts,
+        ext: &ext,
+    };
+    // With more than one thread, step n − 1's passes run while step n is finished.
+    if opts.parallelism.threads() > 1 && steps > 1 {
+        sa.next = Some(sa.plan.prepared());
+    }
     // On a worker thread of the pool, so that the parallel passes of every step are cheap.
     opts.parallelism.run(true, || -> Result<()> {
-        for si in (0..checkpoints.len()).rev() {
-            let a = si * k;
-            let b = (a + k).min(steps);
-            // Recompute the segment's states x_{a+1} .. x_{b-1} from its checkpoint.
-            for t in a + 1..b {
-                let prev = if t == a + 1 {
-                    checkpoints[si]
-                } else {
-                    &seg[t - a - 2]
-                };
-                dyn_re.data.copy_from_slice(prev);
-                utils.scatter(&dyn_re, &p, &mut s_re)?;
-                step::step(
-                    &c,
-                    opts.solver,
-                    opts.voltage_solver,
-                    &crate::Parallelism::Serial,
-                    &mut s_re,
-                    &p,
-                    ext.at(t - 1),
-                    dt,
-                )?;
-                utils.remove_observables_into(&s_re, &mut dyn_re)?;
-                seg[t - a - 1].copy_from_slice(&dyn_re.data);
+        if steps == 0 {
+            return Ok(());
+        }
+        let StepAdjoint {
+            plan,
+            prep,
+            next,
+            fin,
+        } = &mut sa;
+        plan.prepare(prep, states.at(steps - 1)?, ext.at(steps - 1))?;
+        for t in (0..steps).rev() {
+            match next.as_mut().filter(|_| t > 0) {
+                Some(next_prep) => {
+                    let (a, b) = opts.parallelism.join(
+                        || plan.prepare(next_prep, states.at(t - 1)?, ext.at(t - 1)),
+                        || plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev),
+                    );
+                    a?;
+                    b?;
+                    std::mem::swap(prep, next_prep);
+                }
+                None => {
+                    plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev)?;
+                    if t > 0 {
+                        plan.prepare(prep, states.at(t - 1)?, ext.at(t - 1))?;
+                    }
+                }
             }
-            for t in (a..b).rev() {
-                let x = if t == a {
-                    checkpoints[si]
-                } else {
-                    &seg[t - a - 1]
-                };
-                sa.vjp(x, ext.at(t), &lam, &mut lam_prev)?;
-                std::mem::swap(&mut lam, &mut lam_prev);
-                add_rec(&mut lam, t);
-            }
+            std::mem::swap(&mut lam, &mut lam_prev);
+            add_rec(&mut lam, t);
         }
         Ok(())
     })?;
-    let stored = (checkpoints.len() + seg.len()).max(1);
+    let stored = (checkpoints.len() + states.seg.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
-    let (gp, gps) =
-        chain::to_trainables(&init_fn, params, param_state, dt, &sa.pbar, &utils, &lam)?;
+    let (gp, gps) = chain::to_trainables(
+        &init_fn,
+        params,
+        param_state,
+        dt,
+        &sa.fin.pbar,
+        &utils,
+        &lam,
+    )?;
     Ok(Gradient {
         value,
         params: gp,
         param_state: gps,
         stored_states: stored,
     })
+}
+
+/// The forward states the backward sweep reads: the checkpoints (every `k`-th state), and the
+/// states of one segment between two checkpoints, recomputed when the sweep enters it.
+struct SweepStates<'a> {
+    checkpoints: &'a [&'a [f64]],
+    k: usize,
+    steps: usize,
+    /// States `a + 1 .. b` of the segment `held` (`a`: its checkpoint).
+    seg: Vec<Vec<f64>>,
+    held: Option<usize>,
+    s_re: AllStates<f64>,
+    dyn_re: DynamicStates<f64>,
+    utils: &'a DynamicStateUtils,
+    p: &'a AllParams<f64>,
+    opts: &'a IntegrateOptions,
+    ext: &'a Externals<f64>,
+}
+
+impl SweepStates<'_> {
+    /// The flat state `x_t`.
+    fn at(&mut self, t: usize) -> Result<&[f64]> {
+        let si = t / self.k;
+        let a = si * self.k;
+        if t == a {
+            return Ok(self.checkpoints[si]);
+        }
+        if self.held != Some(si) {
+            let b = (a + self.k).min(self.steps);
+            let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
+            for u in a + 1..b {
+                let prev = if u == a + 1 {
+                    self.checkpoints[si]
+                } else {
+                    &self.seg[u - a - 2]
+                };
+                self.dyn_re.data.copy_from_slice(prev);
+                utils.scatter(&self.dyn_re, self.p, &mut self.s_re)?;
+                step::step(
+                    c,
+                    o.solver,
+                    o.voltage_solver,
+                    &crate::Parallelism::Serial,
+                    &mut self.s_re,
+                    self.p,
+                    self.ext.at(u - 1),
+                    o.delta_t,
+                )?;
+                utils.remove_observables_into(&self.s_re, &mut self.dyn_re)?;
+                self.seg[u - a - 1].copy_from_slice(&self.dyn_re.data);
+            }
+            self.held = Some(si);
+        }
+        Ok(&self.seg[t - a - 1])
+    }
 }

@@ -9,7 +9,7 @@
 //! If an entry with a cotangent changes outside every footprint of its pass, the pass is redone
 //! value by value (never expected; it keeps the result exact whatever a model does).
 
-use super::adjoint::ParamAdjoint;
+use super::step_vjp::ParamAdjoint;
 use crate::dynamics::DynamicStateUtils;
 use crate::error::Result;
 use crate::integrate::InitFn;

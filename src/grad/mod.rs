@@ -33,9 +33,11 @@
 pub(crate) mod adjoint;
 mod chain;
 mod checkpoint;
+mod compress;
 mod forward;
 mod loss;
 mod passes;
+pub(crate) mod step_vjp;
 
 pub use loss::{Loss, MeanSquaredError};
 use loss::{check_finite_loss, loss_and_grad};

@@ -70,6 +70,9 @@ pub(crate) enum PassSeed {
     /// The pre-synaptic voltages of some slots of `Compiled::pre_nodes`: per slot whether it is
     /// seeded, and per node the seeded slot it receives from (`u32::MAX`: none).
     PreSlots { seeded: Vec<bool>, from: Vec<u32> },
+    /// The states of mechanisms with independent states, all at once (see [`super::compress::Compression`]);
+    /// never combined.
+    Diagonal,
 }
 
 /// The buffers of one dual-number pass.
@@ -84,6 +87,9 @@ pub(crate) struct Pass {
     pub acc: Vec<f64>,
     /// Per synapse type and edge: the same over the edge's states.
     pub acc_edge: Vec<Vec<f64>>,
+    /// For a pass that starts after the state updates (see [`super::compress`]): what it takes from
+    /// the diagonal pass.
+    pub after_update: Option<super::compress::AfterUpdate>,
 }
 
 /// The model's synapse structure as the passes need it.
@@ -407,7 +413,31 @@ impl Pass {
             states,
             acc: vec![0.0; c.n_nodes()],
             acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
+            after_update: None,
         }
+    }
+
+    /// A pass that starts after the updates (see [`super::compress::Compression`]).
+    pub(crate) fn after_update(mut self, au: super::compress::AfterUpdate, c: &Compiled) -> Pass {
+        self.states.ws.update_mask = Some(vec![false; c.mechs.len()]);
+        self.after_update = Some(au);
+        self
+    }
+
+    /// The diagonal pass: seeds the flat-state entries `seed_idx` and runs the updates of the
+    /// mechanisms `updates`, and no current.
+    pub(crate) fn diagonal(
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        seed_idx: Vec<usize>,
+        updates: Vec<bool>,
+        params_dual: &AllParams<Dual64>,
+    ) -> Pass {
+        let mut p = Pass::new(c, utils, PassSeed::Diagonal, params_dual, false);
+        p.states.ws.mech_mask = Some(vec![false; c.mechs.len()]);
+        p.states.ws.update_mask = Some(updates);
+        p.seed_idx = seed_idx;
+        p
     }
 
     /// After the pass: `acc` and `acc_edge` from the output cotangents (`wn`: per node key and
@@ -523,6 +553,7 @@ pub(crate) fn combine(pass: &Pass, utils: &DynamicStateUtils, syn: &SynInfo, t: 
                 t.data[range.start + e] += pass.acc_edge[*y][e] + pass.acc[post];
             }
         }
+        PassSeed::Diagonal => {}
         PassSeed::PreSlots { seeded, from } => {
             // Each post-synaptic node receives from at most one seeded slot.
             for y in 0..syn.post.len() {

@@ -63,6 +63,8 @@ const E_2_5: f64 = 12.182493960703473;
 const E_3: f64 = 20.085536923187668;
 
 impl Mechanism<6, 3> for HH {
+    const INDEPENDENT_STATES: bool = true;
+    const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "HH"
     }

@@ -112,6 +112,19 @@ pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'stat
     /// returns.
     const SETS_VOLTAGE: bool = false;
 
+    /// Whether the update of each state reads no other state of the mechanism: only itself,
+    /// the voltage, the parameters and `dt`, as for Hodgkin–Huxley gates. The adjoint
+    /// ([`crate::grad`]) then differentiates the updates of all such states in one dual-number
+    /// pass instead of one pass per state. The default, `false`, is always correct; `true` for a
+    /// mechanism where it does not hold gives wrong gradients (the crate's tests check the
+    /// built-ins' declarations against their Jacobians).
+    const INDEPENDENT_STATES: bool = false;
+
+    /// Whether [`Mechanism::update_states`] reads the parameters. With `false` (and
+    /// [`Mechanism::INDEPENDENT_STATES`]), the adjoint differentiates a parameter of this
+    /// mechanism through its current alone. The default, `true`, is always correct.
+    const UPDATE_READS_PARAMS: bool = true;
+
     /// The mechanism's name: the prefix of its own variables (e.g. `"HH"`).
     fn name(&self) -> &str;
 
@@ -173,6 +186,8 @@ pub struct Renamed<M> {
 
 impl<M: Mechanism<P, S>, const P: usize, const S: usize> Mechanism<P, S> for Renamed<M> {
     const SETS_VOLTAGE: bool = M::SETS_VOLTAGE;
+    const INDEPENDENT_STATES: bool = M::INDEPENDENT_STATES;
+    const UPDATE_READS_PARAMS: bool = M::UPDATE_READS_PARAMS;
     fn name(&self) -> &str {
         &self.name
     }
@@ -221,6 +236,10 @@ pub struct MechanismInfo {
     pub states: Vec<(String, f64)>,
     /// Whether it writes the membrane voltage.
     pub sets_voltage: bool,
+    /// [`Mechanism::INDEPENDENT_STATES`].
+    pub independent_states: bool,
+    /// [`Mechanism::UPDATE_READS_PARAMS`].
+    pub update_reads_params: bool,
 }
 
 /// Owned form of [`Kind`].
@@ -261,7 +280,116 @@ impl MechanismInfo {
             params: m.params().iter().map(|v| (full(v), v.default)).collect(),
             states: m.states().iter().map(|v| (full(v), v.default)).collect(),
             sets_voltage: M::SETS_VOLTAGE,
+            independent_states: M::INDEPENDENT_STATES,
+            update_reads_params: M::UPDATE_READS_PARAMS,
             name,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scalar::Dual64;
+
+    /// Checks [`Mechanism::INDEPENDENT_STATES`] and [`Mechanism::UPDATE_READS_PARAMS`] against
+    /// the update's Jacobian, by dual numbers at voltages across the physiological range and
+    /// states across (0, 1): a declared-independent state may move no other state, a parameter
+    /// the update declares unread may move no state. The derivatives must be exactly zero (a
+    /// structural zero), and each state's derivative with respect to itself must not be.
+    fn check<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+    ) -> std::result::Result<(), String> {
+        let p0: [f64; P] = m.params().map(|v| v.default);
+        for v in [-90.0, -65.0, -40.0, -10.0, 0.0, 35.0] {
+            for s0 in [0.05, 0.4, 0.9] {
+                let s: [f64; S] = std::array::from_fn(|j| s0 + 0.03 * j as f64);
+                let run = |seed_s: Option<usize>, seed_p: Option<usize>| {
+                    let mut sd: [Dual64; S] = std::array::from_fn(|j| {
+                        Dual64::new(s[j], f64::from(u8::from(seed_s == Some(j))))
+                    });
+                    let pd: [Dual64; P] = std::array::from_fn(|q| {
+                        Dual64::new(p0[q], f64::from(u8::from(seed_p == Some(q))))
+                    });
+                    m.update_states(&mut sd, &pd, Dual64::from(v), Dual64::from(0.025));
+                    sd.map(|x| x.eps)
+                };
+                if M::INDEPENDENT_STATES {
+                    for k in 0..S {
+                        let d = run(Some(k), None);
+                        if let Some(j) = (0..S).find(|&j| j != k && d[j] != 0.0) {
+                            return Err(format!("state {j} depends on state {k} at v = {v}"));
+                        }
+                        if d[k] == 0.0 {
+                            return Err(format!("state {k} does not depend on itself at v = {v}"));
+                        }
+                    }
+                }
+                if !M::UPDATE_READS_PARAMS {
+                    for q in 0..P {
+                        if run(None, Some(q)).iter().any(|&d| d != 0.0) {
+                            return Err(format!("the update reads parameter {q}"));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn built_in_declarations_match_the_update_jacobians() {
+        check(&HH).unwrap();
+        check(&Leak).unwrap();
+        check(&Na).unwrap();
+        check(&K).unwrap();
+        check(&Km).unwrap();
+        check(&CaL).unwrap();
+        check(&CaT).unwrap();
+        check(&HH.rename("HH2")).unwrap();
+        const {
+            assert!(<Renamed<HH> as Mechanism<6, 3>>::INDEPENDENT_STATES);
+            assert!(!<Renamed<HH> as Mechanism<6, 3>>::UPDATE_READS_PARAMS);
+        }
+    }
+
+    /// Two coupled states declared independent, and a parameter-reading update declared not to
+    /// read them: the check finds both.
+    #[test]
+    fn wrong_declarations_are_found() {
+        #[derive(Clone)]
+        struct Coupled<const INDEP: bool, const READS: bool>;
+        impl<const INDEP: bool, const READS: bool> Mechanism<1, 2> for Coupled<INDEP, READS> {
+            const INDEPENDENT_STATES: bool = INDEP;
+            const UPDATE_READS_PARAMS: bool = READS;
+            fn name(&self) -> &str {
+                "Coupled"
+            }
+            fn params(&self) -> [Var; 1] {
+                [own("k", 0.5)]
+            }
+            fn states(&self) -> [Var; 2] {
+                [own("a", 0.1), own("b", 0.1)]
+            }
+            fn update_states<T: Scalar>(&self, s: &mut [T; 2], p: &[T; 1], _v: T, dt: T) {
+                let a = s[0];
+                s[0] = a + dt * (s[1] - a);
+                s[1] *= T::from(1.0) - dt * p[0];
+            }
+            fn compute_current<T: Scalar>(&self, s: &[T; 2], _p: &[T; 1], v: T) -> T {
+                s[0] * v
+            }
+        }
+        assert!(check(&Coupled::<false, true>).is_ok());
+        assert!(
+            check(&Coupled::<true, true>)
+                .unwrap_err()
+                .contains("depends on state")
+        );
+        assert!(
+            check(&Coupled::<false, false>)
+                .unwrap_err()
+                .contains("reads parameter")
+        );
     }
 }

@@ -10,6 +10,8 @@ use crate::scalar::{Scalar, c};
 pub struct Leak;
 
 impl Mechanism<2, 0> for Leak {
+    const INDEPENDENT_STATES: bool = true;
+    const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "Leak"
     }
@@ -52,6 +54,7 @@ impl Na {
 }
 
 impl Mechanism<3, 2> for Na {
+    const INDEPENDENT_STATES: bool = true;
     fn name(&self) -> &str {
         "Na"
     }
@@ -102,6 +105,7 @@ impl K {
 }
 
 impl Mechanism<3, 1> for K {
+    const INDEPENDENT_STATES: bool = true;
     fn name(&self) -> &str {
         "K"
     }
@@ -150,6 +154,7 @@ impl Km {
 }
 
 impl Mechanism<3, 1> for Km {
+    const INDEPENDENT_STATES: bool = true;
     fn name(&self) -> &str {
         "Km"
     }
@@ -206,6 +211,8 @@ impl CaL {
 }
 
 impl Mechanism<2, 2> for CaL {
+    const INDEPENDENT_STATES: bool = true;
+    const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "CaL"
     }
@@ -257,6 +264,7 @@ impl CaT {
 }
 
 impl Mechanism<3, 1> for CaT {
+    const INDEPENDENT_STATES: bool = true;
     fn name(&self) -> &str {
         "CaT"
     }

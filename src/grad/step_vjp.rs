@@ -1,0 +1,507 @@
+//! The vector–Jacobian product of one step for the backward sweep, in two halves: [`Plan::prepare`]
+//! runs the dual-number passes at `x_n` (which do not depend on the cotangent) and the voltage
+//! solve; [`Plan::finish`] applies the cotangent. The sweep prepares step `n − 1` while it
+//! finishes step `n` (two sets of pass buffers), so the serial finishing work overlaps the
+//! passes on a second thread.
+
+use super::compress;
+use super::passes::{self, Pass, SynInfo, Targets};
+use crate::compile::Compiled;
+use crate::dynamics::DynamicStateUtils;
+use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint, VoltageStage, voltage_adjoint};
+use crate::error::Result;
+use crate::externals::ExternalsAt;
+use crate::parallel::Parallelism;
+use crate::scalar::Dual64;
+use crate::solver::{Solver, VoltageSolver};
+use crate::state::{AllParams, AllStates};
+use crate::step;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+/// Cotangents of the arrays of `all_params` that the step reads, accumulated over the sweep.
+pub(crate) struct ParamAdjoint {
+    /// Of `all_params.data` (per key and node).
+    pub data: Vec<f64>,
+    /// Of `inv_cm`.
+    pub inv_cm: Vec<f64>,
+    /// Of the tree coefficients and axial conductances.
+    pub tree: TreeAdjoint,
+}
+
+/// What the halves of a step's vector–Jacobian product share: the model, the passes' seeds and
+/// order, index maps. Read-only after construction.
+pub(crate) struct Plan {
+    /// What each pass seeds, and which start after the updates.
+    seeds: Vec<passes::PassSeed>,
+    compression: compress::Compression,
+    utils: DynamicStateUtils,
+    c: Arc<Compiled>,
+    solver: Solver,
+    vsolver: VoltageSolver,
+    dt: f64,
+    params: AllParams<f64>,
+    /// The parameters as dual numbers with zero derivatives (shared by the state passes).
+    params_dual: AllParams<Dual64>,
+    /// Index of `v` among the dynamic keys.
+    kv: usize,
+    parallelism: Parallelism,
+    syn: SynInfo,
+    /// The passes that start before the updates and those that start after them (see
+    /// [`compress::Compression`]); the first pass (the voltage's) runs every mechanism.
+    before_passes: Vec<usize>,
+    after_passes: Vec<usize>,
+    /// Indices of the passes that seed pre-synaptic voltages, and of the others.
+    pre_passes: Vec<usize>,
+    other_passes: Vec<usize>,
+    /// Position in `all_states` of every flat-state entry, and the same as runs of consecutive
+    /// entries at consecutive positions (see [`passes::Run`]).
+    flat_pos: Vec<usize>,
+    flat_runs: Vec<passes::Run>,
+    /// Whether the area's cotangent from the stimuli is needed.
+    area_stimuli: bool,
+    /// Nodes whose voltage is clamped.
+    v_clamped: Vec<usize>,
+}
+
+/// One step's passes at `x_n` and its forward voltage stage.
+pub(crate) struct Prepared {
+    /// The dual-number passes of a step (see [`passes`]): per dynamic node key, per parameter
+    /// array the step reads and a trainable or `data_set` value changes (`inv_cm` if the
+    /// capacitance does), per group of edges for synapse keys, per group of pre-synaptic nodes.
+    /// Independent: run in parallel.
+    passes: Vec<Mutex<Pass>>,
+    /// The diagonal pass (see [`compress::Compression`]).
+    diag: Option<Mutex<Pass>>,
+    /// Voltages with the branchpoints' computed (and their scratch arrays).
+    v_bp: Vec<f64>,
+    bp_num: Vec<f64>,
+    bp_den: Vec<f64>,
+    s: AllStates<f64>,
+    v_old: Vec<f64>,
+    v_sol: Vec<f64>,
+    lin_v: Vec<f64>,
+    cst_v: Vec<f64>,
+}
+
+/// The cotangent side of a step: scratch arrays and the accumulated parameter cotangents.
+pub(crate) struct Finish {
+    post_sum: Vec<f64>,
+    /// Per node: cotangents of the gathered pre-synaptic voltage, and of the voltage after the
+    /// mechanism updates.
+    vpre_bar: Vec<f64>,
+    vbar: Vec<f64>,
+    /// Cotangents per dynamic key and node.
+    wn: Vec<f64>,
+    adj: VoltageAdjoint,
+    pub pbar: ParamAdjoint,
+}
+
+/// The vector–Jacobian product of one step, `x_n ↦ x_{n+1}` on the flat dynamic state, with the
+/// parameter cotangents accumulated. Buffers are allocated once.
+pub(crate) struct StepAdjoint {
+    pub plan: Plan,
+    pub prep: Prepared,
+    /// A second set of pass buffers for the pipelined sweep ([`StepAdjoint::pipelined`]).
+    pub next: Option<Prepared>,
+    pub fin: Finish,
+}
+
+fn lock(p: &Mutex<Pass>) -> MutexGuard<'_, Pass> {
+    p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl StepAdjoint {
+    /// The step's adjoint for `touched` parameter keys (those trainables and `data_set` values
+    /// change).
+    pub(crate) fn new(
+        utils: DynamicStateUtils,
+        solver: Solver,
+        vsolver: VoltageSolver,
+        dt: f64,
+        params: AllParams<f64>,
+        touched: &[String],
+        parallelism: Parallelism,
+    ) -> Result<StepAdjoint> {
+        let c = utils.c.clone();
+        let n = c.n_nodes();
+        let dl = utils.layout.clone();
+        let kv = dl
+            .keys
+            .binary_search_by(|k| k.as_str().cmp("v"))
+            .expect("v is dynamic");
+        // Parameter keys the step reads: mechanism parameters, synapse parameters, and the
+        // area (stimuli and synapses).
+        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
+        let mut read: Vec<usize> = c
+            .mechs
+            .iter()
+            .flat_map(|m| m.param_off.iter().filter_map(|&off| key_of_off(off)))
+            .collect();
+        if !c.syns.is_empty() {
+            read.push(c.area_key);
+        }
+        read.sort_unstable();
+        read.dedup();
+        let touched_key = |k: usize| touched.iter().any(|t| *t == c.params.names()[k]);
+        // Stimuli read the area too: `I / area · 1e5`, differentiated by hand unless something
+        // else reads the area anyway.
+        let area_stimuli = touched_key(c.area_key)
+            && !read.contains(&c.area_key)
+            && c.externals.series.iter().any(|s| s.key_id == usize::MAX);
+        let node_params: Vec<usize> = read.into_iter().filter(|&k| touched_key(k)).collect();
+        let mut edge_params: Vec<(usize, usize)> = Vec::new();
+        for (y, syn) in c.syns.iter().enumerate() {
+            for &off in &syn.param_off {
+                if let Some(k) = key_of_off(off).filter(|&k| touched_key(k)) {
+                    edge_params.push((k, y));
+                }
+            }
+        }
+        edge_params.sort_unstable();
+        edge_params.dedup();
+        let inv_cm = touched.iter().any(|t| t == "capacitance");
+        let syn = SynInfo::new(&c, &utils, kv)?;
+        let v_clamped = c
+            .externals
+            .series
+            .iter()
+            .filter(|s| s.key_id == 0)
+            .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
+            .collect();
+        let params_dual = params.cast::<Dual64>();
+        let mut seeds = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm);
+        // The voltage's pass first: it runs every mechanism, so its real parts are the step's.
+        seeds.sort_by_key(|s| !matches!(s, passes::PassSeed::NodeState(k, _) if *k == kv));
+        let compression = compress::compress(&c, &utils, &seeds);
+        let (after_passes, before_passes): (Vec<usize>, Vec<usize>) =
+            (0..seeds.len()).partition(|&i| compression.after_update[i].is_some());
+        let (pre_passes, other_passes): (Vec<usize>, Vec<usize>) =
+            (0..seeds.len()).partition(|&i| matches!(seeds[i], passes::PassSeed::PreSlots { .. }));
+        let nk = dl.keys.len();
+        let flat_pos: Vec<usize> = (0..dl.keys.len())
+            .flat_map(|k| {
+                let off = dl.states.offset(dl.all_key[k]);
+                dl.entries[k].iter().map(move |&i| off + i as usize)
+            })
+            .collect();
+        let plan = Plan {
+            seeds,
+            compression,
+            utils,
+            c,
+            solver,
+            vsolver,
+            dt,
+            params,
+            params_dual,
+            kv,
+            parallelism,
+            syn,
+            before_passes,
+            after_passes,
+            pre_passes,
+            other_passes,
+            flat_runs: passes::runs(flat_pos.iter().copied()),
+            flat_pos,
+            area_stimuli,
+            v_clamped,
+        };
+        let c = &plan.c;
+        let fin = Finish {
+            post_sum: vec![0.0; n],
+            vpre_bar: vec![0.0; n],
+            vbar: vec![0.0; n],
+            wn: vec![0.0; nk * n],
+            adj: VoltageAdjoint::new(c),
+            pbar: ParamAdjoint {
+                data: vec![0.0; plan.params.data.len()],
+                inv_cm: vec![0.0; n],
+                tree: TreeAdjoint::new(c),
+            },
+        };
+        Ok(StepAdjoint {
+            prep: plan.prepared(),
+            plan,
+            next: None,
+            fin,
+        })
+    }
+
+    /// `out = (∂x_{n+1}/∂x_n)ᵀ w` at `x` (= x_n), and the parameter cotangents `(∂x_{n+1}/∂p)ᵀ w`
+    /// added to `self.fin.pbar`.
+    pub(crate) fn vjp(
+        &mut self,
+        x: &[f64],
+        ext: ExternalsAt<'_, f64>,
+        w: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        self.plan.prepare(&mut self.prep, x, ext)?;
+        self.plan.finish(&mut self.prep, &mut self.fin, ext, w, out)
+    }
+}
+
+impl Plan {
+    /// A set of pass buffers.
+    pub(crate) fn prepared(&self) -> Prepared {
+        let (c, utils) = (&*self.c, &self.utils);
+        let n = c.n_nodes();
+        let passes = self
+            .seeds
+            .iter()
+            .zip(&self.compression.after_update)
+            .enumerate()
+            .map(|(i, (seed, au))| {
+                let pass = Pass::new(c, utils, seed.clone(), &self.params_dual, i == 0);
+                Mutex::new(match au {
+                    Some(au) => pass.after_update(au.clone(), c),
+                    None => pass,
+                })
+            })
+            .collect();
+        let diag = self.compression.diagonal.as_ref().map(|(idx, updates)| {
+            Mutex::new(Pass::diagonal(
+                c,
+                utils,
+                idx.clone(),
+                updates.clone(),
+                &self.params_dual,
+            ))
+        });
+        Prepared {
+            passes,
+            diag,
+            v_bp: vec![0.0; n],
+            bp_num: vec![0.0; n],
+            bp_den: vec![0.0; n],
+            s: AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]),
+            v_old: vec![0.0; n],
+            v_sol: vec![0.0; n],
+            lin_v: vec![0.0; n],
+            cst_v: vec![0.0; n],
+        }
+    }
+
+    /// The first half of the step's vector–Jacobian product at `x` (= x_n): the dual-number
+    /// passes through the local stages (see [`passes`]), in parallel, each with its own buffers,
+    /// and the forward voltage solve. The first pass's real parts are the f64 step's: the
+    /// voltage terms and the voltage after the mechanism updates, which the solve reads.
+    pub(crate) fn prepare(
+        &self,
+        pr: &mut Prepared,
+        x: &[f64],
+        ext: ExternalsAt<'_, f64>,
+    ) -> Result<()> {
+        let c = &*self.c;
+        let dl = &self.utils.layout;
+        let n = c.n_nodes();
+        let dt = self.dt;
+        // Branchpoint voltages (read by nothing that reaches a compartment, but kept finite and
+        // as the plain step has them), once per step in f64.
+        let vk = dl.range(self.kv);
+        for (&xv, &node) in x[vk].iter().zip(&dl.entries[self.kv]) {
+            pr.v_bp[node as usize] = xv;
+        }
+        crate::solver::explicit::branchpoint_voltages(
+            c,
+            &self.params.axial,
+            &mut pr.v_bp,
+            &mut pr.bp_num,
+            &mut pr.bp_den,
+        );
+        {
+            let (passes, v_bp) = (&pr.passes, &pr.v_bp);
+            let (flat_pos, flat_runs) = (&self.flat_pos[..], &self.flat_runs[..]);
+            let shared = &self.params_dual;
+            let run = |pass: &mut Pass, diag: Option<&Mutex<Pass>>| {
+                // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
+                let data = &mut pass.states.data;
+                for r in flat_runs {
+                    let src = &x[r.src..r.src + r.len];
+                    for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
+                        *d = Dual64::new(xj, 0.0);
+                    }
+                }
+                match (&pass.after_update, diag) {
+                    (Some(au), Some(diag)) => {
+                        // The mechanism's updated states, and for a state seed ∂x'/∂x.
+                        let diag = lock(diag);
+                        let diag = &diag.states.data;
+                        for r in &au.copy {
+                            for (d, s) in data[r.clone()].iter_mut().zip(&diag[r.clone()]) {
+                                *d = Dual64::from(s.re);
+                            }
+                        }
+                        if au.state_seed {
+                            for &j in &pass.seed_idx {
+                                data[flat_pos[j]].eps = diag[flat_pos[j]].eps;
+                            }
+                        }
+                    }
+                    _ => {
+                        for &j in &pass.seed_idx {
+                            data[flat_pos[j]].eps = 1.0;
+                        }
+                    }
+                }
+                for &b in &c.bp_nodes {
+                    data[b as usize] = Dual64::from(v_bp[b as usize]);
+                }
+                let mut ws = step::take_workspace(c, &mut pass.states);
+                let params = pass.params.as_ref().unwrap_or(shared);
+                step::pre_solve(c, &mut pass.states, params, ext, dt, &mut ws);
+                pass.states.ws = ws;
+            };
+            // One queue of tasks, taken in order by as many workers as there are threads: the
+            // diagonal pass first, then the passes that start before the updates, then those
+            // that start after them, which wait for the diagonal pass (already running on
+            // another worker, or finished, since it was taken first).
+            let (before, after) = (&self.before_passes, &self.after_passes);
+            let diag = pr.diag.as_ref();
+            let d = usize::from(diag.is_some());
+            let n_tasks = d + before.len() + after.len();
+            let next = AtomicUsize::new(0);
+            let diag_done = AtomicBool::new(false);
+            let workers = self.parallelism.threads().min(n_tasks);
+            self.parallelism.for_each(workers, |_| {
+                loop {
+                    let t = next.fetch_add(1, Ordering::Relaxed);
+                    if t >= n_tasks {
+                        break;
+                    }
+                    if t < d {
+                        run(&mut lock(diag.expect("the diagonal pass")), None);
+                        diag_done.store(true, Ordering::Release);
+                    } else if t < d + before.len() {
+                        run(&mut lock(&passes[before[t - d]]), None);
+                    } else {
+                        while !diag_done.load(Ordering::Acquire) {
+                            std::hint::spin_loop();
+                        }
+                        run(&mut lock(&passes[after[t - d - before.len()]]), diag);
+                    }
+                }
+            });
+        }
+        {
+            let first = pr.passes[0].get_mut().unwrap_or_else(|e| e.into_inner());
+            let (st, ws) = (&first.states.data, &first.states.ws);
+            for i in 0..n {
+                pr.v_old[i] = st[i].re;
+                pr.lin_v[i] = ws.lin[i].re;
+                pr.cst_v[i] = ws.cst[i].re;
+            }
+        }
+        // The voltage solve in f64.
+        let mut ws = step::take_workspace(c, &mut pr.s);
+        pr.s.data[..n].copy_from_slice(&pr.v_old);
+        ws.lin[..n].copy_from_slice(&pr.lin_v);
+        ws.cst[..n].copy_from_slice(&pr.cst_v);
+        let solved = step::solve_voltage(
+            c,
+            self.solver,
+            self.vsolver,
+            &mut pr.s,
+            &self.params,
+            dt,
+            &mut ws,
+        );
+        pr.s.ws = ws;
+        solved?;
+        let cn = self.solver == Solver::CrankNicolson;
+        for i in 0..n {
+            let v_new = pr.s.data[i];
+            pr.v_sol[i] = if cn {
+                0.5 * (v_new + pr.v_old[i])
+            } else {
+                v_new
+            };
+        }
+        Ok(())
+    }
+
+    /// The second half: `out = (∂x_{n+1}/∂x_n)ᵀ w` from the passes `pr` prepared, and the
+    /// parameter cotangents `(∂x_{n+1}/∂p)ᵀ w` added to `fin.pbar`.
+    pub(crate) fn finish(
+        &self,
+        pr: &mut Prepared,
+        fin: &mut Finish,
+        ext: ExternalsAt<'_, f64>,
+        w: &[f64],
+        out: &mut [f64],
+    ) -> Result<()> {
+        let c = &*self.c;
+        let dl = &self.utils.layout;
+        let n = c.n_nodes();
+        // Cotangents per key and node.
+        let nk = dl.keys.len();
+        for k in (0..nk).filter(|&k| self.syn.key_type[k].is_none()) {
+            for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
+                fin.wn[k * n + node as usize] = wx;
+            }
+        }
+        let kv = self.kv;
+        for &i in &self.v_clamped {
+            fin.wn[kv * n + i] = 0.0; // a clamped voltage depends on nothing
+        }
+        let stage = VoltageStage {
+            c,
+            solver: self.solver,
+            dt: self.dt,
+            params: &self.params,
+            lin: &pr.lin_v,
+            cst: &pr.cst_v,
+            v_sol: &pr.v_sol,
+            v_old: &pr.v_old,
+        };
+        voltage_adjoint(
+            &stage,
+            &fin.wn[kv * n..(kv + 1) * n],
+            &mut fin.adj,
+            Some(&mut fin.pbar.tree),
+        )?;
+        if self.area_stimuli {
+            // cst_v ∋ I / area · 1e5 · inv_cm at every stimulated node.
+            let area_off = c.params.offset(c.area_key);
+            for series in ext.ext.series.iter().filter(|s| s.key_id == usize::MAX) {
+                for (&node, &i_amp) in series.nodes.iter().zip(series.at(ext.t)) {
+                    let node = node as usize;
+                    let area = self.params.data[area_off + node];
+                    fin.pbar.data[area_off + node] -=
+                        fin.adj.cst[node] * i_amp * 1e5 / (area * area) * self.params.inv_cm[node];
+                }
+            }
+        }
+        // Contraction with the output cotangents, combined in a fixed order. The pre-synaptic
+        // voltages' passes come first: their cotangents join that of the voltage after the
+        // mechanism updates, which the other passes contract with.
+        fin.vpre_bar.fill(0.0);
+        fin.vbar.fill(0.0);
+        for phase in 0..2 {
+            let ids = if phase == 0 {
+                &self.pre_passes
+            } else {
+                &self.other_passes
+            };
+            let mut targets = Targets {
+                out: &mut *out,
+                data: &mut fin.pbar.data,
+                inv_cm: &mut fin.pbar.inv_cm,
+                post_sum: &mut fin.post_sum,
+                vpre_bar: &mut fin.vpre_bar,
+            };
+            for &pi in ids {
+                let pass = pr.passes[pi].get_mut().unwrap_or_else(|e| e.into_inner());
+                pass.contract(&self.utils, &self.syn, kv, &fin.adj, &fin.wn, w, &fin.vbar);
+                passes::combine(pass, &self.utils, &self.syn, &mut targets);
+            }
+            if phase == 0 {
+                for ((vb, a), p) in fin.vbar.iter_mut().zip(&fin.adj.v).zip(&fin.vpre_bar) {
+                    *vb = a + p;
+                }
+            }
+        }
+        Ok(())
+    }
+}
