@@ -77,21 +77,6 @@ impl Parallelism {
         }
     }
 
-    /// Runs `a` and `b`, in parallel where allowed.
-    pub(crate) fn join<A: Send, B: Send>(
-        &self,
-        a: impl FnOnce() -> A + Send,
-        b: impl FnOnce() -> B + Send,
-    ) -> (A, B) {
-        match self {
-            Parallelism::Pool(pool) if pool.current_num_threads() > 1 => {
-                pool.install(|| rayon::join(a, b))
-            }
-            Parallelism::Auto if rayon::current_num_threads() > 1 => rayon::join(a, b),
-            _ => (a(), b()),
-        }
-    }
-
     /// How many threads [`Parallelism::for_each`] may use.
     pub(crate) fn threads(&self) -> usize {
         match self {

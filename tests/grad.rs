@@ -451,11 +451,15 @@ fn checkpointing_keeps_sqrt_states_and_the_same_gradient() -> Result<()> {
 fn parallel_sweep_equals_serial_exactly() -> Result<()> {
     let (cell, ps) = pospischil()?;
     let params = cell.get_parameters();
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(2)
-        .build()
-        .expect("a pool");
-    let pool = std::sync::Arc::new(pool);
+    // Two threads, and three (one helper beyond the finishing and the preparing thread, more
+    // threads than this machine's cores).
+    let pools: Vec<_> = [2, 3]
+        .iter()
+        .map(|&n| {
+            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build();
+            std::sync::Arc::new(pool.expect("a pool"))
+        })
+        .collect();
     for checkpointing in [
         Checkpointing::All,
         Checkpointing::Every(7),
@@ -476,10 +480,12 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
             )
         };
         let serial = run(Parallelism::Serial)?;
-        let parallel = run(Parallelism::Pool(pool.clone()))?;
-        assert_eq!(serial.value, parallel.value);
-        assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}");
         assert!(flat(&serial).iter().any(|&g| g != 0.0));
+        for pool in &pools {
+            let parallel = run(Parallelism::Pool(pool.clone()))?;
+            assert_eq!(serial.value, parallel.value);
+            assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}");
+        }
     }
     Ok(())
 }

@@ -2,16 +2,15 @@
 
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
+use super::sweep;
 use super::{Gradient, chain, check_finite_loss};
 use crate::compile::{Compiled, KeyKind};
-use crate::dynamics::{DynamicStateUtils, DynamicStates};
+use crate::dynamics::DynamicStateUtils;
 use crate::error::{Error, Result};
-use crate::externals::Externals;
 use crate::integrate::{IntegrateOptions, build_init_and_step_fn, check_finite, plan_steps};
 use crate::model::{Module, ParamGroup, ParamState};
 use crate::solver::Solver;
-use crate::state::{AllParams, AllStates};
-use crate::step;
+use crate::state::AllStates;
 use nalgebra::DMatrix;
 
 /// The loss with its gradient with respect to the recordings.
@@ -141,7 +140,7 @@ pub(crate) fn run(
     let mut lam = vec![0.0; dim];
     let mut lam_prev = vec![0.0; dim];
     add_rec(&mut lam, steps);
-    let mut states = SweepStates {
+    let mut states = sweep::SweepStates {
         checkpoints: &checkpoints,
         k,
         steps,
@@ -170,26 +169,23 @@ pub(crate) fn run(
             fin,
         } = &mut sa;
         plan.prepare(prep, states.at(steps - 1)?, ext.at(steps - 1))?;
+        if let Some(next) = next {
+            let preps = [&*prep, &*next];
+            let mut rev = sweep::Reverse {
+                fin,
+                lam: &mut lam,
+                lam_prev: &mut lam_prev,
+                add_rec: &add_rec,
+            };
+            return sweep::pipelined(plan, preps, &mut rev, &mut states, &ext, steps);
+        }
         for t in (0..steps).rev() {
-            match next.as_mut().filter(|_| t > 0) {
-                Some(next_prep) => {
-                    let (a, b) = opts.parallelism.join(
-                        || plan.prepare(next_prep, states.at(t - 1)?, ext.at(t - 1)),
-                        || plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev),
-                    );
-                    a?;
-                    b?;
-                    std::mem::swap(prep, next_prep);
-                }
-                None => {
-                    plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev)?;
-                    if t > 0 {
-                        plan.prepare(prep, states.at(t - 1)?, ext.at(t - 1))?;
-                    }
-                }
-            }
+            plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev)?;
             std::mem::swap(&mut lam, &mut lam_prev);
             add_rec(&mut lam, t);
+            if t > 0 {
+                plan.prepare(prep, states.at(t - 1)?, ext.at(t - 1))?;
+            }
         }
         Ok(())
     })?;
@@ -210,59 +206,4 @@ pub(crate) fn run(
         param_state: gps,
         stored_states: stored,
     })
-}
-
-/// The forward states the backward sweep reads: the checkpoints (every `k`-th state), and the
-/// states of one segment between two checkpoints, recomputed when the sweep enters it.
-struct SweepStates<'a> {
-    checkpoints: &'a [&'a [f64]],
-    k: usize,
-    steps: usize,
-    /// States `a + 1 .. b` of the segment `held` (`a`: its checkpoint).
-    seg: Vec<Vec<f64>>,
-    held: Option<usize>,
-    s_re: AllStates<f64>,
-    dyn_re: DynamicStates<f64>,
-    utils: &'a DynamicStateUtils,
-    p: &'a AllParams<f64>,
-    opts: &'a IntegrateOptions,
-    ext: &'a Externals<f64>,
-}
-
-impl SweepStates<'_> {
-    /// The flat state `x_t`.
-    fn at(&mut self, t: usize) -> Result<&[f64]> {
-        let si = t / self.k;
-        let a = si * self.k;
-        if t == a {
-            return Ok(self.checkpoints[si]);
-        }
-        if self.held != Some(si) {
-            let b = (a + self.k).min(self.steps);
-            let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
-            for u in a + 1..b {
-                let prev = if u == a + 1 {
-                    self.checkpoints[si]
-                } else {
-                    &self.seg[u - a - 2]
-                };
-                self.dyn_re.data.copy_from_slice(prev);
-                utils.scatter(&self.dyn_re, self.p, &mut self.s_re)?;
-                step::step(
-                    c,
-                    o.solver,
-                    o.voltage_solver,
-                    &crate::Parallelism::Serial,
-                    &mut self.s_re,
-                    self.p,
-                    self.ext.at(u - 1),
-                    o.delta_t,
-                )?;
-                utils.remove_observables_into(&self.s_re, &mut self.dyn_re)?;
-                self.seg[u - a - 1].copy_from_slice(&self.dyn_re.data);
-            }
-            self.held = Some(si);
-        }
-        Ok(&self.seg[t - a - 1])
-    }
 }

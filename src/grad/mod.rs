@@ -38,6 +38,7 @@ mod forward;
 mod loss;
 mod passes;
 pub(crate) mod step_vjp;
+mod sweep;
 
 pub use loss::{Loss, MeanSquaredError};
 use loss::{check_finite_loss, loss_and_grad};

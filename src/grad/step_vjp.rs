@@ -17,7 +17,7 @@ use crate::solver::{Solver, VoltageSolver};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 /// Cotangents of the arrays of `all_params` that the step reads, accumulated over the sweep.
 pub(crate) struct ParamAdjoint {
@@ -64,7 +64,8 @@ pub(crate) struct Plan {
     v_clamped: Vec<usize>,
 }
 
-/// One step's passes at `x_n` and its forward voltage stage.
+/// One step's passes at `x_n` and its forward voltage stage. Shared by the threads of the
+/// pipelined sweep, hence the locks (each taken by one thread at a time, uncontended).
 pub(crate) struct Prepared {
     /// The dual-number passes of a step (see [`passes`]): per dynamic node key, per parameter
     /// array the step reads and a trainable or `data_set` value changes (`inv_cm` if the
@@ -73,10 +74,26 @@ pub(crate) struct Prepared {
     passes: Vec<Mutex<Pass>>,
     /// The diagonal pass (see [`compress::Compression`]).
     diag: Option<Mutex<Pass>>,
-    /// Voltages with the branchpoints' computed (and their scratch arrays).
+    /// What every pass reads: the state and the branchpoint voltages.
+    input: RwLock<Input>,
+    /// The queue of passes (see [`Plan::run_tasks`]).
+    next: AtomicUsize,
+    done: AtomicUsize,
+    diag_done: AtomicBool,
+    /// The forward voltage stage.
+    stage: Mutex<Stage>,
+}
+
+/// The state `x_n` the passes start from, and the voltages with the branchpoints' computed.
+struct Input {
+    x: Vec<f64>,
     v_bp: Vec<f64>,
     bp_num: Vec<f64>,
     bp_den: Vec<f64>,
+}
+
+/// The forward voltage stage of a step, in f64.
+struct Stage {
     s: AllStates<f64>,
     v_old: Vec<f64>,
     v_sol: Vec<f64>,
@@ -109,6 +126,20 @@ pub(crate) struct StepAdjoint {
 
 fn lock(p: &Mutex<Pass>) -> MutexGuard<'_, Pass> {
     p.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Waits for `ready`: spins, then yields the core (so that more threads than cores still make
+/// progress).
+pub(crate) fn spin_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 2000 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
+        }
+    }
 }
 
 impl StepAdjoint {
@@ -237,8 +268,8 @@ impl StepAdjoint {
         w: &[f64],
         out: &mut [f64],
     ) -> Result<()> {
-        self.plan.prepare(&mut self.prep, x, ext)?;
-        self.plan.finish(&mut self.prep, &mut self.fin, ext, w, out)
+        self.plan.prepare(&self.prep, x, ext)?;
+        self.plan.finish(&self.prep, &mut self.fin, ext, w, out)
     }
 }
 
@@ -272,14 +303,22 @@ impl Plan {
         Prepared {
             passes,
             diag,
-            v_bp: vec![0.0; n],
-            bp_num: vec![0.0; n],
-            bp_den: vec![0.0; n],
-            s: AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]),
-            v_old: vec![0.0; n],
-            v_sol: vec![0.0; n],
-            lin_v: vec![0.0; n],
-            cst_v: vec![0.0; n],
+            input: RwLock::new(Input {
+                x: vec![0.0; self.utils.len()],
+                v_bp: vec![0.0; n],
+                bp_num: vec![0.0; n],
+                bp_den: vec![0.0; n],
+            }),
+            next: AtomicUsize::new(0),
+            done: AtomicUsize::new(0),
+            diag_done: AtomicBool::new(false),
+            stage: Mutex::new(Stage {
+                s: AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]),
+                v_old: vec![0.0; n],
+                v_sol: vec![0.0; n],
+                lin_v: vec![0.0; n],
+                cst_v: vec![0.0; n],
+            }),
         }
     }
 
@@ -289,131 +328,175 @@ impl Plan {
     /// voltage terms and the voltage after the mechanism updates, which the solve reads.
     pub(crate) fn prepare(
         &self,
-        pr: &mut Prepared,
+        pr: &Prepared,
         x: &[f64],
         ext: ExternalsAt<'_, f64>,
     ) -> Result<()> {
-        let c = &*self.c;
+        self.begin(pr, x);
+        let workers = self.parallelism.threads().min(self.n_tasks(pr));
+        self.parallelism
+            .for_each(workers, |_| self.run_tasks(pr, ext));
+        self.end(pr)
+    }
+
+    /// How many passes (tasks) a step has.
+    pub(crate) fn n_tasks(&self, pr: &Prepared) -> usize {
+        pr.passes.len() + usize::from(pr.diag.is_some())
+    }
+
+    /// Starts preparing at `x`: takes the state, computes the branchpoint voltages (read by
+    /// nothing that reaches a compartment, but kept finite and as the plain step has them) and
+    /// opens the queue of passes.
+    pub(crate) fn begin(&self, pr: &Prepared, x: &[f64]) {
         let dl = &self.utils.layout;
-        let n = c.n_nodes();
-        let dt = self.dt;
-        // Branchpoint voltages (read by nothing that reaches a compartment, but kept finite and
-        // as the plain step has them), once per step in f64.
-        let vk = dl.range(self.kv);
-        for (&xv, &node) in x[vk].iter().zip(&dl.entries[self.kv]) {
-            pr.v_bp[node as usize] = xv;
+        let mut input = pr.input.write().unwrap_or_else(|e| e.into_inner());
+        let Input {
+            x: xs,
+            v_bp,
+            bp_num,
+            bp_den,
+        } = &mut *input;
+        xs.copy_from_slice(x);
+        for (&xv, &node) in x[dl.range(self.kv)].iter().zip(&dl.entries[self.kv]) {
+            v_bp[node as usize] = xv;
         }
         crate::solver::explicit::branchpoint_voltages(
-            c,
+            &self.c,
             &self.params.axial,
-            &mut pr.v_bp,
-            &mut pr.bp_num,
-            &mut pr.bp_den,
+            v_bp,
+            bp_num,
+            bp_den,
         );
-        {
-            let (passes, v_bp) = (&pr.passes, &pr.v_bp);
-            let (flat_pos, flat_runs) = (&self.flat_pos[..], &self.flat_runs[..]);
-            let shared = &self.params_dual;
-            let run = |pass: &mut Pass, diag: Option<&Mutex<Pass>>| {
-                // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
-                let data = &mut pass.states.data;
-                for r in flat_runs {
-                    let src = &x[r.src..r.src + r.len];
-                    for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
-                        *d = Dual64::new(xj, 0.0);
-                    }
-                }
-                match (&pass.after_update, diag) {
-                    (Some(au), Some(diag)) => {
-                        // The mechanism's updated states, and for a state seed ∂x'/∂x.
-                        let diag = lock(diag);
-                        let diag = &diag.states.data;
-                        for r in &au.copy {
-                            for (d, s) in data[r.clone()].iter_mut().zip(&diag[r.clone()]) {
-                                *d = Dual64::from(s.re);
-                            }
-                        }
-                        if au.state_seed {
-                            for &j in &pass.seed_idx {
-                                data[flat_pos[j]].eps = diag[flat_pos[j]].eps;
-                            }
-                        }
-                    }
-                    _ => {
-                        for &j in &pass.seed_idx {
-                            data[flat_pos[j]].eps = 1.0;
-                        }
-                    }
-                }
-                for &b in &c.bp_nodes {
-                    data[b as usize] = Dual64::from(v_bp[b as usize]);
-                }
-                let mut ws = step::take_workspace(c, &mut pass.states);
-                let params = pass.params.as_ref().unwrap_or(shared);
-                step::pre_solve(c, &mut pass.states, params, ext, dt, &mut ws);
-                pass.states.ws = ws;
-            };
-            // One queue of tasks, taken in order by as many workers as there are threads: the
-            // diagonal pass first, then the passes that start before the updates, then those
-            // that start after them, which wait for the diagonal pass (already running on
-            // another worker, or finished, since it was taken first).
-            let (before, after) = (&self.before_passes, &self.after_passes);
-            let diag = pr.diag.as_ref();
-            let d = usize::from(diag.is_some());
-            let n_tasks = d + before.len() + after.len();
-            let next = AtomicUsize::new(0);
-            let diag_done = AtomicBool::new(false);
-            let workers = self.parallelism.threads().min(n_tasks);
-            self.parallelism.for_each(workers, |_| {
-                loop {
-                    let t = next.fetch_add(1, Ordering::Relaxed);
-                    if t >= n_tasks {
-                        break;
-                    }
-                    if t < d {
-                        run(&mut lock(diag.expect("the diagonal pass")), None);
-                        diag_done.store(true, Ordering::Release);
-                    } else if t < d + before.len() {
-                        run(&mut lock(&passes[before[t - d]]), None);
-                    } else {
-                        while !diag_done.load(Ordering::Acquire) {
-                            std::hint::spin_loop();
-                        }
-                        run(&mut lock(&passes[after[t - d - before.len()]]), diag);
-                    }
-                }
-            });
+        pr.next.store(0, Ordering::Relaxed);
+        pr.done.store(0, Ordering::Relaxed);
+        pr.diag_done.store(false, Ordering::Relaxed);
+    }
+
+    /// Runs passes from the queue until none is left; any number of threads may call it at
+    /// once (after [`Plan::begin`], made visible to them). The queue holds the diagonal pass
+    /// first, then the passes that start before the updates, then those that start after them,
+    /// which wait for the diagonal pass (already running on another thread, or finished, since
+    /// it was taken first).
+    pub(crate) fn run_tasks(&self, pr: &Prepared, ext: ExternalsAt<'_, f64>) {
+        let input = pr.input.read().unwrap_or_else(|e| e.into_inner());
+        let (before, after) = (&self.before_passes, &self.after_passes);
+        let diag = pr.diag.as_ref();
+        let d = usize::from(diag.is_some());
+        let n_tasks = d + before.len() + after.len();
+        loop {
+            let t = pr.next.fetch_add(1, Ordering::Relaxed);
+            if t >= n_tasks {
+                break;
+            }
+            if t < d {
+                self.run_pass(
+                    &mut lock(diag.expect("the diagonal pass")),
+                    &input,
+                    None,
+                    ext,
+                );
+                pr.diag_done.store(true, Ordering::Release);
+            } else if t < d + before.len() {
+                self.run_pass(&mut lock(&pr.passes[before[t - d]]), &input, None, ext);
+            } else {
+                spin_until(|| pr.diag_done.load(Ordering::Acquire));
+                let pass = &pr.passes[after[t - d - before.len()]];
+                self.run_pass(&mut lock(pass), &input, diag, ext);
+            }
+            pr.done.fetch_add(1, Ordering::AcqRel);
         }
+    }
+
+    /// One pass at the state of `input`.
+    fn run_pass(
+        &self,
+        pass: &mut Pass,
+        input: &Input,
+        diag: Option<&Mutex<Pass>>,
+        ext: ExternalsAt<'_, f64>,
+    ) {
+        let c = &*self.c;
+        let (x, flat_pos) = (&input.x[..], &self.flat_pos[..]);
+        // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
+        let data = &mut pass.states.data;
+        for r in &self.flat_runs {
+            let src = &x[r.src..r.src + r.len];
+            for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
+                *d = Dual64::new(xj, 0.0);
+            }
+        }
+        match (&pass.after_update, diag) {
+            (Some(au), Some(diag)) => {
+                // The mechanism's updated states, and for a state seed ∂x'/∂x.
+                let diag = lock(diag);
+                let diag = &diag.states.data;
+                for r in &au.copy {
+                    for (d, s) in data[r.clone()].iter_mut().zip(&diag[r.clone()]) {
+                        *d = Dual64::from(s.re);
+                    }
+                }
+                if au.state_seed {
+                    for &j in &pass.seed_idx {
+                        data[flat_pos[j]].eps = diag[flat_pos[j]].eps;
+                    }
+                }
+            }
+            _ => {
+                for &j in &pass.seed_idx {
+                    data[flat_pos[j]].eps = 1.0;
+                }
+            }
+        }
+        for &b in &c.bp_nodes {
+            data[b as usize] = Dual64::from(input.v_bp[b as usize]);
+        }
+        let mut ws = step::take_workspace(c, &mut pass.states);
+        let params = pass.params.as_ref().unwrap_or(&self.params_dual);
+        step::pre_solve(c, &mut pass.states, params, ext, self.dt, &mut ws);
+        pass.states.ws = ws;
+    }
+
+    /// Whether every pass of the step has run.
+    pub(crate) fn tasks_done(&self, pr: &Prepared) -> bool {
+        pr.done.load(Ordering::Acquire) >= self.n_tasks(pr)
+    }
+
+    /// Ends preparing, once every pass has run: the forward voltage solve.
+    pub(crate) fn end(&self, pr: &Prepared) -> Result<()> {
+        let c = &*self.c;
+        let n = c.n_nodes();
+        let mut stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
+        let st = &mut *stage;
         {
-            let first = pr.passes[0].get_mut().unwrap_or_else(|e| e.into_inner());
-            let (st, ws) = (&first.states.data, &first.states.ws);
+            let first = lock(&pr.passes[0]);
+            let (data, ws) = (&first.states.data, &first.states.ws);
             for i in 0..n {
-                pr.v_old[i] = st[i].re;
-                pr.lin_v[i] = ws.lin[i].re;
-                pr.cst_v[i] = ws.cst[i].re;
+                st.v_old[i] = data[i].re;
+                st.lin_v[i] = ws.lin[i].re;
+                st.cst_v[i] = ws.cst[i].re;
             }
         }
         // The voltage solve in f64.
-        let mut ws = step::take_workspace(c, &mut pr.s);
-        pr.s.data[..n].copy_from_slice(&pr.v_old);
-        ws.lin[..n].copy_from_slice(&pr.lin_v);
-        ws.cst[..n].copy_from_slice(&pr.cst_v);
+        let mut ws = step::take_workspace(c, &mut st.s);
+        st.s.data[..n].copy_from_slice(&st.v_old);
+        ws.lin[..n].copy_from_slice(&st.lin_v);
+        ws.cst[..n].copy_from_slice(&st.cst_v);
         let solved = step::solve_voltage(
             c,
             self.solver,
             self.vsolver,
-            &mut pr.s,
+            &mut st.s,
             &self.params,
-            dt,
+            self.dt,
             &mut ws,
         );
-        pr.s.ws = ws;
+        st.s.ws = ws;
         solved?;
         let cn = self.solver == Solver::CrankNicolson;
         for i in 0..n {
-            let v_new = pr.s.data[i];
-            pr.v_sol[i] = if cn {
-                0.5 * (v_new + pr.v_old[i])
+            let v_new = st.s.data[i];
+            st.v_sol[i] = if cn {
+                0.5 * (v_new + st.v_old[i])
             } else {
                 v_new
             };
@@ -425,7 +508,7 @@ impl Plan {
     /// parameter cotangents `(∂x_{n+1}/∂p)ᵀ w` added to `fin.pbar`.
     pub(crate) fn finish(
         &self,
-        pr: &mut Prepared,
+        pr: &Prepared,
         fin: &mut Finish,
         ext: ExternalsAt<'_, f64>,
         w: &[f64],
@@ -434,6 +517,7 @@ impl Plan {
         let c = &*self.c;
         let dl = &self.utils.layout;
         let n = c.n_nodes();
+        let stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
         // Cotangents per key and node.
         let nk = dl.keys.len();
         for k in (0..nk).filter(|&k| self.syn.key_type[k].is_none()) {
@@ -450,10 +534,10 @@ impl Plan {
             solver: self.solver,
             dt: self.dt,
             params: &self.params,
-            lin: &pr.lin_v,
-            cst: &pr.cst_v,
-            v_sol: &pr.v_sol,
-            v_old: &pr.v_old,
+            lin: &stage.lin_v,
+            cst: &stage.cst_v,
+            v_sol: &stage.v_sol,
+            v_old: &stage.v_old,
         };
         voltage_adjoint(
             &stage,
@@ -492,9 +576,9 @@ impl Plan {
                 vpre_bar: &mut fin.vpre_bar,
             };
             for &pi in ids {
-                let pass = pr.passes[pi].get_mut().unwrap_or_else(|e| e.into_inner());
+                let mut pass = lock(&pr.passes[pi]);
                 pass.contract(&self.utils, &self.syn, kv, &fin.adj, &fin.wn, w, &fin.vbar);
-                passes::combine(pass, &self.utils, &self.syn, &mut targets);
+                passes::combine(&pass, &self.utils, &self.syn, &mut targets);
             }
             if phase == 0 {
                 for ((vb, a), p) in fin.vbar.iter_mut().zip(&fin.adj.v).zip(&fin.vpre_bar) {
