@@ -28,6 +28,10 @@ impl KA {
 }
 
 impl Mechanism<2, 2> for KA {
+    // Each gate's update reads only itself and `v`, and no parameter: gradients through this
+    // channel then need fewer dual-number passes (see `Mechanism::INDEPENDENT_STATES`).
+    const INDEPENDENT_STATES: bool = true;
+    const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "KA"
     }
@@ -78,6 +82,8 @@ fn run(with_ka: bool) -> Result<Vec<f64>> {
 }
 
 fn main() -> Result<()> {
+    // The declarations above, checked against the update's Jacobian.
+    huxley::mechanisms::check_declarations(&KA)?;
     let without = run(false)?;
     let with = run(true)?;
     let first = |v: &[f64]| {

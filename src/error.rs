@@ -117,6 +117,15 @@ pub enum Error {
     /// An operation that the model does not support in its current state.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// A mechanism's declaration (`INDEPENDENT_STATES`, `UPDATE_READS_PARAMS`) does not match
+    /// its update (see `mechanisms::check_declarations`).
+    #[error("mechanism `{mechanism}`: {what}")]
+    WrongDeclaration {
+        /// The mechanism's name.
+        mechanism: String,
+        /// What its update does that the declaration rules out.
+        what: String,
+    },
     /// A group that the module does not have.
     #[error("unknown group `{name}`; the groups are: {known}")]
     UnknownGroup {

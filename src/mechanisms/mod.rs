@@ -287,66 +287,82 @@ impl MechanismInfo {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+/// Checks a mechanism's [`Mechanism::INDEPENDENT_STATES`] and
+/// [`Mechanism::UPDATE_READS_PARAMS`] against the Jacobian of its update, by dual numbers at
+/// voltages across the physiological range (−90 to 35 mV), states across (0, 1) and the default
+/// parameters: a state declared independent may move no other state, a parameter the update
+/// declares unread may move no state. The derivatives must be exactly zero (a structural zero),
+/// and each state's derivative with respect to itself must not be. A test of your own channel
+/// can call it; the crate's tests check the built-ins.
+///
+/// ```
+/// use huxley::mechanisms::check_declarations;
+/// use huxley::{HH, Na};
+/// check_declarations(&HH)?;
+/// check_declarations(&Na)?;
+/// # Ok::<(), huxley::Error>(())
+/// ```
+pub fn check_declarations<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+) -> crate::Result<()> {
     use crate::scalar::Dual64;
-
-    /// Checks [`Mechanism::INDEPENDENT_STATES`] and [`Mechanism::UPDATE_READS_PARAMS`] against
-    /// the update's Jacobian, by dual numbers at voltages across the physiological range and
-    /// states across (0, 1): a declared-independent state may move no other state, a parameter
-    /// the update declares unread may move no state. The derivatives must be exactly zero (a
-    /// structural zero), and each state's derivative with respect to itself must not be.
-    fn check<M: Mechanism<P, S>, const P: usize, const S: usize>(
-        m: &M,
-    ) -> std::result::Result<(), String> {
-        let p0: [f64; P] = m.params().map(|v| v.default);
-        for v in [-90.0, -65.0, -40.0, -10.0, 0.0, 35.0] {
-            for s0 in [0.05, 0.4, 0.9] {
-                let s: [f64; S] = std::array::from_fn(|j| s0 + 0.03 * j as f64);
-                let run = |seed_s: Option<usize>, seed_p: Option<usize>| {
-                    let mut sd: [Dual64; S] = std::array::from_fn(|j| {
-                        Dual64::new(s[j], f64::from(u8::from(seed_s == Some(j))))
-                    });
-                    let pd: [Dual64; P] = std::array::from_fn(|q| {
-                        Dual64::new(p0[q], f64::from(u8::from(seed_p == Some(q))))
-                    });
-                    m.update_states(&mut sd, &pd, Dual64::from(v), Dual64::from(0.025));
-                    sd.map(|x| x.eps)
-                };
-                if M::INDEPENDENT_STATES {
-                    for k in 0..S {
-                        let d = run(Some(k), None);
-                        if let Some(j) = (0..S).find(|&j| j != k && d[j] != 0.0) {
-                            return Err(format!("state {j} depends on state {k} at v = {v}"));
-                        }
-                        if d[k] == 0.0 {
-                            return Err(format!("state {k} does not depend on itself at v = {v}"));
-                        }
+    let fail = |what: String| {
+        Err(crate::Error::WrongDeclaration {
+            mechanism: m.name().to_string(),
+            what,
+        })
+    };
+    let p0: [f64; P] = m.params().map(|v| v.default);
+    for v in [-90.0, -65.0, -40.0, -10.0, 0.0, 35.0] {
+        for s0 in [0.05, 0.4, 0.9] {
+            let s: [f64; S] = std::array::from_fn(|j| s0 + 0.03 * j as f64);
+            let run = |seed_s: Option<usize>, seed_p: Option<usize>| {
+                let mut sd: [Dual64; S] = std::array::from_fn(|j| {
+                    Dual64::new(s[j], f64::from(u8::from(seed_s == Some(j))))
+                });
+                let pd: [Dual64; P] = std::array::from_fn(|q| {
+                    Dual64::new(p0[q], f64::from(u8::from(seed_p == Some(q))))
+                });
+                m.update_states(&mut sd, &pd, Dual64::from(v), Dual64::from(0.025));
+                sd.map(|x| x.eps)
+            };
+            if M::INDEPENDENT_STATES {
+                for k in 0..S {
+                    let d = run(Some(k), None);
+                    if let Some(j) = (0..S).find(|&j| j != k && d[j] != 0.0) {
+                        return fail(format!("state {j} depends on state {k} at v = {v}"));
+                    }
+                    if d[k] == 0.0 {
+                        return fail(format!("state {k} does not depend on itself at v = {v}"));
                     }
                 }
-                if !M::UPDATE_READS_PARAMS {
-                    for q in 0..P {
-                        if run(None, Some(q)).iter().any(|&d| d != 0.0) {
-                            return Err(format!("the update reads parameter {q}"));
-                        }
+            }
+            if !M::UPDATE_READS_PARAMS {
+                for q in 0..P {
+                    if run(None, Some(q)).iter().any(|&d| d != 0.0) {
+                        return fail(format!("the update reads parameter {q}"));
                     }
                 }
             }
         }
-        Ok(())
     }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     #[test]
     fn built_in_declarations_match_the_update_jacobians() {
-        check(&HH).unwrap();
-        check(&Leak).unwrap();
-        check(&Na).unwrap();
-        check(&K).unwrap();
-        check(&Km).unwrap();
-        check(&CaL).unwrap();
-        check(&CaT).unwrap();
-        check(&HH.rename("HH2")).unwrap();
+        check_declarations(&HH).unwrap();
+        check_declarations(&Leak).unwrap();
+        check_declarations(&Na).unwrap();
+        check_declarations(&K).unwrap();
+        check_declarations(&Km).unwrap();
+        check_declarations(&CaL).unwrap();
+        check_declarations(&CaT).unwrap();
+        check_declarations(&HH.rename("HH2")).unwrap();
         const {
             assert!(<Renamed<HH> as Mechanism<6, 3>>::INDEPENDENT_STATES);
             assert!(!<Renamed<HH> as Mechanism<6, 3>>::UPDATE_READS_PARAMS);
@@ -380,16 +396,18 @@ mod tests {
                 s[0] * v
             }
         }
-        assert!(check(&Coupled::<false, true>).is_ok());
+        assert!(check_declarations(&Coupled::<false, true>).is_ok());
         assert!(
-            check(&Coupled::<true, true>)
+            check_declarations(&Coupled::<true, true>)
                 .unwrap_err()
-                .contains("depends on state")
+                .to_string()
+                .contains("mechanism `Coupled`: state 0 depends on state 1")
         );
         assert!(
-            check(&Coupled::<false, false>)
+            check_declarations(&Coupled::<false, false>)
                 .unwrap_err()
-                .contains("reads parameter")
+                .to_string()
+                .contains("reads parameter 0")
         );
     }
 }
