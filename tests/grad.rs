@@ -490,6 +490,40 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
     Ok(())
 }
 
+/// Two gradients at once on the same 2-thread pool (as when a user fits several models in a
+/// `par_iter`): each pipelined sweep brings its own threads, so neither waits for a thread the
+/// other holds, and each equals the serial gradient.
+#[test]
+fn concurrent_gradients_in_one_pool_do_not_block_each_other() -> Result<()> {
+    let (cell, ps) = pospischil()?;
+    let params = cell.get_parameters();
+    let pool = std::sync::Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .expect("a pool"),
+    );
+    let run = |parallelism: Parallelism| {
+        let o = IntegrateOptions {
+            parallelism,
+            ..opts(Solver::BwdEuler, VoltageSolver::Hines, 10.0)
+        };
+        value_and_grad(&cell, &o, &params, Some(&ps), &MeanSq, &all_states())
+    };
+    let serial = run(Parallelism::Serial)?;
+    use rayon::prelude::*;
+    let all: Vec<Result<Gradient>> = pool.install(|| {
+        (0..4)
+            .into_par_iter()
+            .map(|_| run(Parallelism::Pool(pool.clone())))
+            .collect()
+    });
+    for g in all {
+        assert_eq!(flat(&g?), flat(&serial));
+    }
+    Ok(())
+}
+
 #[test]
 fn record_every_and_recorded_states_are_differentiated() -> Result<()> {
     let (cell, ps) = hh_all_params()?;

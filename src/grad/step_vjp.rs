@@ -339,6 +339,11 @@ impl Plan {
         self.end(pr)
     }
 
+    /// How many threads the sweep may use.
+    pub(crate) fn threads(&self) -> usize {
+        self.parallelism.threads()
+    }
+
     /// How many passes (tasks) a step has.
     pub(crate) fn n_tasks(&self, pr: &Prepared) -> usize {
         pr.passes.len() + usize::from(pr.diag.is_some())

@@ -77,6 +77,18 @@ pub(crate) struct Reverse<'a> {
     pub add_rec: &'a (dyn Fn(&mut [f64], usize) + Sync),
 }
 
+/// Tells the other threads to stop waiting when this one panics (the scope then passes the
+/// panic on).
+struct AbortOnPanic<'a>(&'a AtomicBool);
+
+impl Drop for AbortOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.store(true, Ordering::Release);
+        }
+    }
+}
+
 /// Where the threads of the pipelined sweep are: generations count steps of the sweep.
 #[derive(Default)]
 struct Progress {
@@ -90,8 +102,8 @@ struct Progress {
     abort: AtomicBool,
 }
 
-/// The backward sweep from step `steps − 1` down to 0 on every thread of the current pool (at
-/// least two), with `preps[0]` prepared at step `steps − 1`. Sweep step `i` (model step
+/// The backward sweep from step `steps − 1` down to 0 on as many threads as the sweep's
+/// parallelism allows (at least two: the calling thread and threads of its own), with `preps[0]` prepared at step `steps − 1`. Sweep step `i` (model step
 /// `t = steps − 1 − i`): thread 0 finishes step `t` with the passes of `preps[i % 2]`, while
 /// thread 1 starts preparing step `t − 1` in `preps[(i + 1) % 2]`; every thread, thread 0 once
 /// it has finished, runs passes from that step's queue; thread 1 ends the preparation (the
@@ -115,8 +127,9 @@ pub(crate) fn pipelined(
     };
     let states = Mutex::new(states);
     let rev = Mutex::new(rev);
-    rayon::broadcast(|ctx| {
-        let (me, n_threads) = (ctx.index(), ctx.num_threads());
+    let n_threads = plan.threads().max(2);
+    let body = |me: usize| {
+        let _guard = AbortOnPanic(&pr.abort);
         let aborted = || pr.abort.load(Ordering::Acquire);
         for i in 0..steps {
             let t = steps - 1 - i;
@@ -175,6 +188,15 @@ pub(crate) fn pipelined(
                 pr.prepared.store(i + 1, Ordering::Release);
             }
         }
+    };
+    // Threads of its own rather than the pool's: the threads wait for each other by spinning,
+    // which would never end if one of them were a pool thread busy with another such sweep.
+    std::thread::scope(|sc| {
+        let body = &body;
+        for me in 1..n_threads {
+            sc.spawn(move || body(me));
+        }
+        body(0);
     });
     match error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(e),
