@@ -127,7 +127,8 @@ pub(crate) fn pipelined(
     };
     let states = Mutex::new(states);
     let rev = Mutex::new(rev);
-    let n_threads = plan.threads().max(2);
+    // More threads than passes would only spin.
+    let n_threads = plan.threads().min(plan.n_tasks(preps[0]) + 1).max(2);
     let body = |me: usize| {
         let _guard = AbortOnPanic(&pr.abort);
         let aborted = || pr.abort.load(Ordering::Acquire);
