@@ -1,5 +1,6 @@
 //! Bad input gets a typed error naming what was wrong and where — never a panic or NaN traces.
 
+use huxley::mechanisms::{Var, own};
 use huxley::*;
 
 fn branch() -> Branch {
@@ -511,4 +512,40 @@ fn diffusion_needs_a_known_state_a_positive_constant_and_an_implicit_tree_solver
         Network::new(&[cell.clone(), cell]),
         Err(Error::Unsupported(_))
     ));
+}
+
+/// A channel that declares its states independent while one gate's update reads the other.
+#[derive(Clone)]
+struct CoupledGates;
+
+impl Mechanism<1, 2> for CoupledGates {
+    const INDEPENDENT_STATES: bool = true;
+    fn name(&self) -> &str {
+        "CoupledGates"
+    }
+    fn params(&self) -> [Var; 1] {
+        [own("g", 1e-3)]
+    }
+    fn states(&self) -> [Var; 2] {
+        [own("a", 0.1), own("b", 0.5)]
+    }
+    fn update_states<T: Scalar>(&self, s: &mut [T; 2], _p: &[T; 1], v: T, dt: T) {
+        let b = s[1];
+        s[0] += dt * (b - s[0]) * (v + T::from(100.0)) * T::from(0.01);
+        s[1] = b * (T::from(1.0) - dt * T::from(0.1));
+    }
+    fn compute_current<T: Scalar>(&self, s: &[T; 2], p: &[T; 1], v: T) -> T {
+        p[0] * s[0] * s[1] * (v + T::from(80.0))
+    }
+}
+
+#[test]
+fn wrong_mechanism_declarations_are_reported() {
+    let err = huxley::mechanisms::check_declarations(&CoupledGates).unwrap_err();
+    assert!(
+        matches!(&err, Error::WrongDeclaration { mechanism, what }
+            if mechanism == "CoupledGates" && what.contains("state 0 depends on state 1")),
+        "{err}"
+    );
+    assert!(huxley::mechanisms::check_declarations(&HH).is_ok());
 }
