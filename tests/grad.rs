@@ -444,45 +444,45 @@ fn checkpointing_keeps_sqrt_states_and_the_same_gradient() -> Result<()> {
     Ok(())
 }
 
+/// A rayon pool of `n` threads.
+fn pool(n: usize) -> std::sync::Arc<rayon::ThreadPool> {
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build();
+    std::sync::Arc::new(pool.expect("a pool"))
+}
+
+/// The gradient of `pospischil()` over `t_max` ms (backward Euler, Hines) with the given threads
+/// and checkpointing.
+fn pospischil_grad(
+    parallelism: Parallelism,
+    checkpointing: Checkpointing,
+    t_max: f64,
+) -> Result<Gradient> {
+    let (cell, ps) = pospischil()?;
+    let o = IntegrateOptions {
+        parallelism,
+        ..opts(Solver::BwdEuler, VoltageSolver::Hines, t_max)
+    };
+    let go = GradOptions { checkpointing };
+    value_and_grad(&cell, &o, &cell.get_parameters(), Some(&ps), &MeanSq, &go)
+}
+
 /// Two threads (passes in parallel, the next step's passes while this one's cotangent is
 /// applied) give the serial gradient exactly, for every checkpointing (segments recomputed as
 /// the sweep enters them).
 #[test]
 fn parallel_sweep_equals_serial_exactly() -> Result<()> {
-    let (cell, ps) = pospischil()?;
-    let params = cell.get_parameters();
     // Two threads, and three (one helper beyond the finishing and the preparing thread, more
     // threads than this machine's cores).
-    let pools: Vec<_> = [2, 3]
-        .iter()
-        .map(|&n| {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(n).build();
-            std::sync::Arc::new(pool.expect("a pool"))
-        })
-        .collect();
+    let pools = [pool(2), pool(3)];
     for checkpointing in [
         Checkpointing::All,
         Checkpointing::Every(7),
         Checkpointing::Auto,
     ] {
-        let run = |parallelism: Parallelism| {
-            let o = IntegrateOptions {
-                parallelism,
-                ..opts(Solver::BwdEuler, VoltageSolver::Hines, 3.0)
-            };
-            value_and_grad(
-                &cell,
-                &o,
-                &params,
-                Some(&ps),
-                &MeanSq,
-                &GradOptions { checkpointing },
-            )
-        };
-        let serial = run(Parallelism::Serial)?;
+        let serial = pospischil_grad(Parallelism::Serial, checkpointing, 3.0)?;
         assert!(flat(&serial).iter().any(|&g| g != 0.0));
         for pool in &pools {
-            let parallel = run(Parallelism::Pool(pool.clone()))?;
+            let parallel = pospischil_grad(Parallelism::Pool(pool.clone()), checkpointing, 3.0)?;
             assert_eq!(serial.value, parallel.value);
             assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}");
         }
@@ -495,27 +495,13 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
 /// other holds, and each equals the serial gradient.
 #[test]
 fn concurrent_gradients_in_one_pool_do_not_block_each_other() -> Result<()> {
-    let (cell, ps) = pospischil()?;
-    let params = cell.get_parameters();
-    let pool = std::sync::Arc::new(
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(2)
-            .build()
-            .expect("a pool"),
-    );
-    let run = |parallelism: Parallelism| {
-        let o = IntegrateOptions {
-            parallelism,
-            ..opts(Solver::BwdEuler, VoltageSolver::Hines, 10.0)
-        };
-        value_and_grad(&cell, &o, &params, Some(&ps), &MeanSq, &all_states())
-    };
-    let serial = run(Parallelism::Serial)?;
     use rayon::prelude::*;
+    let pool = pool(2);
+    let serial = pospischil_grad(Parallelism::Serial, Checkpointing::All, 10.0)?;
     let all: Vec<Result<Gradient>> = pool.install(|| {
         (0..4)
             .into_par_iter()
-            .map(|_| run(Parallelism::Pool(pool.clone())))
+            .map(|_| pospischil_grad(Parallelism::Pool(pool.clone()), Checkpointing::All, 10.0))
             .collect()
     });
     for g in all {

@@ -169,20 +169,17 @@ pub(crate) fn run(
             fin,
         } = &mut sa;
         plan.prepare(prep, states.at(steps - 1)?, ext.at(steps - 1))?;
+        let mut rev = sweep::Reverse {
+            fin,
+            lam: &mut lam,
+            lam_prev: &mut lam_prev,
+            add_rec: &add_rec,
+        };
         if let Some(next) = next {
-            let preps = [&*prep, &*next];
-            let mut rev = sweep::Reverse {
-                fin,
-                lam: &mut lam,
-                lam_prev: &mut lam_prev,
-                add_rec: &add_rec,
-            };
-            return sweep::pipelined(plan, preps, &mut rev, &mut states, &ext, steps);
+            return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &mut states, &ext, steps);
         }
         for t in (0..steps).rev() {
-            plan.finish(prep, fin, ext.at(t), &lam, &mut lam_prev)?;
-            std::mem::swap(&mut lam, &mut lam_prev);
-            add_rec(&mut lam, t);
+            rev.step(plan, prep, &ext, t)?;
             if t > 0 {
                 plan.prepare(prep, states.at(t - 1)?, ext.at(t - 1))?;
             }

@@ -77,6 +77,23 @@ pub(crate) struct Reverse<'a> {
     pub add_rec: &'a (dyn Fn(&mut [f64], usize) + Sync),
 }
 
+impl Reverse<'_> {
+    /// Applies step `t`'s transposed Jacobian (prepared in `pr`) to the cotangent, which then
+    /// belongs to `x_t`, and adds the recordings' cotangents at `t`.
+    pub(crate) fn step(
+        &mut self,
+        plan: &Plan,
+        pr: &Prepared,
+        ext: &Externals<f64>,
+        t: usize,
+    ) -> Result<()> {
+        plan.finish(pr, self.fin, ext.at(t), self.lam, self.lam_prev)?;
+        std::mem::swap(self.lam, self.lam_prev);
+        (self.add_rec)(self.lam, t);
+        Ok(())
+    }
+}
+
 /// Tells the other threads to stop waiting when this one panics (the scope then passes the
 /// panic on).
 struct AbortOnPanic<'a>(&'a AtomicBool);
@@ -140,13 +157,10 @@ pub(crate) fn pipelined(
                 if aborted() {
                     return;
                 }
-                let mut g = rev.lock().unwrap_or_else(|e| e.into_inner());
-                let r = &mut **g;
-                if let Err(e) = plan.finish(cur, r.fin, ext.at(t), r.lam, r.lam_prev) {
+                let mut r = rev.lock().unwrap_or_else(|e| e.into_inner());
+                if let Err(e) = r.step(plan, cur, ext, t) {
                     return fail(e);
                 }
-                std::mem::swap(r.lam, r.lam_prev);
-                (r.add_rec)(r.lam, t);
                 pr.finished.store(i + 1, Ordering::Release);
             }
             if t == 0 {
