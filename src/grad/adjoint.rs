@@ -140,19 +140,17 @@ pub(crate) fn run(
     let mut lam = vec![0.0; dim];
     let mut lam_prev = vec![0.0; dim];
     add_rec(&mut lam, steps);
-    let mut states = sweep::SweepStates {
-        checkpoints: &checkpoints,
+    let states = sweep::SweepStates::new(
+        &checkpoints,
         k,
         steps,
-        seg: (1..k.min(steps.max(1))).map(|_| vec![0.0; dim]).collect(),
-        held: None,
-        s_re: AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
-        dyn_re: utils.remove_observables(&s)?,
-        utils: &utils,
-        p: &p,
+        AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
+        utils.remove_observables(&s)?,
+        &utils,
+        &p,
         opts,
-        ext: &ext,
-    };
+        &ext,
+    );
     // With more than one thread, step n − 1's passes run while step n is finished.
     if opts.parallelism.threads() > 1 && steps > 1 {
         sa.next = Some(sa.plan.prepared());
@@ -168,7 +166,7 @@ pub(crate) fn run(
             next,
             fin,
         } = &mut sa;
-        plan.prepare(prep, states.at(steps - 1)?, ext.at(steps - 1))?;
+        states.with(steps - 1, |x| plan.prepare(prep, x, ext.at(steps - 1)))??;
         let mut rev = sweep::Reverse {
             fin,
             lam: &mut lam,
@@ -176,17 +174,17 @@ pub(crate) fn run(
             add_rec: &add_rec,
         };
         if let Some(next) = next {
-            return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &mut states, &ext, steps);
+            return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &states, &ext, steps);
         }
         for t in (0..steps).rev() {
             rev.step(plan, prep, &ext, t)?;
             if t > 0 {
-                plan.prepare(prep, states.at(t - 1)?, ext.at(t - 1))?;
+                states.with(t - 1, |x| plan.prepare(prep, x, ext.at(t - 1)))??;
             }
         }
         Ok(())
     })?;
-    let stored = (checkpoints.len() + states.seg.len()).max(1);
+    let stored = (checkpoints.len() + states.slots.len()).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let (gp, gps) = chain::to_trainables(
         &init_fn,

@@ -65,7 +65,8 @@ pub enum Checkpointing {
         bytes: usize,
     },
     /// About `sqrt(steps)` segments of `sqrt(steps)` steps (memory `O(sqrt(steps))`, one extra
-    /// forward run).
+    /// forward run, which the pipelined sweep on two or more threads overlaps with the
+    /// backward passes).
     #[default]
     Auto,
 }

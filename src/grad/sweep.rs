@@ -13,58 +13,166 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The forward states the backward sweep reads: the checkpoints (every `k`-th state), and the
-/// states of one segment between two checkpoints, recomputed when the sweep enters it.
+/// `k − 1` states inside one segment between two checkpoints, recomputed when the sweep reaches
+/// it.
+///
+/// The segment's states live in `k − 1` slots. The sweep reads a segment's states from the
+/// top down, and a slot is free once its state has been read; the pipelined sweep uses that to
+/// recompute the next segment (one step after each step it finishes, [`SweepStates::advance`])
+/// into the slots already read, from the bottom up, so the recomputation overlaps the backward
+/// passes instead of holding up the sweep, without holding more states. Segments therefore sit
+/// in the slots alternately upright and reversed.
 pub(crate) struct SweepStates<'a> {
     pub checkpoints: &'a [&'a [f64]],
     pub k: usize,
     pub steps: usize,
-    /// States `a + 1 .. b` of the segment `held` (`a`: its checkpoint).
-    pub seg: Vec<Vec<f64>>,
-    pub held: Option<usize>,
-    pub s_re: AllStates<f64>,
-    pub dyn_re: DynamicStates<f64>,
+    /// The `k − 1` slots.
+    pub slots: Vec<Mutex<Vec<f64>>>,
+    /// Which segments the slots hold.
+    held: Mutex<Held>,
+    /// State containers of the recomputation.
+    re: Mutex<(AllStates<f64>, DynamicStates<f64>)>,
+    /// States recomputed when the sweep entered their segment (not in advance).
+    pub(crate) at_entry: AtomicUsize,
     pub utils: &'a DynamicStateUtils,
     pub p: &'a AllParams<f64>,
     pub opts: &'a IntegrateOptions,
     pub ext: &'a Externals<f64>,
 }
 
-impl SweepStates<'_> {
-    /// The flat state `x_t`.
-    pub(crate) fn at(&mut self, t: usize) -> Result<&[f64]> {
+/// The segment being swept (complete, in its orientation), and how many states of the one below
+/// it have been recomputed (in the other orientation).
+#[derive(Default)]
+struct Held {
+    cur: Option<usize>,
+    reversed: bool,
+    next_filled: usize,
+}
+
+impl<'a> SweepStates<'a> {
+    /// The states of a sweep with segments of `k` steps (`dim`: length of a flat state).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        checkpoints: &'a [&'a [f64]],
+        k: usize,
+        steps: usize,
+        s_re: AllStates<f64>,
+        dyn_re: DynamicStates<f64>,
+        utils: &'a DynamicStateUtils,
+        p: &'a AllParams<f64>,
+        opts: &'a IntegrateOptions,
+        ext: &'a Externals<f64>,
+    ) -> Self {
+        let dim = dyn_re.data.len();
+        SweepStates {
+            checkpoints,
+            k,
+            steps,
+            slots: (1..k.min(steps.max(1)))
+                .map(|_| Mutex::new(vec![0.0; dim]))
+                .collect(),
+            held: Mutex::new(Held::default()),
+            re: Mutex::new((s_re, dyn_re)),
+            at_entry: AtomicUsize::new(0),
+            utils,
+            p,
+            opts,
+            ext,
+        }
+    }
+
+    /// The slot of the `f`-th state (from the checkpoint up, 0-based) of a segment.
+    fn slot(&self, f: usize, reversed: bool) -> usize {
+        if reversed { self.k - 2 - f } else { f }
+    }
+
+    /// Computes state `f` of segment `si` into its slot from the state below it.
+    fn recompute(&self, si: usize, f: usize, reversed: bool) -> Result<()> {
+        let a = si * self.k;
+        let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
+        let mut re = lock(&self.re);
+        let (s_re, dyn_re) = &mut *re;
+        if f == 0 {
+            dyn_re.data.copy_from_slice(self.checkpoints[si]);
+        } else {
+            dyn_re
+                .data
+                .copy_from_slice(&lock(&self.slots[self.slot(f - 1, reversed)]));
+        }
+        utils.scatter(dyn_re, self.p, s_re)?;
+        step::step(
+            c,
+            o.solver,
+            o.voltage_solver,
+            &crate::Parallelism::Serial,
+            s_re,
+            self.p,
+            self.ext.at(a + f),
+            o.delta_t,
+        )?;
+        utils.remove_observables_into(s_re, dyn_re)?;
+        lock(&self.slots[self.slot(f, reversed)]).copy_from_slice(&dyn_re.data);
+        Ok(())
+    }
+
+    /// Runs `f` on the flat state `x_t`. The sweep asks for the states in decreasing order.
+    pub(crate) fn with<R>(&self, t: usize, f: impl FnOnce(&[f64]) -> R) -> Result<R> {
         let si = t / self.k;
         let a = si * self.k;
         if t == a {
-            return Ok(self.checkpoints[si]);
+            return Ok(f(self.checkpoints[si]));
         }
-        if self.held != Some(si) {
-            let b = (a + self.k).min(self.steps);
-            let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
-            for u in a + 1..b {
-                let prev = if u == a + 1 {
-                    self.checkpoints[si]
-                } else {
-                    &self.seg[u - a - 2]
-                };
-                self.dyn_re.data.copy_from_slice(prev);
-                utils.scatter(&self.dyn_re, self.p, &mut self.s_re)?;
-                step::step(
-                    c,
-                    o.solver,
-                    o.voltage_solver,
-                    &crate::Parallelism::Serial,
-                    &mut self.s_re,
-                    self.p,
-                    self.ext.at(u - 1),
-                    o.delta_t,
-                )?;
-                utils.remove_observables_into(&self.s_re, &mut self.dyn_re)?;
-                self.seg[u - a - 1].copy_from_slice(&self.dyn_re.data);
+        let mut held = lock(&self.held);
+        if held.cur != Some(si) {
+            // Entering the segment: the states not recomputed in advance, now.
+            let (from, reversed) = if held.cur == Some(si + 1) {
+                (held.next_filled, !held.reversed)
+            } else {
+                (0, false)
+            };
+            let n = (a + self.k).min(self.steps) - a - 1;
+            for g in from..n {
+                self.recompute(si, g, reversed)?;
             }
-            self.held = Some(si);
+            self.at_entry
+                .fetch_add(n.saturating_sub(from), Ordering::Relaxed);
+            *held = Held {
+                cur: Some(si),
+                reversed,
+                next_filled: 0,
+            };
         }
-        Ok(&self.seg[t - a - 1])
+        let slot = self.slot(t - a - 1, held.reversed);
+        drop(held);
+        Ok(f(&lock(&self.slots[slot])))
     }
+
+    /// After the sweep has finished step `t`: recomputes the next state of the segment below
+    /// `t`'s, in a slot the sweep has read (see the type's documentation). Only at steps
+    /// inside a segment (not at its checkpoint), so that it is done before the sweep enters
+    /// the segment below.
+    pub(crate) fn advance(&self, t: usize) -> Result<()> {
+        let si = t / self.k;
+        if si == 0 || t == si * self.k {
+            return Ok(());
+        }
+        let (f, reversed) = {
+            let held = lock(&self.held);
+            debug_assert_eq!(held.cur, Some(si), "the sweep reads step t's segment");
+            (held.next_filled, !held.reversed)
+        };
+        if f + 1 >= self.k {
+            return Ok(()); // the segment below is complete
+        }
+        self.recompute(si - 1, f, reversed)?;
+        lock(&self.held).next_filled = f + 1;
+        Ok(())
+    }
+}
+
+/// A lock that ignores poisoning (a panicking thread ends the sweep anyway).
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The cotangent side of the sweep, which the finishing thread owns: the step's cotangent
@@ -131,7 +239,7 @@ pub(crate) fn pipelined(
     plan: &Plan,
     preps: [&Prepared; 2],
     rev: &mut Reverse<'_>,
-    states: &mut SweepStates<'_>,
+    states: &SweepStates<'_>,
     ext: &Externals<f64>,
     steps: usize,
 ) -> Result<()> {
@@ -142,7 +250,6 @@ pub(crate) fn pipelined(
         g.get_or_insert(e);
         pr.abort.store(true, Ordering::Release);
     };
-    let states = Mutex::new(states);
     let rev = Mutex::new(rev);
     // More threads than passes would only spin.
     let n_threads = plan.threads().min(plan.n_tasks(preps[0]) + 1).max(2);
@@ -161,7 +268,12 @@ pub(crate) fn pipelined(
                 if let Err(e) = r.step(plan, cur, ext, t) {
                     return fail(e);
                 }
+                drop(r);
                 pr.finished.store(i + 1, Ordering::Release);
+                // While the others prepare step t − 1: one step of the segment below.
+                if let Err(e) = states.advance(t) {
+                    return fail(e);
+                }
             }
             if t == 0 {
                 return;
@@ -176,12 +288,9 @@ pub(crate) fn pipelined(
                 if aborted() {
                     return;
                 }
-                let mut st = states.lock().unwrap_or_else(|e| e.into_inner());
-                match st.at(t - 1) {
-                    Ok(x) => plan.begin(next, x),
-                    Err(e) => return fail(e),
+                if let Err(e) = states.with(t - 1, |x| plan.begin(next, x)) {
+                    return fail(e);
                 }
-                drop(st);
                 pr.exited.store(0, Ordering::Relaxed);
                 pr.opened.store(i + 1, Ordering::Release);
             } else {
@@ -216,5 +325,69 @@ pub(crate) fn pipelined(
     match error.into_inner().unwrap_or_else(|e| e.into_inner()) {
         Some(e) => Err(e),
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::integrate::{build_init_and_step_fn, plan_steps};
+    use crate::*;
+
+    /// Read in the sweep's order, with a step of the segment below recomputed after each step
+    /// (as the pipelined sweep does) or not (serial), the states are those of the forward run,
+    /// bit for bit; with the advances only the first segment swept (the last, short one) and the
+    /// rest of the one below it are recomputed on entry.
+    #[test]
+    fn segments_recomputed_ahead_are_the_forward_states() -> Result<()> {
+        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0])?;
+        cell.insert(HH)?;
+        cell.branch(0)?
+            .comp(0)?
+            .stimulate(&step_current(0.5, 2.0, 0.3, 0.025, 1.0, 0.0));
+        cell.branch(2)?.comp(2)?.record("v")?;
+        let opts = IntegrateOptions::t_max(1.0);
+        let (init_fn, step_fn) =
+            build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
+        let c = init_fn.compiled().clone();
+        let utils = DynamicStateUtils::for_step_fn(&step_fn);
+        let (steps, ext) = plan_steps(&c.externals, &opts)?;
+        let (mut s, p) = init_fn.init::<f64>(&[], None, None, opts.delta_t)?;
+        let mut all = vec![utils.remove_observables(&s)?.data];
+        for t in 0..steps {
+            step_fn.step(&mut s, &p, ext.at(t), opts.delta_t)?;
+            all.push(utils.remove_observables(&s)?.data);
+        }
+        // 40 steps: segments of 6 leave a last one of 4 steps (3 states inside it), of 7 one
+        // of 5.
+        assert_eq!(steps, 40);
+        for (k, ahead) in [(6, true), (6, false), (7, true), (1, true)] {
+            let checkpoints: Vec<&[f64]> = all.iter().step_by(k).map(|x| &x[..]).collect();
+            let states = SweepStates::new(
+                &checkpoints[..steps.div_ceil(k)],
+                k,
+                steps,
+                AllStates::from_data(&c, vec![f64::NAN; c.states.total_len()]),
+                utils.remove_observables(&s)?,
+                &utils,
+                &p,
+                &opts,
+                &ext,
+            );
+            for t in (0..steps).rev() {
+                assert!(states.with(t, |x| x == &all[t][..])?, "k {k}, state {t}");
+                if ahead {
+                    states.advance(t)?;
+                }
+            }
+            // Ahead: the first segment swept, and what its few steps left of the one below.
+            let expected = if ahead {
+                k - 1
+            } else {
+                steps - steps.div_ceil(k)
+            };
+            assert_eq!(states.at_entry.into_inner(), expected, "k {k}");
+        }
+        Ok(())
     }
 }
