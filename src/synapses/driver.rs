@@ -5,8 +5,9 @@
 //! lane, results scattered back), the `f64` loops are compiled for AVX-512, AVX2+FMA and the
 //! baseline and chosen at run time, and dynamic dispatch happens once per synapse type per call.
 //!
-//! Contributions to the post-synaptic nodes are added one edge after the other in the order of
-//! the edge list, so sums never depend on how work is split between threads.
+//! Contributions to the post-synaptic nodes are added in the order of the edge list (edges come
+//! sorted by post-synaptic node; within a tile, a run of edges onto one node is summed first and
+//! added once), so sums never depend on how work is split between threads.
 
 use super::{Synapse, SynapseInfo};
 use crate::mechanisms::driver::{
@@ -347,10 +348,22 @@ fn current_loop_with<
                 }
             }
             self::store(store, coff, base, &idx, w, &i0);
-            for l in 0..w {
-                *lin.add(qn[l]) += slope[l];
-                *cst.add(qn[l]) -= c[l];
+            // Edges come sorted by post-synaptic node: a run of edges onto one node is summed
+            // in registers and added once (a chain of read-modify-writes through memory costs
+            // a store-to-load forwarding per edge).
+            let (mut q, mut gl, mut gc) = (qn[0], slope[0], c[0]);
+            for l in 1..w {
+                if qn[l] == q {
+                    gl += slope[l];
+                    gc += c[l];
+                } else {
+                    *lin.add(q) += gl;
+                    *cst.add(q) -= gc;
+                    (q, gl, gc) = (qn[l], slope[l], c[l]);
+                }
             }
+            *lin.add(q) += gl;
+            *cst.add(q) -= gc;
         }
         i += LANES;
     }
