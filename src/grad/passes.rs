@@ -90,6 +90,13 @@ pub(crate) struct Pass {
     /// For a pass that starts after the state updates (see [`super::compress`]): what it takes from
     /// the diagonal pass.
     pub after_update: Option<super::compress::AfterUpdate>,
+    /// Per dynamic key, whether the pass can give it a derivative part or its mechanisms read it
+    /// (`None`: every key). Only these keys are set from the state before the pass and
+    /// contracted after it; the others are never read and keep a zero derivative part.
+    pub live: Option<Vec<bool>>,
+    /// The copy of the flat state into the pass's states, restricted to the live keys (`None`:
+    /// the whole flat state).
+    pub copy_runs: Option<Vec<Run>>,
 }
 
 /// The model's synapse structure as the passes need it.
@@ -414,7 +421,57 @@ impl Pass {
             acc: vec![0.0; c.n_nodes()],
             acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
             after_update: None,
+            live: None,
+            copy_runs: None,
         }
+    }
+
+    /// Restricts the pass to its live keys (see [`Pass::live`]), once its masks are final: `v`,
+    /// the seeded key, the states, targets and currents of the mechanisms it runs (updates or
+    /// currents), and every synapse state. `flat_pos`: data position of each flat entry.
+    pub(crate) fn limit_to_live(
+        &mut self,
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        syn: &SynInfo,
+        flat_pos: &[usize],
+    ) {
+        let ws = &self.states.ws;
+        let Some(mech) = ws.mech_mask.as_deref() else {
+            return; // every mechanism runs
+        };
+        let dl = &utils.layout;
+        let off = |key: usize| c.states.offset(key);
+        let mut read = vec![off(c.targets[0])];
+        if let PassSeed::NodeState(k, _) = &self.seed {
+            read.push(off(dl.all_key[*k]));
+        }
+        for (i, m) in c.mechs.iter().enumerate() {
+            if mech[i] || ws.update_mask.as_deref().is_some_and(|u| u[i]) {
+                read.extend(&m.state_off);
+                read.push(off(c.targets[m.target]));
+                read.push(off(c.currents[m.current]));
+            }
+        }
+        let live: Vec<bool> = (0..dl.keys.len())
+            .map(|ko| syn.key_type[ko].is_some() || read.contains(&off(dl.all_key[ko])))
+            .collect();
+        let mut runs: Vec<Run> = Vec::new();
+        for ko in (0..dl.keys.len()).filter(|&ko| live[ko]) {
+            for j in dl.range(ko) {
+                let m = flat_pos[j];
+                match runs.last_mut() {
+                    Some(r) if r.src + r.len == j && r.dst + r.len == m => r.len += 1,
+                    _ => runs.push(Run {
+                        src: j,
+                        dst: m,
+                        len: 1,
+                    }),
+                }
+            }
+        }
+        self.live = Some(live);
+        self.copy_runs = Some(runs);
     }
 
     /// A pass that starts after the updates (see [`super::compress::Compression`]).
@@ -466,6 +523,9 @@ impl Pass {
             a.fill(0.0);
         }
         for ko in 0..dl.keys.len() {
+            if self.live.as_ref().is_some_and(|l| !l[ko]) {
+                continue; // no derivative part
+            }
             let src = &self.states.data[dl.states.range(dl.all_key[ko])];
             match syn.key_type[ko] {
                 None => {

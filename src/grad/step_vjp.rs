@@ -285,20 +285,19 @@ impl Plan {
             .enumerate()
             .map(|(i, (seed, au))| {
                 let pass = Pass::new(c, utils, seed.clone(), &self.params_dual, i == 0);
-                Mutex::new(match au {
+                let mut pass = match au {
                     Some(au) => pass.after_update(au.clone(), c),
                     None => pass,
-                })
+                };
+                pass.limit_to_live(c, utils, &self.syn, &self.flat_pos);
+                Mutex::new(pass)
             })
             .collect();
         let diag = self.compression.diagonal.as_ref().map(|(idx, updates)| {
-            Mutex::new(Pass::diagonal(
-                c,
-                utils,
-                idx.clone(),
-                updates.clone(),
-                &self.params_dual,
-            ))
+            let mut pass =
+                Pass::diagonal(c, utils, idx.clone(), updates.clone(), &self.params_dual);
+            pass.limit_to_live(c, utils, &self.syn, &self.flat_pos);
+            Mutex::new(pass)
         });
         Prepared {
             passes,
@@ -424,7 +423,7 @@ impl Plan {
         let (x, flat_pos) = (&input.x[..], &self.flat_pos[..]);
         // The state at x, with the pass's seed (as `DynamicStateUtils::scatter`).
         let data = &mut pass.states.data;
-        for r in &self.flat_runs {
+        for r in pass.copy_runs.as_ref().unwrap_or(&self.flat_runs) {
             let src = &x[r.src..r.src + r.len];
             for (d, &xj) in data[r.dst..r.dst + r.len].iter_mut().zip(src) {
                 *d = Dual64::new(xj, 0.0);
