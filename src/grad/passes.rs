@@ -637,6 +637,79 @@ mod tests {
     use super::*;
     use crate::*;
 
+    /// The keys a pass copies in and contracts: `v`, its seed, and the states, targets and
+    /// currents of the mechanisms it runs; the copy runs cover exactly those keys' entries.
+    #[test]
+    fn passes_copy_and_contract_only_their_live_keys() -> Result<()> {
+        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+        cell.insert(Leak)?.insert(Na)?.insert(K)?.insert(CaL)?;
+        cell.branch(0)?.insert(CaPump)?;
+        cell.insert(CaNernstReversal)?;
+        let (init_fn, _) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
+        let utils = build_dynamic_state_utils(&cell)?;
+        let c = utils.c.clone();
+        let dl = &utils.layout;
+        let kv = dl.keys.iter().position(|x| x == "v").expect("v");
+        let syn = SynInfo::new(&c, &utils, kv)?;
+        let (_, p) = init_fn.init::<f64>(&[], None, None, 0.025)?;
+        let pd = p.cast::<Dual64>();
+        let flat_pos: Vec<usize> = (0..dl.keys.len())
+            .flat_map(|k| {
+                let off = dl.states.offset(dl.all_key[k]);
+                dl.entries[k].iter().map(move |&i| off + i as usize)
+            })
+            .collect();
+        let live = |seed: PassSeed| -> Vec<String> {
+            let mut pass = Pass::new(&c, &utils, seed, &pd, false);
+            pass.limit_to_live(&c, &utils, &syn, &flat_pos);
+            let Some(live) = &pass.live else {
+                return dl.keys.clone();
+            };
+            let keys: Vec<String> = (0..dl.keys.len())
+                .filter(|&k| live[k])
+                .map(|k| dl.keys[k].clone())
+                .collect();
+            // The copy covers the live keys' flat entries, each once, and nothing else.
+            let mut covered: Vec<usize> = pass
+                .copy_runs
+                .iter()
+                .flatten()
+                .flat_map(|r| {
+                    assert_eq!(
+                        flat_pos[r.src..r.src + r.len],
+                        (r.dst..r.dst + r.len).collect::<Vec<_>>()[..]
+                    );
+                    r.src..r.src + r.len
+                })
+                .collect();
+            covered.sort_unstable();
+            let expected: Vec<usize> = (0..dl.keys.len())
+                .filter(|&k| live[k])
+                .flat_map(|k| dl.range(k))
+                .collect();
+            assert_eq!(covered, expected);
+            keys
+        };
+        let state = |key: &str| {
+            let k = dl.keys.iter().position(|x| x == key).expect(key);
+            PassSeed::NodeState(k, dl.range(k))
+        };
+        assert_eq!(live(state("Na_h")), ["Na_h", "Na_m", "v"]);
+        assert_eq!(live(state("K_n")), ["K_n", "v"]);
+        let gna = c.params.range(c.params.position("Na_gNa").expect("Na_gNa"));
+        assert_eq!(live(PassSeed::NodeParam(gna)), ["Na_h", "Na_m", "v"]);
+        // The calcium group: the pump's and the reversal's states and the current they read.
+        let ca = live(state("CaCon_i"));
+        assert!(ca.iter().any(|k| k == "CaCon_i") && ca.iter().any(|k| k == "v"));
+        assert!(
+            !ca.iter()
+                .any(|k| k.starts_with("Na_") || k.starts_with("K_"))
+        );
+        // The voltage reaches every mechanism: every key.
+        assert_eq!(live(state("v")), dl.keys);
+        Ok(())
+    }
+
     #[test]
     fn runs_of_an_index_map() {
         let r = |src, dst, len| Run { src, dst, len };
