@@ -32,8 +32,14 @@ pub(crate) struct Run {
 
 /// The runs of the map `j ↦ map[j]`.
 pub(crate) fn runs(map: impl IntoIterator<Item = usize>) -> Vec<Run> {
+    runs_of(map.into_iter().enumerate())
+}
+
+/// The runs of the pairs `(j, m)`, in the order given: `j ↦ m` where `j` and `m` both grow by
+/// one, merged.
+pub(crate) fn runs_of(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Run> {
     let mut out: Vec<Run> = Vec::new();
-    for (j, m) in map.into_iter().enumerate() {
+    for (j, m) in pairs {
         match out.last_mut() {
             Some(r) if r.src + r.len == j && r.dst + r.len == m => r.len += 1,
             _ => out.push(Run {
@@ -456,20 +462,12 @@ impl Pass {
         let live: Vec<bool> = (0..dl.keys.len())
             .map(|ko| syn.key_type[ko].is_some() || read.contains(&off(dl.all_key[ko])))
             .collect();
-        let mut runs: Vec<Run> = Vec::new();
-        for ko in (0..dl.keys.len()).filter(|&ko| live[ko]) {
-            for j in dl.range(ko) {
-                let m = flat_pos[j];
-                match runs.last_mut() {
-                    Some(r) if r.src + r.len == j && r.dst + r.len == m => r.len += 1,
-                    _ => runs.push(Run {
-                        src: j,
-                        dst: m,
-                        len: 1,
-                    }),
-                }
-            }
-        }
+        let runs = runs_of(
+            (0..dl.keys.len())
+                .filter(|&ko| live[ko])
+                .flat_map(|ko| dl.range(ko))
+                .map(|j| (j, flat_pos[j])),
+        );
         self.live = Some(live);
         self.copy_runs = Some(runs);
     }
