@@ -90,6 +90,10 @@ pub(crate) struct Workspace<T> {
     /// adjoint's passes that differentiate through the currents alone skip every update; the
     /// pass that differentiates the updates of independent states skips every current.
     pub update_mask: Option<Vec<bool>>,
+    /// Per membrane current slot (`Compiled::currents`): whether the step resets it and writes it
+    /// into the states (`None`: all). Set by the adjoint's passes: a slot that no running
+    /// mechanism writes and that the pass does not read keeps stale values, which nothing reads.
+    pub current_mask: Option<Vec<bool>>,
 }
 
 impl<T> Default for Workspace<T> {
@@ -111,6 +115,7 @@ impl<T> Default for Workspace<T> {
             pre_eps: None,
             mech_mask: None,
             update_mask: None,
+            current_mask: None,
         }
     }
 }
@@ -136,6 +141,7 @@ impl<T: Scalar> Workspace<T> {
             pre_eps: None,
             mech_mask: None,
             update_mask: None,
+            current_mask: None,
         }
     }
 
@@ -159,6 +165,7 @@ impl<T: Scalar> Workspace<T> {
             pre_eps: None,
             mech_mask: None,
             update_mask: None,
+            current_mask: None,
         }
     }
 

@@ -67,6 +67,8 @@ struct Ctx<'a, T> {
     /// update runs (`Workspace::update_mask`).
     mech_on: Option<&'a [bool]>,
     update_on: Option<&'a [bool]>,
+    /// Per current slot: whether it is reset and written (`Workspace::current_mask`).
+    cur_on: Option<&'a [bool]>,
 }
 
 // SAFETY: see the type's documentation: concurrent workers access disjoint elements, and shared
@@ -167,7 +169,9 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
             x.slice_mut(x.cst, t * n + a, len).fill(T::zero());
         }
         for k in 0..c.currents.len() {
-            x.slice_mut(x.cur, k * n + a, len).fill(T::zero());
+            if x.cur_on.is_none_or(|on| on[k]) {
+                x.slice_mut(x.cur, k * n + a, len).fill(T::zero());
+            }
         }
     }
     let layout = &c.states;
@@ -213,6 +217,9 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
     }
     for (slot, &key) in c.currents.iter().enumerate() {
         if !stepping && layout.kinds[key] != (crate::compile::KeyKind::Current { read: false }) {
+            continue;
+        }
+        if x.cur_on.is_some_and(|on| !on[slot]) {
             continue;
         }
         let (lo, hi) = ch.currents[slot];
@@ -562,6 +569,11 @@ fn ctx<'a, T: Scalar>(
             .update_mask
             .as_deref()
             .or(ws.mech_mask.as_deref())
+            .map(|m| unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) }),
+        // SAFETY: as above.
+        cur_on: ws
+            .current_mask
+            .as_deref()
             .map(|m| unsafe { std::slice::from_raw_parts(m.as_ptr(), m.len()) }),
     }
 }

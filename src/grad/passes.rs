@@ -462,6 +462,19 @@ impl Pass {
         let live: Vec<bool> = (0..dl.keys.len())
             .map(|ko| syn.key_type[ko].is_some() || read.contains(&off(dl.all_key[ko])))
             .collect();
+        // Current slots: those a running mechanism writes, and live dynamic keys (a step
+        // overwrites them, so their derivative part is the writers', zero if none runs).
+        let current_mask: Vec<bool> = c
+            .currents
+            .iter()
+            .enumerate()
+            .map(|(slot, &key)| {
+                c.mechs.iter().enumerate().any(|(i, m)| {
+                    m.current == slot
+                        && (mech[i] || ws.update_mask.as_deref().is_some_and(|u| u[i]))
+                }) || (0..dl.keys.len()).any(|ko| live[ko] && dl.all_key[ko] == key)
+            })
+            .collect();
         let runs = runs_of(
             (0..dl.keys.len())
                 .filter(|&ko| live[ko])
@@ -470,6 +483,7 @@ impl Pass {
         );
         self.live = Some(live);
         self.copy_runs = Some(runs);
+        self.states.ws.current_mask = Some(current_mask);
     }
 
     /// A pass that starts after the updates (see [`super::compress::Compression`]).
