@@ -707,6 +707,20 @@ mod tests {
             PassSeed::NodeState(k, dl.range(k))
         };
         assert_eq!(live(state("Na_h")), ["Na_h", "Na_m", "v"]);
+        // Current slots reset and written back: those of the running mechanisms only.
+        let slots = |seed: PassSeed| -> Vec<String> {
+            let mut pass = Pass::new(&c, &utils, seed, &pd, false);
+            pass.limit_to_live(&c, &utils, &syn, &flat_pos);
+            let mask = pass.states.ws.current_mask.clone().expect("a masked pass");
+            c.currents
+                .iter()
+                .zip(mask)
+                .filter(|(_, on)| *on)
+                .map(|(&key, _)| c.states.names[key].clone())
+                .collect()
+        };
+        assert_eq!(slots(state("Na_h")), ["i_Na"]);
+        assert_eq!(slots(state("K_n")), ["i_K"]);
         assert_eq!(live(state("K_n")), ["K_n", "v"]);
         let gna = c.params.range(c.params.position("Na_gNa").expect("Na_gNa"));
         assert_eq!(live(PassSeed::NodeParam(gna)), ["Na_h", "Na_m", "v"]);
