@@ -30,6 +30,17 @@ pub(crate) struct Run {
     pub len: usize,
 }
 
+/// Position in the state store (`AllStates::data`) of every entry of the flat dynamic state.
+pub(crate) fn flat_positions(utils: &DynamicStateUtils) -> Vec<usize> {
+    let dl = &utils.layout;
+    (0..dl.keys.len())
+        .flat_map(|k| {
+            let off = dl.states.offset(dl.all_key[k]);
+            dl.entries[k].iter().map(move |&i| off + i as usize)
+        })
+        .collect()
+}
+
 /// The runs of the map `j ↦ map[j]`.
 pub(crate) fn runs(map: impl IntoIterator<Item = usize>) -> Vec<Run> {
     runs_of(map.into_iter().enumerate())
@@ -448,16 +459,18 @@ impl Pass {
         };
         let dl = &utils.layout;
         let off = |key: usize| c.states.offset(key);
+        // Mechanisms whose update or current runs.
+        let running: Vec<bool> = (0..c.mechs.len())
+            .map(|i| mech[i] || ws.update_mask.as_deref().is_some_and(|u| u[i]))
+            .collect();
         let mut read = vec![off(c.targets[0])];
         if let PassSeed::NodeState(k, _) = &self.seed {
             read.push(off(dl.all_key[*k]));
         }
-        for (i, m) in c.mechs.iter().enumerate() {
-            if mech[i] || ws.update_mask.as_deref().is_some_and(|u| u[i]) {
-                read.extend(&m.state_off);
-                read.push(off(c.targets[m.target]));
-                read.push(off(c.currents[m.current]));
-            }
+        for (m, _) in c.mechs.iter().zip(&running).filter(|(_, on)| **on) {
+            read.extend(&m.state_off);
+            read.push(off(c.targets[m.target]));
+            read.push(off(c.currents[m.current]));
         }
         let live: Vec<bool> = (0..dl.keys.len())
             .map(|ko| syn.key_type[ko].is_some() || read.contains(&off(dl.all_key[ko])))
@@ -469,10 +482,11 @@ impl Pass {
             .iter()
             .enumerate()
             .map(|(slot, &key)| {
-                c.mechs.iter().enumerate().any(|(i, m)| {
-                    m.current == slot
-                        && (mech[i] || ws.update_mask.as_deref().is_some_and(|u| u[i]))
-                }) || (0..dl.keys.len()).any(|ko| live[ko] && dl.all_key[ko] == key)
+                c.mechs
+                    .iter()
+                    .zip(&running)
+                    .any(|(m, &on)| on && m.current == slot)
+                    || (0..dl.keys.len()).any(|ko| live[ko] && dl.all_key[ko] == key)
             })
             .collect();
         let runs = runs_of(
@@ -649,14 +663,21 @@ mod tests {
     use super::*;
     use crate::*;
 
-    /// The keys a pass copies in and contracts: `v`, its seed, and the states, targets and
-    /// currents of the mechanisms it runs; the copy runs cover exactly those keys' entries.
-    #[test]
-    fn passes_copy_and_contract_only_their_live_keys() -> Result<()> {
+    /// Independent channels (Leak, Na, K, CaL) and a calcium group coupled through shared states
+    /// (CaPump on branch 0, CaNernstReversal).
+    fn calcium_cell() -> Result<Cell> {
         let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
         cell.insert(Leak)?.insert(Na)?.insert(K)?.insert(CaL)?;
         cell.branch(0)?.insert(CaPump)?;
         cell.insert(CaNernstReversal)?;
+        Ok(cell)
+    }
+
+    /// The keys a pass copies in and contracts: `v`, its seed, and the states, targets and
+    /// currents of the mechanisms it runs; the copy runs cover exactly those keys' entries.
+    #[test]
+    fn passes_copy_and_contract_only_their_live_keys() -> Result<()> {
+        let cell = calcium_cell()?;
         let (init_fn, _) = build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
         let utils = build_dynamic_state_utils(&cell)?;
         let c = utils.c.clone();
@@ -665,15 +686,14 @@ mod tests {
         let syn = SynInfo::new(&c, &utils, kv)?;
         let (_, p) = init_fn.init::<f64>(&[], None, None, 0.025)?;
         let pd = p.cast::<Dual64>();
-        let flat_pos: Vec<usize> = (0..dl.keys.len())
-            .flat_map(|k| {
-                let off = dl.states.offset(dl.all_key[k]);
-                dl.entries[k].iter().map(move |&i| off + i as usize)
-            })
-            .collect();
-        let live = |seed: PassSeed| -> Vec<String> {
+        let flat_pos = flat_positions(&utils);
+        let masked = |seed: PassSeed| {
             let mut pass = Pass::new(&c, &utils, seed, &pd, false);
             pass.limit_to_live(&c, &utils, &syn, &flat_pos);
+            pass
+        };
+        let live = |seed: PassSeed| -> Vec<String> {
+            let pass = masked(seed);
             let Some(live) = &pass.live else {
                 return dl.keys.clone();
             };
@@ -709,9 +729,7 @@ mod tests {
         assert_eq!(live(state("Na_h")), ["Na_h", "Na_m", "v"]);
         // Current slots reset and written back: those of the running mechanisms only.
         let slots = |seed: PassSeed| -> Vec<String> {
-            let mut pass = Pass::new(&c, &utils, seed, &pd, false);
-            pass.limit_to_live(&c, &utils, &syn, &flat_pos);
-            let mask = pass.states.ws.current_mask.clone().expect("a masked pass");
+            let mask = masked(seed).states.ws.current_mask.expect("a masked pass");
             c.currents
                 .iter()
                 .zip(mask)
@@ -750,10 +768,7 @@ mod tests {
     /// and a calcium group coupled through shared states.
     #[test]
     fn passes_run_only_the_mechanisms_their_seed_reaches() -> Result<()> {
-        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
-        cell.insert(Leak)?.insert(Na)?.insert(K)?.insert(CaL)?;
-        cell.branch(0)?.insert(CaPump)?;
-        cell.insert(CaNernstReversal)?;
+        let cell = calcium_cell()?;
         let utils = build_dynamic_state_utils(&cell)?;
         let c = utils.c.clone();
         let names: Vec<&str> = c

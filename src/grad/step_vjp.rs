@@ -210,12 +210,7 @@ impl StepAdjoint {
         let (pre_passes, other_passes): (Vec<usize>, Vec<usize>) =
             (0..seeds.len()).partition(|&i| matches!(seeds[i], passes::PassSeed::PreSlots { .. }));
         let nk = dl.keys.len();
-        let flat_pos: Vec<usize> = (0..dl.keys.len())
-            .flat_map(|k| {
-                let off = dl.states.offset(dl.all_key[k]);
-                dl.entries[k].iter().map(move |&i| off + i as usize)
-            })
-            .collect();
+        let flat_pos = passes::flat_positions(&utils);
         let plan = Plan {
             seeds,
             compression,

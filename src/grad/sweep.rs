@@ -23,9 +23,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 /// passes instead of holding up the sweep, without holding more states. Segments therefore sit
 /// in the slots alternately upright and reversed.
 pub(crate) struct SweepStates<'a> {
-    pub checkpoints: &'a [&'a [f64]],
-    pub k: usize,
-    pub steps: usize,
+    checkpoints: &'a [&'a [f64]],
+    k: usize,
+    steps: usize,
     /// The `k − 1` slots.
     pub slots: Vec<Mutex<Vec<f64>>>,
     /// Which segments the slots hold.
@@ -34,10 +34,10 @@ pub(crate) struct SweepStates<'a> {
     re: Mutex<(AllStates<f64>, DynamicStates<f64>)>,
     /// States recomputed when the sweep entered their segment (not in advance).
     pub(crate) at_entry: AtomicUsize,
-    pub utils: &'a DynamicStateUtils,
-    pub p: &'a AllParams<f64>,
-    pub opts: &'a IntegrateOptions,
-    pub ext: &'a Externals<f64>,
+    utils: &'a DynamicStateUtils,
+    p: &'a AllParams<f64>,
+    opts: &'a IntegrateOptions,
+    ext: &'a Externals<f64>,
 }
 
 /// The segment being swept (complete, in its orientation), and how many states of the one below
