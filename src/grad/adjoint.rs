@@ -166,7 +166,9 @@ pub(crate) fn run(
             next,
             fin,
         } = &mut sa;
-        states.with(steps - 1, |x| plan.prepare(prep, x, ext.at(steps - 1)))??;
+        states.with(steps - 1, |x| {
+            plan.prepare(prep, x, ext.at(steps - 1), None)
+        })??;
         let mut rev = sweep::Reverse {
             fin,
             lam: &mut lam,
@@ -176,10 +178,14 @@ pub(crate) fn run(
         if let Some(next) = next {
             return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &states, &ext, steps);
         }
+        // The voltages of x_t: step t − 1's new voltages.
+        let mut v_next = vec![0.0; c.n_nodes()];
         for t in (0..steps).rev() {
             rev.step(plan, prep, &ext, t)?;
             if t > 0 {
-                states.with(t - 1, |x| plan.prepare(prep, x, ext.at(t - 1)))??;
+                prep.copy_voltages(&mut v_next);
+                let v_next = Some(&v_next[..]);
+                states.with(t - 1, |x| plan.prepare(prep, x, ext.at(t - 1), v_next))??;
             }
         }
         Ok(())

@@ -489,11 +489,19 @@ impl Pass {
                     || (0..dl.keys.len()).any(|ko| live[ko] && dl.all_key[ko] == key)
             })
             .collect();
+        // A pass that starts after the updates takes its mechanism's states from the diagonal
+        // pass: copying them from the state first would be overwritten.
+        let from_diag = |pos: usize| {
+            self.after_update
+                .as_ref()
+                .is_some_and(|au| au.copy.iter().any(|r| r.contains(&pos)))
+        };
         let runs = runs_of(
             (0..dl.keys.len())
                 .filter(|&ko| live[ko])
                 .flat_map(|ko| dl.range(ko))
-                .map(|j| (j, flat_pos[j])),
+                .map(|j| (j, flat_pos[j]))
+                .filter(|&(_, pos)| !from_diag(pos)),
         );
         self.live = Some(live);
         self.copy_runs = Some(runs);
@@ -727,6 +735,21 @@ mod tests {
             PassSeed::NodeState(k, dl.range(k))
         };
         assert_eq!(live(state("Na_h")), ["Na_h", "Na_m", "v"]);
+        // A pass after the updates takes Na's states from the diagonal pass: it copies only `v`.
+        let na_keys = ["Na_m", "Na_h"].map(|k| c.states.position(k).expect(k));
+        let au = crate::grad::compress::AfterUpdate {
+            copy: na_keys.iter().map(|&k| c.states.range(k)).collect(),
+            state_seed: true,
+        };
+        let mut pass = Pass::new(&c, &utils, state("Na_h"), &pd, false).after_update(au, &c);
+        pass.limit_to_live(&c, &utils, &syn, &flat_pos);
+        let copied: Vec<usize> = pass
+            .copy_runs
+            .iter()
+            .flatten()
+            .flat_map(|r| r.src..r.src + r.len)
+            .collect();
+        assert_eq!(copied, dl.range(kv).collect::<Vec<_>>());
         // Current slots reset and written back: those of the running mechanisms only.
         let slots = |seed: PassSeed| -> Vec<String> {
             let mask = masked(seed).states.ws.current_mask.expect("a masked pass");

@@ -62,6 +62,10 @@ pub(crate) struct Plan {
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
     v_clamped: Vec<usize>,
+    /// Whether a step's new voltages are those of the next state (backward Euler or
+    /// Crank–Nicolson, no voltage clamp, no mechanism that sets the voltage), so that a sweep
+    /// that knows the next state skips the forward voltage solve (see [`Plan::end`]).
+    v_from_next: bool,
 }
 
 /// One step's passes at `x_n` and its forward voltage stage. Shared by the threads of the
@@ -99,6 +103,20 @@ struct Stage {
     v_sol: Vec<f64>,
     lin_v: Vec<f64>,
     cst_v: Vec<f64>,
+}
+
+/// Whether no series clamps the voltage.
+fn v_clamped_is_empty(c: &Compiled) -> bool {
+    !c.externals.series.iter().any(|s| s.key_id == 0)
+}
+
+impl Prepared {
+    /// Copies the voltages (per node, branchpoints included) of the state the passes started
+    /// from into `out`: the new voltages of the step before (see [`Plan::end`]).
+    pub(crate) fn copy_voltages(&self, out: &mut [f64]) {
+        let input = self.input.read().unwrap_or_else(|e| e.into_inner());
+        out.copy_from_slice(&input.v_bp);
+    }
 }
 
 /// The cotangent side of a step: scratch arrays and the accumulated parameter cotangents.
@@ -200,6 +218,9 @@ impl StepAdjoint {
             .filter(|s| s.key_id == 0)
             .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
             .collect();
+        let v_from_next = matches!(solver, Solver::BwdEuler | Solver::CrankNicolson)
+            && v_clamped_is_empty(&c)
+            && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
         let mut seeds = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm);
         // The voltage's pass first: it runs every mechanism, so its real parts are the step's.
@@ -232,6 +253,7 @@ impl StepAdjoint {
             flat_pos,
             area_stimuli,
             v_clamped,
+            v_from_next,
         };
         let c = &plan.c;
         let fin = Finish {
@@ -263,7 +285,7 @@ impl StepAdjoint {
         w: &[f64],
         out: &mut [f64],
     ) -> Result<()> {
-        self.plan.prepare(&self.prep, x, ext)?;
+        self.plan.prepare(&self.prep, x, ext, None)?;
         self.plan.finish(&self.prep, &mut self.fin, ext, w, out)
     }
 }
@@ -320,17 +342,24 @@ impl Plan {
     /// passes through the local stages (see [`passes`]), in parallel, each with its own buffers,
     /// and the forward voltage solve. The first pass's real parts are the f64 step's: the
     /// voltage terms and the voltage after the mechanism updates, which the solve reads.
+    /// `v_next`: the voltages of the step's result, if known (see [`Plan::end`]).
     pub(crate) fn prepare(
         &self,
         pr: &Prepared,
         x: &[f64],
         ext: ExternalsAt<'_, f64>,
+        v_next: Option<&[f64]>,
     ) -> Result<()> {
         self.begin(pr, x);
         let workers = self.parallelism.threads().min(self.n_tasks(pr));
         self.parallelism
             .for_each(workers, |_| self.run_tasks(pr, ext));
-        self.end(pr)
+        self.end(pr, v_next)
+    }
+
+    /// The model's node count.
+    pub(crate) fn n_nodes(&self) -> usize {
+        self.c.n_nodes()
     }
 
     /// How many threads the sweep may use.
@@ -460,8 +489,12 @@ impl Plan {
         pr.done.load(Ordering::Acquire) >= self.n_tasks(pr)
     }
 
-    /// Ends preparing, once every pass has run: the forward voltage solve.
-    pub(crate) fn end(&self, pr: &Prepared) -> Result<()> {
+    /// Ends preparing, once every pass has run: the forward voltage solve. `v_next`: the
+    /// voltages (per node, branchpoints included) of the state this step leads to, as
+    /// [`Prepared::copy_voltages`] gives them for the next step; where the step's new voltages
+    /// are exactly those (see [`Plan::v_from_next`]), the solve is skipped. At branchpoints they
+    /// are recomputed from the compartments, which equals the solve's value up to rounding.
+    pub(crate) fn end(&self, pr: &Prepared, v_next: Option<&[f64]>) -> Result<()> {
         let c = &*self.c;
         let n = c.n_nodes();
         let mut stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
@@ -474,6 +507,17 @@ impl Plan {
                 st.lin_v[i] = ws.lin[i].re;
                 st.cst_v[i] = ws.cst[i].re;
             }
+        }
+        let cn = self.solver == Solver::CrankNicolson;
+        if let (true, Some(v_new)) = (self.v_from_next, v_next) {
+            for i in 0..n {
+                st.v_sol[i] = if cn {
+                    0.5 * (v_new[i] + st.v_old[i])
+                } else {
+                    v_new[i]
+                };
+            }
+            return Ok(());
         }
         // The voltage solve in f64.
         let mut ws = step::take_workspace(c, &mut st.s);
@@ -491,7 +535,6 @@ impl Plan {
         );
         st.s.ws = ws;
         solved?;
-        let cn = self.solver == Solver::CrankNicolson;
         for i in 0..n {
             let v_new = st.s.data[i];
             st.v_sol[i] = if cn {

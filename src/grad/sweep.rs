@@ -256,6 +256,8 @@ pub(crate) fn pipelined(
     let body = |me: usize| {
         let _guard = AbortOnPanic(&pr.abort);
         let aborted = || pr.abort.load(Ordering::Acquire);
+        // Thread 1: the voltages of x_t, step t − 1's new voltages.
+        let mut v_next = vec![0.0; if me == 1 { plan.n_nodes() } else { 0 }];
         for i in 0..steps {
             let t = steps - 1 - i;
             let (cur, next) = (preps[i % 2], preps[(i + 1) % 2]);
@@ -306,7 +308,8 @@ pub(crate) fn pipelined(
                 if aborted() {
                     return;
                 }
-                if let Err(e) = plan.end(next) {
+                cur.copy_voltages(&mut v_next);
+                if let Err(e) = plan.end(next, Some(&v_next)) {
                     return fail(e);
                 }
                 pr.prepared.store(i + 1, Ordering::Release);
