@@ -111,6 +111,12 @@ pub(crate) struct Pass {
     /// (`None`: every key). Only these keys are set from the state before the pass and
     /// contracted after it; the others are never read and keep a zero derivative part.
     pub live: Option<Vec<bool>>,
+    /// Per dynamic key, whether the pass can give it a derivative part (`None`: every key):
+    /// the seeded key, the states of the mechanisms whose update runs, the currents and ion
+    /// targets of those whose current runs, the voltage where a mechanism sets it, and synapse
+    /// states.
+    /// Only these are contracted: the other outputs have a zero derivative part.
+    pub changed: Option<Vec<bool>>,
     /// The copy of the flat state into the pass's states, restricted to the live keys (`None`:
     /// the whole flat state).
     pub copy_runs: Option<Vec<Run>>,
@@ -439,6 +445,7 @@ impl Pass {
             acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
             after_update: None,
             live: None,
+            changed: None,
             copy_runs: None,
         }
     }
@@ -503,7 +510,34 @@ impl Pass {
                 .map(|j| (j, flat_pos[j]))
                 .filter(|&(_, pos)| !from_diag(pos)),
         );
+        // Keys the pass can change.
+        let updates = ws.update_mask.as_deref().unwrap_or(mech);
+        let mut written = Vec::new();
+        for (i, m) in c.mechs.iter().enumerate() {
+            if updates[i] {
+                written.extend(&m.state_off);
+            }
+            if mech[i] {
+                // An ion's concentration advances with its currents; the voltage only in the
+                // solve, after the passes.
+                if m.target != 0 {
+                    written.push(off(c.targets[m.target]));
+                }
+                written.push(off(c.currents[m.current]));
+            }
+        }
+        let changed = (0..dl.keys.len())
+            .map(|ko| {
+                let key = dl.all_key[ko];
+                live[ko]
+                    && (syn.key_type[ko].is_some()
+                        || matches!(&self.seed, PassSeed::NodeState(k, _) if *k == ko)
+                        || (key == c.targets[0] && c.sets_voltage)
+                        || written.contains(&off(key)))
+            })
+            .collect();
         self.live = Some(live);
+        self.changed = Some(changed);
         self.copy_runs = Some(runs);
         self.states.ws.current_mask = Some(current_mask);
     }
@@ -557,7 +591,7 @@ impl Pass {
             a.fill(0.0);
         }
         for ko in 0..dl.keys.len() {
-            if self.live.as_ref().is_some_and(|l| !l[ko]) {
+            if self.changed.as_ref().is_some_and(|l| !l[ko]) {
                 continue; // no derivative part
             }
             let src = &self.states.data[dl.states.range(dl.all_key[ko])];
@@ -750,6 +784,21 @@ mod tests {
             .flat_map(|r| r.src..r.src + r.len)
             .collect();
         assert_eq!(copied, dl.range(kv).collect::<Vec<_>>());
+        // The keys contracted: those the pass can change. After the updates, the seed alone;
+        // with Na's update, both its states (not `v`, which only the solve changes).
+        let names = |on: &[bool]| -> Vec<String> {
+            (0..dl.keys.len())
+                .filter(|&k| on[k])
+                .map(|k| dl.keys[k].clone())
+                .collect()
+        };
+        assert_eq!(names(pass.changed.as_deref().expect("masked")), ["Na_h"]);
+        let changed = |seed: PassSeed| match masked(seed).changed {
+            Some(on) => names(&on),
+            None => dl.keys.clone(),
+        };
+        assert_eq!(changed(state("Na_h")), ["Na_h", "Na_m"]);
+        assert_eq!(changed(state("v")), dl.keys);
         // Current slots reset and written back: those of the running mechanisms only.
         let slots = |seed: PassSeed| -> Vec<String> {
             let mask = masked(seed).states.ws.current_mask.expect("a masked pass");
