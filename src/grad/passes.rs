@@ -120,6 +120,11 @@ pub(crate) struct Pass {
     /// The copy of the flat state into the pass's states, restricted to the live keys (`None`:
     /// the whole flat state).
     pub copy_runs: Option<Vec<Run>>,
+    /// The derivative parts [`Pass::contract`] reads, packed by [`Pass::extract`] right after
+    /// the pass (while they are in the cache of the thread that ran it): those of the voltage
+    /// terms `lin` and `cst`, then of every changed node key at its entries, in key order.
+    /// Half the bytes of the dual numbers, read in order by the finishing thread.
+    pub jac: Vec<f64>,
 }
 
 /// The model's synapse structure as the passes need it.
@@ -447,6 +452,9 @@ impl Pass {
             live: None,
             changed: None,
             copy_runs: None,
+            jac: Vec::with_capacity(
+                2 * c.n_nodes() + utils.layout.entries.iter().map(Vec::len).sum::<usize>(),
+            ),
         }
     }
 
@@ -565,6 +573,27 @@ impl Pass {
         p
     }
 
+    /// Right after the pass: packs the derivative parts that [`Pass::contract`] reads into
+    /// [`Pass::jac`] (no allocation: its capacity covers every key).
+    pub(crate) fn extract(&mut self, utils: &DynamicStateUtils, syn: &SynInfo) {
+        let dl = &utils.layout;
+        let n = utils.c.n_nodes();
+        let ws = &self.states.ws;
+        let jac = &mut self.jac;
+        jac.clear();
+        jac.extend(ws.lin[..n].iter().map(|x| x.eps));
+        jac.extend(ws.cst[..n].iter().map(|x| x.eps));
+        for ko in 0..dl.keys.len() {
+            if self.changed.as_ref().is_some_and(|l| !l[ko]) || syn.key_type[ko].is_some() {
+                continue;
+            }
+            let src = &self.states.data[dl.states.range(dl.all_key[ko])];
+            for r in &syn.node_runs[ko] {
+                jac.extend(src[r.dst..r.dst + r.len].iter().map(|x| x.eps));
+            }
+        }
+    }
+
     /// After the pass: `acc` and `acc_edge` from the output cotangents (`wn`: per node key and
     /// node; `w`: flat, for the synapse states; `vbar`: per node, of the voltage after the
     /// mechanism updates, which the voltage solve and the synapses read).
@@ -581,11 +610,11 @@ impl Pass {
     ) {
         let dl = &utils.layout;
         let n = utils.c.n_nodes();
-        let ws = &self.states.ws;
-        let (lin, cst) = (&ws.lin[..n], &ws.cst[..n]);
+        let (lin, rest) = self.jac.split_at(n);
+        let (cst, mut rest) = rest.split_at(n);
         let (al, ac) = (&adj.lin[..n], &adj.cst[..n]);
         for i in 0..n {
-            self.acc[i] = lin[i].eps * al[i] + cst[i].eps * ac[i];
+            self.acc[i] = lin[i] * al[i] + cst[i] * ac[i];
         }
         for a in &mut self.acc_edge {
             a.fill(0.0);
@@ -604,13 +633,11 @@ impl Pass {
                     };
                     for r in &syn.node_runs[ko] {
                         let nodes = r.dst..r.dst + r.len;
-                        let (acc, src, wk) = (
-                            &mut self.acc[nodes.clone()],
-                            &src[nodes.clone()],
-                            &wk[nodes],
-                        );
-                        for ((a, s), &w) in acc.iter_mut().zip(src).zip(wk) {
-                            *a += s.eps * w;
+                        let (eps, later) = rest.split_at(r.len);
+                        rest = later;
+                        let (acc, wk) = (&mut self.acc[nodes.clone()], &wk[nodes]);
+                        for ((a, &d), &w) in acc.iter_mut().zip(eps).zip(wk) {
+                            *a += d * w;
                         }
                     }
                 }
@@ -623,6 +650,7 @@ impl Pass {
                 }
             }
         }
+        debug_assert!(rest.is_empty(), "packed as extract packs");
     }
 }
 

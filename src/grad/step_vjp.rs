@@ -482,6 +482,9 @@ impl Plan {
         let params = pass.params.as_ref().unwrap_or(&self.params_dual);
         step::pre_solve(c, &mut pass.states, params, ext, self.dt, &mut ws);
         pass.states.ws = ws;
+        if !matches!(pass.seed, passes::PassSeed::Diagonal) {
+            pass.extract(&self.utils, &self.syn); // the diagonal pass is never contracted
+        }
     }
 
     /// Whether every pass of the step has run.
