@@ -623,7 +623,6 @@ impl Pass {
             if self.changed.as_ref().is_some_and(|l| !l[ko]) {
                 continue; // no derivative part
             }
-            let src = &self.states.data[dl.states.range(dl.all_key[ko])];
             match syn.key_type[ko] {
                 None => {
                     let wk = if ko == kv {
@@ -642,6 +641,7 @@ impl Pass {
                     }
                 }
                 Some(y) => {
+                    let src = &self.states.data[dl.states.range(dl.all_key[ko])];
                     let wk = &w[dl.range(ko)];
                     for (&e, &we) in dl.entries[ko].iter().zip(wk) {
                         let e = e as usize;

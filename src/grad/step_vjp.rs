@@ -105,11 +105,6 @@ struct Stage {
     cst_v: Vec<f64>,
 }
 
-/// Whether no series clamps the voltage.
-fn v_clamped_is_empty(c: &Compiled) -> bool {
-    !c.externals.series.iter().any(|s| s.key_id == 0)
-}
-
 impl Prepared {
     /// Copies the voltages (per node, branchpoints included) of the state the passes started
     /// from into `out`: the new voltages of the step before (see [`Plan::end`]).
@@ -211,7 +206,7 @@ impl StepAdjoint {
         edge_params.dedup();
         let inv_cm = touched.iter().any(|t| t == "capacitance");
         let syn = SynInfo::new(&c, &utils, kv)?;
-        let v_clamped = c
+        let v_clamped: Vec<usize> = c
             .externals
             .series
             .iter()
@@ -219,7 +214,7 @@ impl StepAdjoint {
             .flat_map(|s| s.nodes.iter().map(|&i| i as usize))
             .collect();
         let v_from_next = matches!(solver, Solver::BwdEuler | Solver::CrankNicolson)
-            && v_clamped_is_empty(&c)
+            && v_clamped.is_empty()
             && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
         let mut seeds = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm);
