@@ -506,39 +506,34 @@ impl Plan {
                 st.cst_v[i] = ws.cst[i].re;
             }
         }
-        let cn = self.solver == Solver::CrankNicolson;
-        if let (true, Some(v_new)) = (self.v_from_next, v_next) {
-            for i in 0..n {
-                st.v_sol[i] = if cn {
-                    0.5 * (v_new[i] + st.v_old[i])
-                } else {
-                    v_new[i]
-                };
+        let v_new: &[f64] = match (self.v_from_next, v_next) {
+            (true, Some(v_new)) => v_new,
+            _ => {
+                // The voltage solve in f64.
+                let mut ws = step::take_workspace(c, &mut st.s);
+                st.s.data[..n].copy_from_slice(&st.v_old);
+                ws.lin[..n].copy_from_slice(&st.lin_v);
+                ws.cst[..n].copy_from_slice(&st.cst_v);
+                let solved = step::solve_voltage(
+                    c,
+                    self.solver,
+                    self.vsolver,
+                    &mut st.s,
+                    &self.params,
+                    self.dt,
+                    &mut ws,
+                );
+                st.s.ws = ws;
+                solved?;
+                &st.s.data[..n]
             }
-            return Ok(());
-        }
-        // The voltage solve in f64.
-        let mut ws = step::take_workspace(c, &mut st.s);
-        st.s.data[..n].copy_from_slice(&st.v_old);
-        ws.lin[..n].copy_from_slice(&st.lin_v);
-        ws.cst[..n].copy_from_slice(&st.cst_v);
-        let solved = step::solve_voltage(
-            c,
-            self.solver,
-            self.vsolver,
-            &mut st.s,
-            &self.params,
-            self.dt,
-            &mut ws,
-        );
-        st.s.ws = ws;
-        solved?;
+        };
+        let cn = self.solver == Solver::CrankNicolson;
         for i in 0..n {
-            let v_new = st.s.data[i];
             st.v_sol[i] = if cn {
-                0.5 * (v_new + st.v_old[i])
+                0.5 * (v_new[i] + st.v_old[i])
             } else {
-                v_new
+                v_new[i]
             };
         }
         Ok(())
