@@ -63,6 +63,11 @@ pub(crate) fn runs_of(pairs: impl IntoIterator<Item = (usize, usize)>) -> Vec<Ru
     out
 }
 
+/// Whether a pass can give dynamic key `ko` a derivative part (see [`Pass::changed`]).
+fn changes(changed: &Option<Vec<bool>>, ko: usize) -> bool {
+    changed.as_ref().is_none_or(|l| l[ko])
+}
+
 /// What one pass seeds.
 #[derive(Clone, Debug)]
 pub(crate) enum PassSeed {
@@ -107,18 +112,15 @@ pub(crate) struct Pass {
     /// For a pass that starts after the state updates (see [`super::compress`]): what it takes from
     /// the diagonal pass.
     pub after_update: Option<super::compress::AfterUpdate>,
-    /// Per dynamic key, whether the pass can give it a derivative part or its mechanisms read it
-    /// (`None`: every key). Only these keys are set from the state before the pass and
-    /// contracted after it; the others are never read and keep a zero derivative part.
-    pub live: Option<Vec<bool>>,
     /// Per dynamic key, whether the pass can give it a derivative part (`None`: every key):
     /// the seeded key, the states of the mechanisms whose update runs, the currents and ion
     /// targets of those whose current runs, the voltage where a mechanism sets it, and synapse
     /// states.
     /// Only these are contracted: the other outputs have a zero derivative part.
     pub changed: Option<Vec<bool>>,
-    /// The copy of the flat state into the pass's states, restricted to the live keys (`None`:
-    /// the whole flat state).
+    /// The copy of the flat state into the pass's states, restricted to the live keys — those
+    /// the pass can change or its mechanisms read (`None`: the whole flat state); the others
+    /// are never read and keep a zero derivative part.
     pub copy_runs: Option<Vec<Run>>,
     /// The derivative parts [`Pass::contract`] reads, packed by [`Pass::extract`] right after
     /// the pass (while they are in the cache of the thread that ran it): those of the voltage
@@ -449,7 +451,6 @@ impl Pass {
             acc: vec![0.0; c.n_nodes()],
             acc_edge: c.syns.iter().map(|y| vec![0.0; y.post.len()]).collect(),
             after_update: None,
-            live: None,
             changed: None,
             copy_runs: None,
             jac: Vec::with_capacity(
@@ -458,7 +459,7 @@ impl Pass {
         }
     }
 
-    /// Restricts the pass to its live keys (see [`Pass::live`]), once its masks are final: `v`,
+    /// Restricts the pass to its live keys (see [`Pass::copy_runs`]), once its masks are final: `v`,
     /// the seeded key, the states, targets and currents of the mechanisms it runs (updates or
     /// currents), and every synapse state. `flat_pos`: data position of each flat entry.
     pub(crate) fn limit_to_live(
@@ -544,7 +545,6 @@ impl Pass {
                         || written.contains(&off(key)))
             })
             .collect();
-        self.live = Some(live);
         self.changed = Some(changed);
         self.copy_runs = Some(runs);
         self.states.ws.current_mask = Some(current_mask);
@@ -584,7 +584,7 @@ impl Pass {
         jac.extend(ws.lin[..n].iter().map(|x| x.eps));
         jac.extend(ws.cst[..n].iter().map(|x| x.eps));
         for ko in 0..dl.keys.len() {
-            if self.changed.as_ref().is_some_and(|l| !l[ko]) || syn.key_type[ko].is_some() {
+            if !changes(&self.changed, ko) || syn.key_type[ko].is_some() {
                 continue;
             }
             let src = &self.states.data[dl.states.range(dl.all_key[ko])];
@@ -620,7 +620,7 @@ impl Pass {
             a.fill(0.0);
         }
         for ko in 0..dl.keys.len() {
-            if self.changed.as_ref().is_some_and(|l| !l[ko]) {
+            if !changes(&self.changed, ko) {
                 continue; // no derivative part
             }
             match syn.key_type[ko] {
@@ -764,18 +764,12 @@ mod tests {
         };
         let live = |seed: PassSeed| -> Vec<String> {
             let pass = masked(seed);
-            let Some(live) = &pass.live else {
+            let Some(runs) = &pass.copy_runs else {
                 return dl.keys.clone();
             };
-            let keys: Vec<String> = (0..dl.keys.len())
-                .filter(|&k| live[k])
-                .map(|k| dl.keys[k].clone())
-                .collect();
-            // The copy covers the live keys' flat entries, each once, and nothing else.
-            let mut covered: Vec<usize> = pass
-                .copy_runs
+            // The copy covers whole keys' flat entries, each once, and nothing else.
+            let mut covered: Vec<usize> = runs
                 .iter()
-                .flatten()
                 .flat_map(|r| {
                     assert_eq!(
                         flat_pos[r.src..r.src + r.len],
@@ -785,12 +779,12 @@ mod tests {
                 })
                 .collect();
             covered.sort_unstable();
-            let expected: Vec<usize> = (0..dl.keys.len())
-                .filter(|&k| live[k])
-                .flat_map(|k| dl.range(k))
+            let copied: Vec<usize> = (0..dl.keys.len())
+                .filter(|&k| dl.range(k).any(|j| covered.binary_search(&j).is_ok()))
                 .collect();
+            let expected: Vec<usize> = copied.iter().flat_map(|&k| dl.range(k)).collect();
             assert_eq!(covered, expected);
-            keys
+            copied.iter().map(|&k| dl.keys[k].clone()).collect()
         };
         let state = |key: &str| {
             let k = dl.keys.iter().position(|x| x == key).expect(key);
