@@ -112,19 +112,26 @@ fn sub_nodes<'a>(m: &'a crate::compile::CompiledMech, s: SubSet) -> Nodes<'a> {
 #[inline(always)]
 unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     let c = x.c;
-    // The voltage at the start of the step, which every mechanism of the chunk reads.
-    let (a, len) = (ch.nodes.start, ch.nodes.len());
-    // SAFETY: the chunk's nodes.
-    unsafe {
-        x.slice_mut(x.v_old, a, len)
-            .copy_from_slice(x.slice(x.data, a, len));
-    }
+    // The voltage at the start of the step, which every mechanism of the chunk reads: kept
+    // aside only if a mechanism's update may overwrite it (point neurons).
+    let v_start = if c.sets_voltage {
+        let (a, len) = (ch.nodes.start, ch.nodes.len());
+        // SAFETY: the chunk's nodes.
+        unsafe {
+            x.slice_mut(x.v_old, a, len)
+                .copy_from_slice(x.slice(x.data, a, len));
+        }
+        x.v_old
+    } else {
+        x.data
+    };
     for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
         let nodes = sub_nodes(m, sub);
         if nodes.is_empty() || x.update_on.is_some_and(|on| !on[mi]) {
             continue;
         }
-        // SAFETY: the caller's guarantee; the kernel reads `v_old` at the chunk's nodes only.
+        // SAFETY: the caller's guarantee; the kernel reads `v_start` at the chunk's nodes only,
+        // and writes no voltage unless `v_start` is the copy.
         let mut args = unsafe {
             UpdateArgs {
                 nodes,
@@ -134,7 +141,7 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
                 param_off: &m.param_off,
                 param_uniform: &x.p.uniform[mi],
                 param_node: x.p.uniform_node[mi],
-                v: SharedSlice::from_raw_parts(x.v_old, x.n),
+                v: SharedSlice::from_raw_parts(v_start, x.n),
                 v_off: 0,
                 dt: x.dt,
             }
@@ -336,22 +343,41 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
         }
     }
 
+    if let (None, Some((h, _))) = (ch.unit, x.solve) {
+        // A part of a split cell, solved after every chunk: its rows of the voltage system are
+        // assembled now, while their terms are in cache.
+        // SAFETY: the chunk's nodes; their positions in `d` and `r` are this chunk's alone.
+        unsafe {
+            hines::assemble_nodes(
+                &c.hines,
+                &p.h_gsum,
+                a..a + len,
+                x.slice(x.lin, a, len),
+                x.slice(x.cst, a, len),
+                x.slice(x.data, a, len),
+                h,
+                x.d,
+                x.r,
+            );
+        }
+    }
     if let (Some(u), Some(_)) = (ch.unit, x.solve) {
         // SAFETY: the unit's nodes are this chunk's nodes, and so is the chunk's flag.
         unsafe {
-            solve_unit(x, u);
+            solve_unit(x, u, false);
             let v = x.slice(x.data, a, len);
             *x.chunk_finite.add(ci) = v.iter().fold(true, |ok, y| ok & y.all_finite());
         }
     }
 }
 
-/// The implicit solve of one unit: the voltage, then every diffused ion.
+/// The implicit solve of one unit: the voltage, then every diffused ion. `assembled`: the
+/// voltage rows are already in `d` and `r` (a split cell, see [`chunk_rest`]).
 ///
 /// # Safety
 /// No other worker touches the unit's nodes.
 #[inline(always)]
-unsafe fn solve_unit<T: Scalar>(x: &Ctx<'_, T>, u: usize) {
+unsafe fn solve_unit<T: Scalar>(x: &Ctx<'_, T>, u: usize, assembled: bool) {
     let (c, n, p) = (x.c, x.n, x.p);
     let (h, crank) = x.solve.expect("implicit solver");
     let range = c.hines.units[u].nodes.clone();
@@ -373,7 +399,11 @@ unsafe fn solve_unit<T: Scalar>(x: &Ctx<'_, T>, u: usize) {
             upper: &p.h_upper,
             gsum: &p.h_gsum,
         };
-        hines::solve_unit(&c.hines, u, coef, lin, cst, v, h, d, r, true);
+        if assembled {
+            hines::solve_assembled_unit(&c.hines, u, coef, v, h, d, r, true);
+        } else {
+            hines::solve_unit(&c.hines, u, coef, lin, cst, v, h, d, r, true);
+        }
         if crank {
             let two = T::from(2.0);
             for i in 0..len {
@@ -457,7 +487,17 @@ unsafe fn chunk_update_only<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
 simd_variants!(run_chunk_all, chunk_all, ci: usize);
 simd_variants!(run_chunk_update, chunk_update_only, ci: usize);
 simd_variants!(run_chunk_rest, chunk_rest, ci: usize);
-simd_variants!(run_unit_solve, solve_unit, u: usize);
+/// The solve of a split cell's unit, after every chunk assembled its rows.
+///
+/// # Safety
+/// As for [`solve_unit`].
+#[inline(always)]
+unsafe fn solve_deferred_unit<T: Scalar>(x: &Ctx<'_, T>, u: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe { solve_unit(x, u, true) }
+}
+
+simd_variants!(run_unit_solve, solve_deferred_unit, u: usize);
 
 /// Currents of the initial state (Jaxley's `append_channel_currents_to_states`): membrane
 /// currents and synapse currents from the states and voltages as they are. Serial.

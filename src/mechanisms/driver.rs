@@ -580,7 +580,8 @@ pub enum SimdLevel {
     Baseline,
 }
 
-/// The instruction set chosen for this CPU (detected once).
+/// The instruction set chosen for this CPU (detected once). The environment variable
+/// `HUXLEY_NO_AVX512` (any value) skips AVX-512, `HUXLEY_NO_SIMD` every vector set.
 pub fn simd_level() -> SimdLevel {
     static LEVEL: OnceLock<SimdLevel> = OnceLock::new();
     *LEVEL.get_or_init(|| {
@@ -589,7 +590,9 @@ pub fn simd_level() -> SimdLevel {
             if std::env::var_os("HUXLEY_NO_SIMD").is_some() {
                 return SimdLevel::Baseline;
             }
-            if is_x86_feature_detected!("avx512f")
+            let no_avx512 = std::env::var_os("HUXLEY_NO_AVX512").is_some();
+            if !no_avx512
+                && is_x86_feature_detected!("avx512f")
                 && is_x86_feature_detected!("avx512vl")
                 && is_x86_feature_detected!("avx512dq")
                 && is_x86_feature_detected!("fma")

@@ -89,16 +89,13 @@ pub(crate) fn solve_unit<T: Scalar>(
     let base = unit.nodes.start;
     let m = unit.nodes.len();
     let range = unit.nodes.clone();
-    let (order, is_comp) = (&ord.order[range.clone()], &ord.is_comp[range.clone()]);
-    let (lower, upper, gsum) = (
-        &coef.lower[range.clone()],
-        &coef.upper[range.clone()],
+    let (order, is_comp, gsum) = (
+        &ord.order[range.clone()],
+        &ord.is_comp[range.clone()],
         &coef.gsum[range],
     );
     let (d, r) = (&mut d[..m], &mut r[..m]);
     let (lin, cst, v) = (&lin[..m], &cst[..m], &mut v[..m]);
-    let one = T::one();
-    let zero = T::zero();
     for k in 0..m {
         let i = order[k] as usize - base;
         debug_assert!(i < m);
@@ -111,12 +108,91 @@ pub(crate) fn solve_unit<T: Scalar>(
                 *v.get_unchecked(i),
             )
         };
-        let comp = is_comp[k];
-        let dk = h * li + h * gsum[k];
-        d[k] = if comp { dk + one } else { dk };
-        let rk = vi + h * ci;
-        r[k] = if comp { rk } else { zero };
+        (d[k], r[k]) = assemble(li, ci, vi, gsum[k], is_comp[k], h);
     }
+    solve_assembled_unit(ord, u, coef, v, h, d, r, write_bp);
+}
+
+/// The diagonal and right-hand side of the row of one node.
+#[inline(always)]
+fn assemble<T: Scalar>(lin: T, cst: T, v: T, gsum: T, comp: bool, h: T) -> (T, T) {
+    let dk = h * lin + h * gsum;
+    let rk = v + h * cst;
+    if comp {
+        (dk + T::one(), rk)
+    } else {
+        (dk, T::zero())
+    }
+}
+
+/// The rows of the nodes `nodes` (a part of one unit), assembled into the position-indexed `d`
+/// and `r` (whole arrays) while their terms are still in cache; [`solve_assembled_unit`]
+/// solves the unit once every node's row is in. `lin`, `cst` and `v` are the parts of the node
+/// arrays at `nodes`; `gsum` is indexed by global position.
+///
+/// # Safety
+/// `d` and `r` point at arrays of at least `n_nodes` elements, and no other thread touches the
+/// positions of `nodes` in them.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) unsafe fn assemble_nodes<T: Scalar>(
+    ord: &HinesOrder,
+    gsum: &[T],
+    nodes: std::ops::Range<usize>,
+    lin: &[T],
+    cst: &[T],
+    v: &[T],
+    h: T,
+    d: *mut T,
+    r: *mut T,
+) {
+    let pos = &ord.pos[nodes];
+    let (lin, cst, v) = (&lin[..pos.len()], &cst[..pos.len()], &v[..pos.len()]);
+    let n = ord.pos.len();
+    assert!(
+        gsum.len() >= n && ord.is_comp.len() >= n,
+        "arrays shorter than the node count"
+    );
+    for (q, &k) in pos.iter().enumerate() {
+        let k = k as usize;
+        assert!(k < n, "position out of range");
+        // SAFETY: k < n_nodes (checked); the caller's guarantee for d and r.
+        unsafe {
+            let (dk, rk) = assemble(
+                lin[q],
+                cst[q],
+                v[q],
+                *gsum.get_unchecked(k),
+                *ord.is_comp.get_unchecked(k),
+                h,
+            );
+            *d.add(k) = dk;
+            *r.add(k) = rk;
+        }
+    }
+}
+
+/// Solves unit `u` whose rows are already in `d` and `r` (its parts, indexed by position − first
+/// position of the unit), and writes the solution into `v` (its part of the node array).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn solve_assembled_unit<T: Scalar>(
+    ord: &HinesOrder,
+    u: usize,
+    coef: Coefficients<'_, T>,
+    v: &mut [T],
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+    write_bp: bool,
+) {
+    let unit = &ord.units[u];
+    let base = unit.nodes.start;
+    let m = unit.nodes.len();
+    let range = unit.nodes.clone();
+    let is_comp = &ord.is_comp[range.clone()];
+    let (lower, upper) = (&coef.lower[range.clone()], &coef.upper[range]);
+    let (d, r, v) = (&mut d[..m], &mut r[..m], &mut v[..m]);
     eliminate_unit(ord, u, lower, upper, h, d, r);
     let pos = &ord.pos[base..base + m];
     for i in 0..m {
