@@ -385,6 +385,11 @@ fn update_loop<
         uniform.copy_from_slice(a.param_uniform);
     }
     let first = a.param_node;
+    // The tiles, zeroed once (a zeroed array per tile costs a `memset` call): every tile load
+    // fills every lane.
+    let mut v = [T::zero(); LANES];
+    let mut s = [[T::zero(); LANES]; S];
+    let mut p = [[T::zero(); LANES]; P];
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
@@ -396,9 +401,6 @@ fn update_loop<
         // states, parameters and voltages are distinct arrays or distinct parts of the store.
         unsafe {
             let base = ix.base(i, n);
-            let mut v = [T::zero(); LANES];
-            let mut s = [[T::zero(); LANES]; S];
-            let mut p = [[T::zero(); LANES]; P];
             load_tile(v_in, 0, base, &idx, &mut v);
             for k in 0..S {
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
@@ -490,6 +492,15 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     }
     let first = a.param_node;
     let toff = a.target_off;
+    // The tiles, zeroed once (a zeroed array per tile costs a `memset` call): every tile load
+    // fills every lane, and so does the kernel's lane loop for the outputs (`slope` and `c`
+    // stay zero without linearisation).
+    let mut x = [T::zero(); LANES];
+    let mut s = [[T::zero(); LANES]; S];
+    let mut p = [[T::zero(); LANES]; P];
+    let mut i0 = [T::zero(); LANES];
+    let mut slope = [T::zero(); LANES];
+    let mut c = [T::zero(); LANES];
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
@@ -500,9 +511,6 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
         // SAFETY: as in `update_loop`; the outputs are separate arrays.
         unsafe {
             let base = ix.base(i, n);
-            let mut x = [T::zero(); LANES];
-            let mut s = [[T::zero(); LANES]; S];
-            let mut p = [[T::zero(); LANES]; P];
             load_tile(store, toff, base, &idx, &mut x);
             for k in 0..S {
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
@@ -514,9 +522,6 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
                     load_tile(params, poff[k], base, &idx, &mut p[k]);
                 }
             }
-            let mut i0 = [T::zero(); LANES];
-            let mut slope = [T::zero(); LANES];
-            let mut c = [T::zero(); LANES];
             if a.linearise {
                 for l in 0..LANES {
                     let mut sl = [T::zero(); S];

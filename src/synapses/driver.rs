@@ -189,6 +189,12 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let mut poff = [0usize; P];
     soff.copy_from_slice(a.state_off);
     poff.copy_from_slice(a.param_off);
+    // The tiles, zeroed once (a zeroed array per tile costs a `memset` call): every tile
+    // fills every lane.
+    let mut vpre = [T::zero(); LANES];
+    let mut vpost = [T::zero(); LANES];
+    let mut s = [[T::zero(); LANES]; S];
+    let mut p = [[T::zero(); LANES]; P];
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
@@ -199,10 +205,6 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
         unsafe {
             let base = tile_base(&a.edges, i, n);
             let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len());
-            let mut vpre = [T::zero(); LANES];
-            let mut vpost = [T::zero(); LANES];
-            let mut s = [[T::zero(); LANES]; S];
-            let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
@@ -287,6 +289,15 @@ fn current_loop_with<
     soff.copy_from_slice(a.state_off);
     poff.copy_from_slice(a.param_off);
     let coff = a.current_off;
+    // The tiles, zeroed once: every tile fills every lane of each.
+    let mut vpre = [T::zero(); LANES];
+    let mut vpost = [T::zero(); LANES];
+    let mut ar = [T::zero(); LANES];
+    let mut s = [[T::zero(); LANES]; S];
+    let mut p = [[T::zero(); LANES]; P];
+    let mut i0 = [T::zero(); LANES];
+    let mut slope = [T::zero(); LANES];
+    let mut c = [T::zero(); LANES];
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
@@ -296,11 +307,6 @@ fn current_loop_with<
         unsafe {
             let base = tile_base(&a.edges, i, n);
             let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes);
-            let mut vpre = [T::zero(); LANES];
-            let mut vpost = [T::zero(); LANES];
-            let mut ar = [T::zero(); LANES];
-            let mut s = [[T::zero(); LANES]; S];
-            let mut p = [[T::zero(); LANES]; P];
             for l in 0..LANES {
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
@@ -312,9 +318,6 @@ fn current_loop_with<
             for k in 0..P {
                 load(params, poff[k], base, &idx, &mut p[k]);
             }
-            let mut i0 = [T::zero(); LANES];
-            let mut slope = [T::zero(); LANES];
-            let mut c = [T::zero(); LANES];
             for l in 0..LANES {
                 let mut sl = [T::zero(); S];
                 let mut pl = [T::zero(); P];
