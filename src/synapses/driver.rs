@@ -144,7 +144,9 @@ fn limit(len: usize, offsets: &[usize]) -> usize {
         .unwrap_or(usize::MAX)
 }
 
-/// Gathers the pre- and post-synaptic nodes of a tile of edges (bounds checked once per tile).
+/// Gathers the pre- and post-synaptic nodes of a tile of edges, checking them against `n_pre` and
+/// `n_nodes` unless `checked` (every edge of the call was checked up front, see
+/// [`check_range`]).
 ///
 /// # Safety
 /// Every index of `idx` is below `pre.len()` and `post.len()`.
@@ -155,6 +157,7 @@ unsafe fn tile_nodes(
     post: &[u32],
     n_pre: usize,
     n_nodes: usize,
+    checked: bool,
 ) -> ([usize; LANES], [usize; LANES]) {
     let mut a = [0usize; LANES];
     let mut b = [0usize; LANES];
@@ -165,11 +168,40 @@ unsafe fn tile_nodes(
             b[l] = *post.get_unchecked(idx[l]) as usize;
         }
     }
+    if !checked {
+        check(
+            tile_max(&a) < n_pre && tile_max(&b) < n_nodes,
+            "node index out of range",
+        );
+    }
+    (a, b)
+}
+
+/// For a contiguous range of edges: checks every edge index against `lim` and every pre- and
+/// post-synaptic node against `n_pre` and `n_nodes` at once (one vectorised pass instead of a
+/// check per tile) and returns `true`; `false` for a list of edges (checked tile by tile).
+fn check_range(
+    edges: &Nodes<'_>,
+    lim: usize,
+    pre: &[u32],
+    post: &[u32],
+    n_pre: usize,
+    n_nodes: usize,
+) -> bool {
+    let Nodes::Range { start, len } = *edges else {
+        return false;
+    };
     check(
-        tile_max(&a) < n_pre && tile_max(&b) < n_nodes,
+        start.checked_add(len).is_some_and(|end| end <= lim),
+        "edge index out of range",
+    );
+    let max = |x: &[u32]| x.iter().fold(0u32, |m, &y| m.max(y)) as usize;
+    check(
+        len == 0
+            || (max(&pre[start..start + len]) < n_pre && max(&post[start..start + len]) < n_nodes),
         "node index out of range",
     );
-    (a, b)
+    true
 }
 
 #[inline(always)]
@@ -195,16 +227,19 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     let mut vpost = [T::zero(); LANES];
     let mut s = [[T::zero(); LANES]; S];
     let mut p = [[T::zero(); LANES]; P];
+    let checked = check_range(&a.edges, lim, a.pre, a.post, a.v_pre.len(), a.v.len());
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
-        check(tile_max(&idx) < lim, "edge index out of range");
+        if !checked {
+            check(tile_max(&idx) < lim, "edge index out of range");
+        }
         let w = LANES.min(n - i);
-        // SAFETY: edge and node indices were checked against every array's length just above;
-        // concurrent callers touch disjoint edges.
+        // SAFETY: edge and node indices were checked against every array's length (up front
+        // or just above); concurrent callers touch disjoint edges.
         unsafe {
             let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len());
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len(), checked);
             for l in 0..LANES {
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
@@ -298,15 +333,18 @@ fn current_loop_with<
     let mut i0 = [T::zero(); LANES];
     let mut slope = [T::zero(); LANES];
     let mut c = [T::zero(); LANES];
+    let checked = check_range(&a.edges, lim, a.pre, a.post, a.v_pre.len(), n_nodes);
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
-        check(tile_max(&idx) < lim, "edge index out of range");
+        if !checked {
+            check(tile_max(&idx) < lim, "edge index out of range");
+        }
         let w = LANES.min(n - i);
         // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
         unsafe {
             let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes);
+            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes, checked);
             for l in 0..LANES {
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
