@@ -344,8 +344,9 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
     }
 
     if let (None, Some((h, _))) = (ch.unit, x.solve) {
-        // A part of a split cell, solved after every chunk: its rows of the voltage system are
-        // assembled now, while their terms are in cache.
+        // A chunk without a unit is a part of a split cell (see `compile::partition`), solved
+        // after every chunk: its rows of the voltage system are assembled now, while their
+        // terms are in cache.
         // SAFETY: the chunk's nodes; their positions in `d` and `r` are this chunk's alone.
         unsafe {
             hines::assemble_nodes(
