@@ -245,12 +245,12 @@ fn tile_nodes<I: NodeIndex>(ix: I, i: usize, n: usize) -> [usize; LANES] {
 /// # Safety
 /// Every `off + node` of the tile must be in bounds of the allocation behind `ptr`.
 #[inline(always)]
-pub(crate) unsafe fn load_tile<T: Copy>(
+pub(crate) unsafe fn load_tile<T: Copy, const N: usize>(
     ptr: *const T,
     off: usize,
     base: Option<usize>,
-    idx: &[usize; LANES],
-    out: &mut [T; LANES],
+    idx: &[usize; N],
+    out: &mut [T; N],
 ) {
     match base {
         // SAFETY: guaranteed by the caller.
@@ -272,13 +272,13 @@ pub(crate) unsafe fn load_tile<T: Copy>(
 /// # Safety
 /// As for [`load_tile`].
 #[inline(always)]
-pub(crate) unsafe fn store_tile<T: Copy>(
+pub(crate) unsafe fn store_tile<T: Copy, const N: usize>(
     ptr: *mut T,
     off: usize,
     base: Option<usize>,
-    idx: &[usize; LANES],
+    idx: &[usize; N],
     w: usize,
-    x: &[T; LANES],
+    x: &[T; N],
 ) {
     match base {
         // SAFETY: guaranteed by the caller.

@@ -11,10 +11,15 @@
 
 use super::{Synapse, SynapseInfo};
 use crate::mechanisms::driver::{
-    FD_DELTA, LANES, Nodes, SharedSlice, SimdLevel, load_tile as load, simd_level,
-    store_tile as store,
+    FD_DELTA, Nodes, SharedSlice, SimdLevel, load_tile as load, simd_level, store_tile as store,
 };
 use crate::scalar::{Dual64, Scalar};
+
+/// Edges per tile: one 512-bit vector of `f64`. (The mechanisms' 32-lane tiles, tried here,
+/// made the 1 000-cell network step up to 3 % slower on one thread and about 5 % on two: a synapse
+/// tile's gathers and scattered sums gain nothing from the longer tile, and its arrays no longer
+/// fit in registers.)
+const LANES: usize = 8;
 
 /// Arguments of a synapse state update.
 pub struct SynUpdateArgs<'a, T> {
