@@ -1,8 +1,8 @@
 //! The loops that drive a [`Synapse`] over the edges of its type.
 //!
-//! As for mechanisms ([`crate::mechanisms::driver`]): edges are processed in tiles of [`LANES`]
-//! (states, parameters and the two voltages gathered into small arrays, the synapse run lane by
-//! lane, results scattered back), the `f64` loops are compiled for AVX-512, AVX2+FMA and the
+//! As for mechanisms ([`crate::mechanisms::driver`]): edges are processed in tiles of 8 (states,
+//! parameters and the two voltages gathered into small arrays, the synapse run lane by lane,
+//! results scattered back), the `f64` loops are compiled for AVX-512, AVX2+FMA and the
 //! baseline and chosen at run time, and dynamic dispatch happens once per synapse type per call.
 //!
 //! Contributions to the post-synaptic nodes are added in the order of the edge list (edges come
