@@ -155,8 +155,10 @@ pub(crate) unsafe fn assemble_nodes<T: Scalar>(
     );
     for (q, &k) in pos.iter().enumerate() {
         let k = k as usize;
-        assert!(k < n, "position out of range");
-        // SAFETY: k < n_nodes (checked); the caller's guarantee for d and r.
+        debug_assert!(k < n);
+        // SAFETY: `pos` is a permutation of the positions 0..n_nodes (built by
+        // `HinesOrder::build`, as `solve_unit` relies on too), so k < n_nodes; the caller's
+        // guarantee for d and r.
         unsafe {
             let (dk, rk) = assemble(
                 lin[q],
