@@ -174,13 +174,27 @@ pub fn solve_gate_exponential_frac<T: Scalar>(
     b_num: T,
     b_den: T,
 ) -> T {
+    gate_and_decay_frac(x, dt, a_num, a_den, b_num, b_den).0
+}
+
+/// [`solve_gate_exponential_frac`] and its decay factor `e^{−dt (α + β)}`, which is the new
+/// gate's derivative with respect to the old one (for hand-written adjoints).
+#[inline(always)]
+pub fn gate_and_decay_frac<T: Scalar>(
+    x: T,
+    dt: T,
+    a_num: T,
+    a_den: T,
+    b_num: T,
+    b_den: T,
+) -> (T, T) {
     let an_bd = a_num * b_den;
     let sum = an_bd + b_num * a_den;
     let den = a_den * b_den;
     let q = T::from(1.0) / (sum * den);
     let x_inf = an_bd * den * q;
     let e = save_exp(-dt * (sum * sum * q));
-    x * e + x_inf * (T::from(1.0) - e)
+    (x * e + x_inf * (T::from(1.0) - e), e)
 }
 
 /// Jaxley's `solve_inf_gate_exponential`: exponential Euler towards `s_inf` with time constant

@@ -35,6 +35,7 @@ mod chain;
 mod checkpoint;
 mod compress;
 mod forward;
+mod local;
 mod loss;
 mod passes;
 pub(crate) mod step_vjp;

@@ -5,6 +5,7 @@
 //! passes on a second thread.
 
 use super::compress;
+use super::local::{LocalPrep, LocalTargets, LocalVjp, StageArrays};
 use super::passes::{self, Pass, SynInfo, Targets};
 use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
@@ -62,6 +63,9 @@ pub(crate) struct Plan {
     area_stimuli: bool,
     /// Nodes whose voltage is clamped.
     v_clamped: Vec<usize>,
+    /// The local stages by reverse mode, for the models it covers (see [`super::local`]); then
+    /// there are no dual-number passes.
+    local: Option<LocalVjp>,
     /// Whether a step's new voltages are those of the next state (backward Euler or
     /// Crank–Nicolson, no voltage clamp, no mechanism that sets the voltage), so that a sweep
     /// that knows the next state skips the forward voltage solve (see [`Plan::end`]).
@@ -78,6 +82,8 @@ pub(crate) struct Prepared {
     passes: Vec<Mutex<Pass>>,
     /// The diagonal pass (see [`compress::Compression`]).
     diag: Option<Mutex<Pass>>,
+    /// The buffers of the local reverse mode, in place of the passes (see [`super::local`]).
+    local: Option<Mutex<LocalPrep>>,
     /// What every pass reads: the state and the branchpoint voltages.
     input: RwLock<Input>,
     /// The queue of passes (see [`Plan::run_tasks`]).
@@ -167,6 +173,31 @@ impl StepAdjoint {
         touched: &[String],
         parallelism: Parallelism,
     ) -> Result<StepAdjoint> {
+        Self::build(
+            utils,
+            solver,
+            vsolver,
+            dt,
+            params,
+            touched,
+            parallelism,
+            true,
+        )
+    }
+
+    /// [`StepAdjoint::new`], with the local reverse mode allowed or not (the dual-number passes
+    /// then cover every model; tests compare the two).
+    #[allow(clippy::too_many_arguments)]
+    fn build(
+        utils: DynamicStateUtils,
+        solver: Solver,
+        vsolver: VoltageSolver,
+        dt: f64,
+        params: AllParams<f64>,
+        touched: &[String],
+        parallelism: Parallelism,
+        allow_local: bool,
+    ) -> Result<StepAdjoint> {
         let c = utils.c.clone();
         let n = c.n_nodes();
         let dl = utils.layout.clone();
@@ -217,7 +248,12 @@ impl StepAdjoint {
             && v_clamped.is_empty()
             && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
-        let mut seeds = passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm);
+        let local = LocalVjp::new(&c, &utils, kv).filter(|_| allow_local);
+        let mut seeds = if local.is_some() {
+            Vec::new()
+        } else {
+            passes::seeds(&c, &utils, &syn, &node_params, &edge_params, inv_cm)
+        };
         // The voltage's pass first: it runs every mechanism, so its real parts are the step's.
         seeds.sort_by_key(|s| !matches!(s, passes::PassSeed::NodeState(k, _) if *k == kv));
         let compression = compress::compress(&c, &utils, &seeds);
@@ -248,6 +284,7 @@ impl StepAdjoint {
             flat_pos,
             area_stimuli,
             v_clamped,
+            local,
             v_from_next,
         };
         let c = &plan.c;
@@ -314,6 +351,7 @@ impl Plan {
         Prepared {
             passes,
             diag,
+            local: self.local.as_ref().map(|l| Mutex::new(l.prep(c))),
             input: RwLock::new(Input {
                 x: vec![0.0; self.utils.len()],
                 v_bp: vec![0.0; n],
@@ -364,7 +402,7 @@ impl Plan {
 
     /// How many passes (tasks) a step has.
     pub(crate) fn n_tasks(&self, pr: &Prepared) -> usize {
-        pr.passes.len() + usize::from(pr.diag.is_some())
+        pr.passes.len() + usize::from(pr.diag.is_some()) + usize::from(pr.local.is_some())
     }
 
     /// Starts preparing at `x`: takes the state, computes the branchpoint voltages (read by
@@ -402,6 +440,24 @@ impl Plan {
     /// it was taken first).
     pub(crate) fn run_tasks(&self, pr: &Prepared, ext: ExternalsAt<'_, f64>) {
         let input = pr.input.read().unwrap_or_else(|e| e.into_inner());
+        if let (Some(local), Some(lp)) = (&self.local, &pr.local) {
+            // One task: the forward run of the local stages and the update partials.
+            if pr.next.fetch_add(1, Ordering::Relaxed) == 0 {
+                let mut lp = lp.lock().unwrap_or_else(|e| e.into_inner());
+                local.prepare(
+                    &self.c,
+                    &self.utils,
+                    &mut lp,
+                    &input.x,
+                    &input.v_bp,
+                    &self.params,
+                    ext,
+                    self.dt,
+                );
+                pr.done.fetch_add(1, Ordering::AcqRel);
+            }
+            return;
+        }
         let (before, after) = (&self.before_passes, &self.after_passes);
         let diag = pr.diag.as_ref();
         let d = usize::from(diag.is_some());
@@ -497,7 +553,12 @@ impl Plan {
         let n = c.n_nodes();
         let mut stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
         let st = &mut *stage;
-        {
+        if let Some(lp) = &pr.local {
+            let lp = lp.lock().unwrap_or_else(|e| e.into_inner());
+            st.v_old.copy_from_slice(&lp.s.data[..n]);
+            st.lin_v.copy_from_slice(&lp.s.ws.lin[..n]);
+            st.cst_v.copy_from_slice(&lp.s.ws.cst[..n]);
+        } else {
             let first = lock(&pr.passes[0]);
             let (data, ws) = (&first.states.data, &first.states.ws);
             for i in 0..n {
@@ -592,6 +653,28 @@ impl Plan {
                 }
             }
         }
+        if let (Some(local), Some(lp)) = (&self.local, &pr.local) {
+            let stage_arrays = StageArrays {
+                v_old: stage.v_old,
+                lin: stage.lin,
+                cst: stage.cst,
+            };
+            local.finish(
+                c,
+                &self.utils,
+                &mut lp.lock().unwrap_or_else(|e| e.into_inner()),
+                &self.params,
+                &stage_arrays,
+                &fin.adj,
+                &fin.wn,
+                &mut LocalTargets {
+                    out,
+                    data: &mut fin.pbar.data,
+                    inv_cm: &mut fin.pbar.inv_cm,
+                },
+            );
+            return Ok(());
+        }
         // Contraction with the output cotangents, combined in a fixed order. The pre-synaptic
         // voltages' passes come first: their cotangents join that of the voltage after the
         // mechanism updates, which the other passes contract with.
@@ -620,6 +703,89 @@ impl Plan {
                     *vb = a + p;
                 }
             }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    /// The local reverse mode gives the dual-number passes' step adjoint: the flat cotangent and
+    /// the parameter cotangents, on a cell with HH on some branches (a node list) and a leak on
+    /// all, a stimulus, and the capacitance and channel parameters touched; for every solver.
+    #[test]
+    fn local_reverse_mode_equals_the_dual_number_passes() -> Result<()> {
+        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0, 1, 1])?;
+        cell.insert(Leak)?;
+        cell.branch(0)?.insert(HH)?;
+        cell.branch(3)?.insert(HH)?;
+        cell.branch(4)?.comp(1)?.insert(HH)?;
+        cell.branch(0)?
+            .comp(0)?
+            .stimulate(&step_current(0.0, 1.0, 0.4, 0.025, 1.0, 0.0));
+        cell.branch(2)?.set("capacitance", 1.7)?;
+        let touched: Vec<String> = [
+            "HH_gNa",
+            "HH_eK",
+            "HH_gLeak",
+            "Leak_gLeak",
+            "Leak_eLeak",
+            "capacitance",
+        ]
+        .map(String::from)
+        .to_vec();
+        for solver in [Solver::BwdEuler, Solver::CrankNicolson, Solver::FwdEuler] {
+            let (init_fn, step_fn) = build_init_and_step_fn(&cell, VoltageSolver::Hines, solver)?;
+            let utils = DynamicStateUtils::for_step_fn(&step_fn);
+            let c = utils.c.clone();
+            let dt = 0.025;
+            let (mut s, p) = init_fn.init::<f64>(&[], None, None, dt)?;
+            let (_, ext) =
+                crate::integrate::plan_steps(&c.externals, &IntegrateOptions::t_max(1.0))?;
+            for t in 0..10 {
+                step_fn.step(&mut s, &p, ext.at(t), dt)?;
+            }
+            let x = utils.remove_observables(&s)?.data;
+            let w: Vec<f64> = (0..x.len())
+                .map(|j| ((j * 7919 % 101) as f64 - 50.0) / 37.0)
+                .collect();
+            let run = |allow_local: bool| -> Result<(Vec<f64>, ParamAdjoint)> {
+                let mut sa = StepAdjoint::build(
+                    utils.clone(),
+                    solver,
+                    VoltageSolver::Hines,
+                    dt,
+                    p.clone(),
+                    &touched,
+                    Parallelism::Serial,
+                    allow_local,
+                )?;
+                assert_eq!(sa.plan.local.is_some(), allow_local);
+                let mut out = vec![f64::NAN; x.len()];
+                sa.vjp(&x, ext.at(10), &w, &mut out)?;
+                Ok((out, sa.fin.pbar))
+            };
+            let (out_l, pb_l) = run(true)?;
+            let (out_p, pb_p) = run(false)?;
+            let close = |a: &[f64], b: &[f64], what: &str| {
+                let scale = b.iter().fold(0.0_f64, |m, x| m.max(x.abs()));
+                assert!(scale > 0.0, "{what}: all zero");
+                for (j, (x, y)) in a.iter().zip(b).enumerate() {
+                    assert!(
+                        (x - y).abs() <= 1e-12 * scale,
+                        "{solver:?} {what}[{j}]: {x} vs {y}"
+                    );
+                }
+            };
+            close(&out_l, &out_p, "state cotangent");
+            for key in &touched[..5] {
+                let r = c.params.range(c.params.position(key).expect("a parameter"));
+                close(&pb_l.data[r.clone()], &pb_p.data[r], key);
+            }
+            close(&pb_l.inv_cm, &pb_p.inv_cm, "inv_cm");
         }
         Ok(())
     }

@@ -179,6 +179,10 @@ pub trait DynMechanism: Send + Sync {
     fn current_f64(&self, args: &mut CurrentArgs<'_, f64>);
     /// The same with dual numbers.
     fn current_dual(&self, args: &mut CurrentArgs<'_, Dual64>);
+    /// [`Mechanism::update_partials`] over the compartments of `args`.
+    fn update_partials(&self, args: &mut super::vjp::PartialsArgs<'_>);
+    /// [`Mechanism::current_vjp`] and the update's partials over the compartments of `args`.
+    fn state_vjp(&self, args: &mut super::vjp::StateVjpArgs<'_>);
 }
 
 /// A mechanism together with its resolved names.
@@ -705,6 +709,12 @@ impl<M: Mechanism<P, S>, const P: usize, const S: usize> DynMechanism for Wrappe
     }
     fn current_dual(&self, a: &mut CurrentArgs<'_, Dual64>) {
         dispatch_current(&self.mech, a)
+    }
+    fn update_partials(&self, a: &mut super::vjp::PartialsArgs<'_>) {
+        super::vjp::dispatch_partials(&self.mech, a)
+    }
+    fn state_vjp(&self, a: &mut super::vjp::StateVjpArgs<'_>) {
+        super::vjp::dispatch_state_vjp(&self.mech, a)
     }
 }
 

@@ -45,6 +45,7 @@ mod hh;
 mod point;
 mod pospischil;
 mod pumps;
+pub mod vjp;
 
 pub use hh::HH;
 pub use point::{AdEx, Fire, Izhikevich, Rate};
@@ -163,6 +164,46 @@ pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'stat
         v
     }
 
+    /// The parts of the state update's Jacobian that the adjoint ([`crate::grad`]) needs, for a
+    /// mechanism with [`Mechanism::INDEPENDENT_STATES`]: writes the updated states to `s_new`,
+    /// `∂s'_k/∂v` to `ds_dv` and `∂s'_k/∂s_k` to `ds_ds` (the other derivatives between states
+    /// are zero). The default ([`vjp::update_partials_by_duals`]) runs
+    /// [`Mechanism::update_states`] twice in dual numbers; an override must give the same
+    /// numbers (the crate's tests compare its built-ins' overrides with the default).
+    #[inline(always)]
+    fn update_partials(
+        &self,
+        s: &[f64; S],
+        p: &[f64; P],
+        v: f64,
+        dt: f64,
+        out: vjp::Partials<'_, S>,
+    ) {
+        vjp::update_partials_by_duals(self, s, p, v, dt, out)
+    }
+
+    /// Reverse mode of the current and of its linearisation at one compartment, for the
+    /// adjoint: with `i_bar` the cotangent of the current `I(s, p, v)` and `g_bar` that of its
+    /// slope `g = (I(v + δ) − I(v)) / δ` (δ = [`driver::FD_DELTA`], the step's linearisation),
+    /// adds `i_bar ∂I/∂s + g_bar ∂g/∂s` to `s_bar` and the same for the parameters to `p_bar`,
+    /// and returns it for `v`. `s` are the updated states (those the current reads). The default
+    /// ([`vjp::current_vjp_by_duals`]) runs [`Mechanism::compute_current`] in dual numbers,
+    /// twice per state, parameter and `v`; a hand-written override is much cheaper.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn current_vjp(
+        &self,
+        s: &[f64; S],
+        p: &[f64; P],
+        v: f64,
+        i_bar: f64,
+        g_bar: f64,
+        s_bar: &mut [f64; S],
+        p_bar: &mut [f64; P],
+    ) -> f64 {
+        vjp::current_vjp_by_duals(self, s, p, v, i_bar, g_bar, s_bar, p_bar)
+    }
+
     /// The same mechanism under another name (Jaxley's `change_name`), e.g. two leaks with
     /// different parameters: `cell.insert(Leak.rename("Leak2"))`. Own variables are then stored
     /// as `Leak2_gLeak`, and the default current name becomes `i_Leak2`.
@@ -218,6 +259,30 @@ impl<M: Mechanism<P, S>, const P: usize, const S: usize> Mechanism<P, S> for Ren
     #[inline(always)]
     fn update_voltage<T: Scalar>(&self, s: &mut [T; S], p: &[T; P], v: T, dt: T) -> T {
         self.inner.update_voltage(s, p, v, dt)
+    }
+    #[inline(always)]
+    fn update_partials(
+        &self,
+        s: &[f64; S],
+        p: &[f64; P],
+        v: f64,
+        dt: f64,
+        out: vjp::Partials<'_, S>,
+    ) {
+        self.inner.update_partials(s, p, v, dt, out)
+    }
+    #[inline(always)]
+    fn current_vjp(
+        &self,
+        s: &[f64; S],
+        p: &[f64; P],
+        v: f64,
+        i_bar: f64,
+        g_bar: f64,
+        s_bar: &mut [f64; S],
+        p_bar: &mut [f64; P],
+    ) -> f64 {
+        self.inner.current_vjp(s, p, v, i_bar, g_bar, s_bar, p_bar)
     }
 }
 

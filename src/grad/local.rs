@@ -1,0 +1,342 @@
+//! The local stages of a step by reverse mode, per compartment, for models of channels with
+//! independent states (e.g. Hodgkin–Huxley cells): in place of the dual-number passes of
+//! [`super::passes`], one `f64` forward run of the local stages and the update's partials
+//! ([`crate::mechanisms::Mechanism::update_partials`]) before the cotangent is known, and one
+//! sweep over each mechanism's compartments that pulls the cotangent back through the currents,
+//! their linearisation and the updates ([`crate::mechanisms::Mechanism::current_vjp`]).
+//!
+//! Per compartment, with `k = 1000 / Cm`, the stages give the voltage solve
+//! `lin = k Σ g` and `cst = k Σ (g v − I) + I_ext / Cm`, summed over the channels, where `I` is
+//! a channel's current at the updated states and `g` its finite-difference slope. So the
+//! cotangents `λ_lin`, `λ_cst` of the solve's terms reach each channel as
+//! `ḡ = k (λ_lin + λ_cst v)` and `Ī = −k λ_cst`, the voltage directly as `λ_cst lin`, and
+//! `1/Cm` as `(λ_lin lin + λ_cst cst) Cm`.
+
+use crate::compile::Compiled;
+use crate::dynamics::DynamicStateUtils;
+use crate::dynamics::step_adjoint::VoltageAdjoint;
+use crate::externals::ExternalsAt;
+use crate::mechanisms::vjp::{PartialsArgs, StateVjpArgs};
+use crate::state::{AllParams, AllStates};
+use crate::step;
+
+/// Which models the local reverse mode covers, and its index maps.
+pub(crate) struct LocalVjp {
+    mechs: Vec<LocalMech>,
+    /// Index of `v` among the dynamic keys.
+    kv: usize,
+}
+
+/// One mechanism's compartments and where its variables live.
+struct LocalMech {
+    /// Index into `Compiled::mechs`.
+    mi: usize,
+    nodes: Vec<usize>,
+    /// Per state: its dynamic key (the flat state holds it at the mechanism's nodes, in order).
+    keys: Vec<usize>,
+}
+
+/// The buffers of one step's local reverse mode: the forward run's states and, per mechanism,
+/// its inputs and partials (filled before the cotangent is known) and its cotangents.
+pub(crate) struct LocalPrep {
+    pub s: AllStates<f64>,
+    bufs: Vec<MechBufs>,
+    /// Per node: the cotangents of the current and slope of every channel there.
+    i_bar: Vec<f64>,
+    g_bar: Vec<f64>,
+    /// Per node: the cotangent of the voltage at the start of the step.
+    v_bar: Vec<f64>,
+}
+
+/// Structure-of-arrays buffers of one mechanism (see [`crate::mechanisms::vjp`]).
+struct MechBufs {
+    v: Vec<f64>,
+    s: Vec<f64>,
+    p: Vec<f64>,
+    s_new: Vec<f64>,
+    ds_dv: Vec<f64>,
+    ds_ds: Vec<f64>,
+    w: Vec<f64>,
+    i_bar: Vec<f64>,
+    g_bar: Vec<f64>,
+    s_bar: Vec<f64>,
+    p_bar: Vec<f64>,
+    v_bar: Vec<f64>,
+}
+
+/// The forward stage's arrays that [`LocalVjp::finish`] reads, per node.
+pub(crate) struct StageArrays<'a> {
+    pub v_old: &'a [f64],
+    pub lin: &'a [f64],
+    pub cst: &'a [f64],
+}
+
+/// Where [`LocalVjp::finish`] writes.
+pub(crate) struct LocalTargets<'a> {
+    /// `(∂x_{n+1}/∂x_n)ᵀ w`, flat (every entry is written).
+    pub out: &'a mut [f64],
+    /// Cotangents of `all_params.data` and `inv_cm` (added to).
+    pub data: &'a mut [f64],
+    pub inv_cm: &'a mut [f64],
+}
+
+impl LocalVjp {
+    /// The local reverse mode of the step, if the model is one it covers: channels only (no
+    /// pump, synapse or mechanism that sets the voltage), each with independent states and an
+    /// update that reads no parameter; no clamp; every dynamic key is `v` or the state of one
+    /// mechanism on all of its nodes.
+    pub(crate) fn new(c: &Compiled, utils: &DynamicStateUtils, kv: usize) -> Option<LocalVjp> {
+        if !c.syns.is_empty() || c.sets_voltage {
+            return None;
+        }
+        if c.externals.series.iter().any(|s| s.key_id != usize::MAX) {
+            return None;
+        }
+        let dl = &utils.layout;
+        let mut owned = vec![false; dl.keys.len()];
+        owned[kv] = true;
+        let mut mechs = Vec::with_capacity(c.mechs.len());
+        for (mi, m) in c.mechs.iter().enumerate() {
+            let info = m.mech.info();
+            if m.target != 0 || !info.independent_states || info.update_reads_params {
+                return None;
+            }
+            let nodes: Vec<usize> = match &m.nodes {
+                crate::compile::NodeSet::Range(a, len) => (*a..a + len).collect(),
+                crate::compile::NodeSet::List(l) => l.iter().map(|&i| i as usize).collect(),
+            };
+            let mut keys = Vec::with_capacity(m.state_off.len());
+            for &off in &m.state_off {
+                let k = (0..dl.keys.len()).find(|&k| c.states.offset(dl.all_key[k]) == off)?;
+                let same = dl.entries[k].len() == nodes.len()
+                    && dl.entries[k]
+                        .iter()
+                        .zip(&nodes)
+                        .all(|(&e, &i)| e as usize == i);
+                if owned[k] || !same {
+                    return None;
+                }
+                owned[k] = true;
+                keys.push(k);
+            }
+            mechs.push(LocalMech { mi, nodes, keys });
+        }
+        // Any other dynamic key (a current a mechanism reads, an ion) is not covered.
+        owned.iter().all(|&o| o).then_some(LocalVjp { mechs, kv })
+    }
+
+    /// A set of buffers.
+    pub(crate) fn prep(&self, c: &Compiled) -> LocalPrep {
+        let n = c.n_nodes();
+        let bufs = self
+            .mechs
+            .iter()
+            .map(|lm| {
+                let m = &c.mechs[lm.mi];
+                let len = lm.nodes.len();
+                let (ns, np) = (m.state_off.len() * len, m.param_off.len() * len);
+                MechBufs {
+                    v: vec![0.0; len],
+                    s: vec![0.0; ns],
+                    p: vec![0.0; np],
+                    s_new: vec![0.0; ns],
+                    ds_dv: vec![0.0; ns],
+                    ds_ds: vec![0.0; ns],
+                    w: vec![0.0; ns],
+                    i_bar: vec![0.0; len],
+                    g_bar: vec![0.0; len],
+                    s_bar: vec![0.0; ns],
+                    p_bar: vec![0.0; np],
+                    v_bar: vec![0.0; len],
+                }
+            })
+            .collect();
+        LocalPrep {
+            s: AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]),
+            bufs,
+            i_bar: vec![0.0; n],
+            g_bar: vec![0.0; n],
+            v_bar: vec![0.0; n],
+        }
+    }
+
+    /// Before the cotangent is known, at the state `x` (flat; `v_bp`: its voltages per node
+    /// with the branchpoints'): the forward run of the local stages in `f64` (which gives the
+    /// voltage solve its terms) and every mechanism's inputs and update partials.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn prepare(
+        &self,
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        lp: &mut LocalPrep,
+        x: &[f64],
+        v_bp: &[f64],
+        params: &AllParams<f64>,
+        ext: ExternalsAt<'_, f64>,
+        dt: f64,
+    ) {
+        let dl = &utils.layout;
+        let n = c.n_nodes();
+        for k in 0..dl.keys.len() {
+            let off = c.states.offset(dl.all_key[k]);
+            for (&xj, &i) in x[dl.range(k)].iter().zip(&dl.entries[k]) {
+                lp.s.data[off + i as usize] = xj;
+            }
+        }
+        for &b in &c.bp_nodes {
+            lp.s.data[b as usize] = v_bp[b as usize];
+        }
+        for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
+            let m = &c.mechs[lm.mi];
+            let len = lm.nodes.len();
+            for (j, &i) in lm.nodes.iter().enumerate() {
+                b.v[j] = v_bp[i];
+            }
+            for (k, &key) in lm.keys.iter().enumerate() {
+                b.s[k * len..(k + 1) * len].copy_from_slice(&x[dl.range(key)]);
+            }
+            for (k, &off) in m.param_off.iter().enumerate() {
+                for (j, &i) in lm.nodes.iter().enumerate() {
+                    b.p[k * len + j] = params.data[off + i];
+                }
+            }
+            m.mech.update_partials(&mut PartialsArgs {
+                len,
+                dt,
+                v: &b.v,
+                s: &b.s,
+                p: &b.p,
+                s_new: &mut b.s_new,
+                ds_dv: &mut b.ds_dv,
+                ds_ds: &mut b.ds_ds,
+            });
+        }
+        let mut ws = step::take_workspace(c, &mut lp.s);
+        step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws);
+        lp.s.ws = ws;
+        debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
+    }
+
+    /// With the voltage stage's cotangents `adj` and the output cotangents `wn` (per dynamic key
+    /// and node): the step's vector–Jacobian product through the local stages.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish(
+        &self,
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        lp: &mut LocalPrep,
+        params: &AllParams<f64>,
+        stage: &StageArrays<'_>,
+        adj: &VoltageAdjoint,
+        wn: &[f64],
+        t: &mut LocalTargets<'_>,
+    ) {
+        let dl = &utils.layout;
+        let n = c.n_nodes();
+        for i in 0..n {
+            let (l, cb) = (adj.lin[i], adj.cst[i]);
+            let inv_cm = params.inv_cm[i];
+            let k = 1000.0 * inv_cm;
+            lp.g_bar[i] = k * (l + cb * stage.v_old[i]);
+            lp.i_bar[i] = -k * cb;
+            lp.v_bar[i] = adj.v[i] + cb * stage.lin[i];
+        }
+        // `1/Cm` scales the terms of compartments (branchpoints have none).
+        for &i in &dl.entries[self.kv] {
+            let i = i as usize;
+            let (l, cb) = (adj.lin[i], adj.cst[i]);
+            t.inv_cm[i] += (l * stage.lin[i] + cb * stage.cst[i]) / params.inv_cm[i];
+        }
+        for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
+            let m = &c.mechs[lm.mi];
+            let len = lm.nodes.len();
+            for (j, &i) in lm.nodes.iter().enumerate() {
+                b.i_bar[j] = lp.i_bar[i];
+                b.g_bar[j] = lp.g_bar[i];
+            }
+            for (k, &key) in lm.keys.iter().enumerate() {
+                for (j, &i) in lm.nodes.iter().enumerate() {
+                    b.w[k * len + j] = wn[key * n + i];
+                }
+            }
+            m.mech.state_vjp(&mut StateVjpArgs {
+                len,
+                v: &b.v,
+                s_new: &b.s_new,
+                ds_dv: &b.ds_dv,
+                ds_ds: &b.ds_ds,
+                p: &b.p,
+                w: &b.w,
+                i_bar: &b.i_bar,
+                g_bar: &b.g_bar,
+                s_bar: &mut b.s_bar,
+                p_bar: &mut b.p_bar,
+                v_bar: &mut b.v_bar,
+            });
+            for (k, &key) in lm.keys.iter().enumerate() {
+                t.out[dl.range(key)].copy_from_slice(&b.s_bar[k * len..(k + 1) * len]);
+            }
+            for (k, &off) in m.param_off.iter().enumerate() {
+                for (j, &i) in lm.nodes.iter().enumerate() {
+                    t.data[off + i] += b.p_bar[k * len + j];
+                }
+            }
+            for (j, &i) in lm.nodes.iter().enumerate() {
+                lp.v_bar[i] += b.v_bar[j];
+            }
+        }
+        for (o, &i) in t.out[dl.range(self.kv)]
+            .iter_mut()
+            .zip(&dl.entries[self.kv])
+        {
+            *o = lp.v_bar[i as usize];
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    /// Which models the local reverse mode covers: channels with independent states whose
+    /// updates read no parameter, without clamps, pumps or synapses.
+    #[test]
+    fn local_reverse_mode_covers_independent_channels_only() -> Result<()> {
+        fn covered(module: &Module) -> Result<bool> {
+            let utils = build_dynamic_state_utils(module)?;
+            let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
+            Ok(LocalVjp::new(&utils.c, &utils, kv).is_some())
+        }
+        let base = || -> Result<Cell> {
+            let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+            cell.insert(HH)?;
+            cell.branch(1)?.insert(Leak)?.insert(CaL)?;
+            cell.branch(0)?.comp(0)?.stimulate(&[0.1; 10]);
+            Ok(cell)
+        };
+        assert!(covered(&Module::from(base()?))?);
+        // Na's update reads its parameter `vt`.
+        let mut na = base()?;
+        na.branch(2)?.insert(Na)?;
+        assert!(!covered(&Module::from(na))?);
+        // A pump makes the calcium current and concentration states.
+        let mut pump = base()?;
+        pump.branch(1)?.insert(CaPump)?;
+        assert!(!covered(&Module::from(pump))?);
+        // A clamped state or voltage.
+        let mut clamp = base()?;
+        clamp.branch(2)?.comp(1)?.clamp("HH_m", &[0.3; 10])?;
+        assert!(!covered(&Module::from(clamp))?);
+        let mut vclamp = base()?;
+        vclamp.branch(2)?.comp(1)?.clamp("v", &[-60.0; 10])?;
+        assert!(!covered(&Module::from(vclamp))?);
+        // Synapses.
+        let mut net = Network::new(&[base()?, base()?])?;
+        let pre = net.cell(0)?.branch(0)?.loc(0.0)?.selection();
+        let post = net.cell(1)?.branch(1)?.loc(0.0)?.selection();
+        connect(&mut net, &pre, &post, IonotropicSynapse)?;
+        assert!(!covered(&Module::from(net))?);
+        Ok(())
+    }
+}

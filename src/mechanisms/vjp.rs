@@ -1,0 +1,363 @@
+//! Reverse mode of a mechanism at each compartment, for the adjoint ([`crate::grad`]): the
+//! derivatives of the state update that do not depend on the cotangent
+//! ([`Mechanism::update_partials`]), and the cotangent pulled back through the current and its
+//! linearisation ([`Mechanism::current_vjp`]). Both have defaults built on the mechanism's own
+//! generic code run in dual numbers, so a mechanism written once is differentiated without
+//! further work; the loops here drive them over a mechanism's compartments, as
+//! [`super::driver`] drives the forward step.
+//!
+//! The arrays are structure-of-arrays over the mechanism's compartments: with `len`
+//! compartments, variable `k` of compartment `j` sits at `k · len + j`.
+
+use super::Mechanism;
+use super::driver::{FD_DELTA, SimdLevel, simd_level};
+use crate::scalar::Dual64;
+
+/// Where [`Mechanism::update_partials`] writes, for one compartment.
+pub struct Partials<'a, const S: usize> {
+    /// The updated states.
+    pub s_new: &'a mut [f64; S],
+    /// `∂s'_k/∂v`.
+    pub ds_dv: &'a mut [f64; S],
+    /// `∂s'_k/∂s_k`.
+    pub ds_ds: &'a mut [f64; S],
+}
+
+/// The default of [`Mechanism::update_partials`]: the update in dual numbers, once with `v`
+/// seeded and once with every state seeded (which gives `∂s'_k/∂s_k` because each state's update
+/// reads no other state).
+#[inline(always)]
+pub fn update_partials_by_duals<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    s: &[f64; S],
+    p: &[f64; P],
+    v: f64,
+    dt: f64,
+    out: Partials<'_, S>,
+) {
+    let pd: [Dual64; P] = std::array::from_fn(|k| Dual64::from(p[k]));
+    let dtd = Dual64::from(dt);
+    let mut by_v: [Dual64; S] = std::array::from_fn(|k| Dual64::from(s[k]));
+    m.update_states(&mut by_v, &pd, Dual64::new(v, 1.0), dtd);
+    let mut by_s: [Dual64; S] = std::array::from_fn(|k| Dual64::new(s[k], 1.0));
+    m.update_states(&mut by_s, &pd, Dual64::from(v), dtd);
+    for k in 0..S {
+        out.s_new[k] = by_v[k].re;
+        out.ds_dv[k] = by_v[k].eps;
+        out.ds_ds[k] = by_s[k].eps;
+    }
+}
+
+/// The default of [`Mechanism::current_vjp`]: forward-mode columns by dual numbers, one per
+/// state, parameter and `v`, each contracted with the cotangents.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub fn current_vjp_by_duals<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    s: &[f64; S],
+    p: &[f64; P],
+    v: f64,
+    i_bar: f64,
+    g_bar: f64,
+    s_bar: &mut [f64; S],
+    p_bar: &mut [f64; P],
+) -> f64 {
+    let delta = Dual64::from(FD_DELTA);
+    let inv_delta = Dual64::from(1.0 / FD_DELTA);
+    // The column of input `seed` (states, then parameters, then `v`).
+    let column = |seed: usize| {
+        let sd: [Dual64; S] =
+            std::array::from_fn(|k| Dual64::new(s[k], if k == seed { 1.0 } else { 0.0 }));
+        let pd: [Dual64; P] =
+            std::array::from_fn(|k| Dual64::new(p[k], if S + k == seed { 1.0 } else { 0.0 }));
+        let vd = Dual64::new(v, if seed == S + P { 1.0 } else { 0.0 });
+        let c0 = m.compute_current(&sd, &pd, vd);
+        let c1 = m.compute_current(&sd, &pd, vd + delta);
+        let g = (c1 - c0) * inv_delta;
+        i_bar * c0.eps + g_bar * g.eps
+    };
+    for (k, sb) in s_bar.iter_mut().enumerate() {
+        *sb += column(k);
+    }
+    for (k, pb) in p_bar.iter_mut().enumerate() {
+        *pb += column(S + k);
+    }
+    column(S + P)
+}
+
+/// Arguments of [`crate::mechanisms::driver::DynMechanism::update_partials`] over `len`
+/// compartments (structure-of-arrays, see the module text).
+pub struct PartialsArgs<'a> {
+    /// Number of compartments.
+    pub len: usize,
+    /// Time step (ms).
+    pub dt: f64,
+    /// Voltage at the start of the step, per compartment.
+    pub v: &'a [f64],
+    /// States before the update (`S · len`).
+    pub s: &'a [f64],
+    /// Parameters (`P · len`).
+    pub p: &'a [f64],
+    /// Written: the updated states, `∂s'_k/∂v` and `∂s'_k/∂s_k` (`S · len` each).
+    pub s_new: &'a mut [f64],
+    /// See `s_new`.
+    pub ds_dv: &'a mut [f64],
+    /// See `s_new`.
+    pub ds_ds: &'a mut [f64],
+}
+
+/// Arguments of [`crate::mechanisms::driver::DynMechanism::state_vjp`] over `len`
+/// compartments (structure-of-arrays, see the module text): the cotangent pulled back through
+/// the current, its linearisation and the state update.
+pub struct StateVjpArgs<'a> {
+    /// Number of compartments.
+    pub len: usize,
+    /// Voltage at the start of the step.
+    pub v: &'a [f64],
+    /// Updated states, `∂s'_k/∂v`, `∂s'_k/∂s_k` (from the partials) and parameters.
+    pub s_new: &'a [f64],
+    /// See `s_new`.
+    pub ds_dv: &'a [f64],
+    /// See `s_new`.
+    pub ds_ds: &'a [f64],
+    /// See `s_new`.
+    pub p: &'a [f64],
+    /// Cotangents of the updated states from outside the mechanism (`S · len`).
+    pub w: &'a [f64],
+    /// Cotangents of the current and of its slope, per compartment.
+    pub i_bar: &'a [f64],
+    /// See `i_bar`.
+    pub g_bar: &'a [f64],
+    /// Written: cotangents of the states before the update (`S · len`), of the parameters
+    /// (`P · len`) and of `v` (`len`).
+    pub s_bar: &'a mut [f64],
+    /// See `s_bar`.
+    pub p_bar: &'a mut [f64],
+    /// See `s_bar`.
+    pub v_bar: &'a mut [f64],
+}
+
+fn check_len(what: &str, got: usize, want: usize) {
+    assert!(
+        got == want,
+        "{what}: {got} values where the mechanism's layout has {want}"
+    );
+}
+
+#[inline(always)]
+fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut PartialsArgs<'_>,
+) {
+    let n = a.len;
+    for j in 0..n {
+        let s: [f64; S] = std::array::from_fn(|k| a.s[k * n + j]);
+        let p: [f64; P] = std::array::from_fn(|k| a.p[k * n + j]);
+        let (mut s_new, mut ds_dv, mut ds_ds) = ([0.0; S], [0.0; S], [0.0; S]);
+        m.update_partials(
+            &s,
+            &p,
+            a.v[j],
+            a.dt,
+            Partials {
+                s_new: &mut s_new,
+                ds_dv: &mut ds_dv,
+                ds_ds: &mut ds_ds,
+            },
+        );
+        for k in 0..S {
+            a.s_new[k * n + j] = s_new[k];
+            a.ds_dv[k * n + j] = ds_dv[k];
+            a.ds_ds[k * n + j] = ds_ds[k];
+        }
+    }
+}
+
+#[inline(always)]
+fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut StateVjpArgs<'_>,
+) {
+    let n = a.len;
+    for j in 0..n {
+        let s: [f64; S] = std::array::from_fn(|k| a.s_new[k * n + j]);
+        let p: [f64; P] = std::array::from_fn(|k| a.p[k * n + j]);
+        let v = a.v[j];
+        // Cotangents of the updated states: from outside, plus through the current.
+        let mut sb: [f64; S] = std::array::from_fn(|k| a.w[k * n + j]);
+        let mut pb = [0.0; P];
+        let mut vb = m.current_vjp(&s, &p, v, a.i_bar[j], a.g_bar[j], &mut sb, &mut pb);
+        for k in 0..S {
+            vb += sb[k] * a.ds_dv[k * n + j];
+            a.s_bar[k * n + j] = sb[k] * a.ds_ds[k * n + j];
+        }
+        for k in 0..P {
+            a.p_bar[k * n + j] = pb[k];
+        }
+        a.v_bar[j] = vb;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::*;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn partials_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut PartialsArgs<'_>,
+    ) {
+        partials_loop::<M, P, S>(m, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn partials_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut PartialsArgs<'_>,
+    ) {
+        partials_loop::<M, P, S>(m, a)
+    }
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn vjp_avx512<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut StateVjpArgs<'_>,
+    ) {
+        state_vjp_loop::<M, P, S>(m, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn vjp_avx2<M: Mechanism<P, S>, const P: usize, const S: usize>(
+        m: &M,
+        a: &mut StateVjpArgs<'_>,
+    ) {
+        state_vjp_loop::<M, P, S>(m, a)
+    }
+}
+
+/// Runs [`partials_loop`] compiled for the best instruction set of this CPU.
+pub(crate) fn dispatch_partials<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut PartialsArgs<'_>,
+) {
+    let n = a.len;
+    check_len("voltages", a.v.len(), n);
+    check_len("states", a.s.len(), S * n);
+    check_len("parameters", a.p.len(), P * n);
+    for out in [&a.s_new, &a.ds_dv, &a.ds_ds] {
+        check_len("partials", out.len(), S * n);
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::partials_avx512::<M, P, S>(m, a) },
+        SimdLevel::Avx2 => return unsafe { x86::partials_avx2::<M, P, S>(m, a) },
+        SimdLevel::Baseline => {}
+    }
+    partials_loop::<M, P, S>(m, a)
+}
+
+/// Runs [`state_vjp_loop`] compiled for the best instruction set of this CPU.
+pub(crate) fn dispatch_state_vjp<M: Mechanism<P, S>, const P: usize, const S: usize>(
+    m: &M,
+    a: &mut StateVjpArgs<'_>,
+) {
+    let n = a.len;
+    check_len("voltages", a.v.len(), n);
+    for x in [a.s_new, a.ds_dv, a.ds_ds, a.w] {
+        check_len("states", x.len(), S * n);
+    }
+    check_len("parameters", a.p.len(), P * n);
+    check_len("current cotangents", a.i_bar.len(), n);
+    check_len("slope cotangents", a.g_bar.len(), n);
+    check_len("state cotangents", a.s_bar.len(), S * n);
+    check_len("parameter cotangents", a.p_bar.len(), P * n);
+    check_len("voltage cotangents", a.v_bar.len(), n);
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::vjp_avx512::<M, P, S>(m, a) },
+        SimdLevel::Avx2 => return unsafe { x86::vjp_avx2::<M, P, S>(m, a) },
+        SimdLevel::Baseline => {}
+    }
+    state_vjp_loop::<M, P, S>(m, a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mechanisms::{HH, Var};
+    use crate::scalar::Scalar;
+
+    /// HH without its hand-written adjoint: the defaults.
+    #[derive(Clone)]
+    struct ByDuals;
+
+    impl Mechanism<6, 3> for ByDuals {
+        const INDEPENDENT_STATES: bool = true;
+        const UPDATE_READS_PARAMS: bool = false;
+        fn name(&self) -> &str {
+            "HH"
+        }
+        fn params(&self) -> [Var; 6] {
+            HH.params()
+        }
+        fn states(&self) -> [Var; 3] {
+            HH.states()
+        }
+        fn update_states<T: Scalar>(&self, s: &mut [T; 3], p: &[T; 6], v: T, dt: T) {
+            HH.update_states(s, p, v, dt)
+        }
+        fn compute_current<T: Scalar>(&self, s: &[T; 3], p: &[T; 6], v: T) -> T {
+            HH.compute_current(s, p, v)
+        }
+    }
+
+    /// HH's hand-written partials and current adjoint give the defaults' numbers: the partials
+    /// bit for bit, the current's adjoint to rounding, at voltages across the range, at the
+    /// points where `vtrap` switches to its limit (−40 and −55 mV), and where the rates clip.
+    #[test]
+    fn hh_adjoint_by_hand_equals_the_dual_number_default() {
+        let p = [0.12, 0.036, 3e-4, 50.0, -77.0, -54.3];
+        let p2 = [0.3, 0.01, 1e-3, 55.0, -90.0, -70.0];
+        let mut worst: f64 = 0.0;
+        for (pi, p) in [p, p2].iter().enumerate() {
+            for &v in &[
+                -1500.0, -120.0, -80.0, -65.0, -55.0, -40.0, -40.000001, 0.0, 30.0, 700.0,
+            ] {
+                for s in [[0.05, 0.6, 0.3], [0.9, 0.01, 0.75]] {
+                    let mut a = ([0.0; 3], [0.0; 3], [0.0; 3]);
+                    let mut b = a;
+                    fn part(x: &mut ([f64; 3], [f64; 3], [f64; 3])) -> Partials<'_, 3> {
+                        Partials {
+                            s_new: &mut x.0,
+                            ds_dv: &mut x.1,
+                            ds_ds: &mut x.2,
+                        }
+                    }
+                    HH.update_partials(&s, p, v, 0.025, part(&mut a));
+                    ByDuals.update_partials(&s, p, v, 0.025, part(&mut b));
+                    assert_eq!(a, b, "partials at v = {v}, params {pi}");
+                    assert!(a.1.iter().chain(&a.2).all(|x| x.is_finite()));
+                    for (ib, gb) in [(1.0, 0.0), (0.0, 1.0), (-0.7, 2.3)] {
+                        let (mut sa, mut pa) = ([0.1; 3], [0.2; 6]);
+                        let (mut sb, mut pb) = ([0.1; 3], [0.2; 6]);
+                        let va = HH.current_vjp(&s, p, v, ib, gb, &mut sa, &mut pa);
+                        let vb = ByDuals.current_vjp(&s, p, v, ib, gb, &mut sb, &mut pb);
+                        for (x, y) in sa
+                            .iter()
+                            .chain(&pa)
+                            .chain([&va])
+                            .zip(sb.iter().chain(&pb).chain([&vb]))
+                        {
+                            let rel = (x - y).abs() / y.abs().max(1e-3);
+                            worst = worst.max(rel);
+                            assert!(rel < 1e-14, "v = {v}, Ī {ib}, ḡ {gb}: {x} vs {y}");
+                        }
+                    }
+                }
+            }
+        }
+        eprintln!("HH current adjoint by hand vs by duals: max rel diff {worst:.1e}");
+    }
+}
