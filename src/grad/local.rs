@@ -32,6 +32,8 @@ struct LocalMech {
     /// Index into `Compiled::mechs`.
     mi: usize,
     nodes: Vec<usize>,
+    /// The first node, if the nodes are consecutive (copies are then slice copies).
+    start: Option<usize>,
     /// Per state: its dynamic key (the flat state holds it at the mechanism's nodes, in order).
     keys: Vec<usize>,
 }
@@ -80,6 +82,38 @@ pub(crate) struct LocalTargets<'a> {
     pub inv_cm: &'a mut [f64],
 }
 
+impl LocalMech {
+    /// `dst[j] = src[node j]`.
+    fn gather(&self, dst: &mut [f64], src: &[f64]) {
+        match self.start {
+            Some(a) => dst.copy_from_slice(&src[a..a + dst.len()]),
+            None => dst
+                .iter_mut()
+                .zip(&self.nodes)
+                .for_each(|(d, &i)| *d = src[i]),
+        }
+    }
+
+    /// `dst[node j] = src[j]`.
+    fn scatter(&self, dst: &mut [f64], src: &[f64]) {
+        match self.start {
+            Some(a) => dst[a..a + src.len()].copy_from_slice(src),
+            None => src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] = x),
+        }
+    }
+
+    /// `dst[node j] += src[j]`.
+    fn scatter_add(&self, dst: &mut [f64], src: &[f64]) {
+        match self.start {
+            Some(a) => dst[a..a + src.len()]
+                .iter_mut()
+                .zip(src)
+                .for_each(|(d, &x)| *d += x),
+            None => src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] += x),
+        }
+    }
+}
+
 impl LocalVjp {
     /// The local reverse mode of the step, if the model is one it covers: channels only (no
     /// pump, synapse or mechanism that sets the voltage), each with independent states and an
@@ -119,7 +153,16 @@ impl LocalVjp {
                 owned[k] = true;
                 keys.push(k);
             }
-            mechs.push(LocalMech { mi, nodes, keys });
+            let start = match &m.nodes {
+                crate::compile::NodeSet::Range(a, _) => Some(*a),
+                crate::compile::NodeSet::List(_) => None,
+            };
+            mechs.push(LocalMech {
+                mi,
+                nodes,
+                start,
+                keys,
+            });
         }
         // Any other dynamic key (a current a mechanism reads, an ion) is not covered.
         owned.iter().all(|&o| o).then_some(LocalVjp { mechs, kv })
@@ -151,8 +194,11 @@ impl LocalVjp {
                 }
             })
             .collect();
+        let mut s = AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]);
+        // The updated states come from the partials: the forward run computes the currents only.
+        s.ws.update_mask = Some(vec![false; c.mechs.len()]);
         LocalPrep {
-            s: AllStates::from_data(c, vec![f64::NAN; c.states.total_len()]),
+            s,
             bufs,
             i_bar: vec![0.0; n],
             g_bar: vec![0.0; n],
@@ -177,28 +223,17 @@ impl LocalVjp {
     ) {
         let dl = &utils.layout;
         let n = c.n_nodes();
-        for k in 0..dl.keys.len() {
-            let off = c.states.offset(dl.all_key[k]);
-            for (&xj, &i) in x[dl.range(k)].iter().zip(&dl.entries[k]) {
-                lp.s.data[off + i as usize] = xj;
-            }
-        }
-        for &b in &c.bp_nodes {
-            lp.s.data[b as usize] = v_bp[b as usize];
-        }
+        // The voltages; the mechanisms' states are written updated, below.
+        lp.s.data[..n].copy_from_slice(v_bp);
         for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
             let m = &c.mechs[lm.mi];
             let len = lm.nodes.len();
-            for (j, &i) in lm.nodes.iter().enumerate() {
-                b.v[j] = v_bp[i];
-            }
+            lm.gather(&mut b.v, v_bp);
             for (k, &key) in lm.keys.iter().enumerate() {
                 b.s[k * len..(k + 1) * len].copy_from_slice(&x[dl.range(key)]);
             }
             for (k, &off) in m.param_off.iter().enumerate() {
-                for (j, &i) in lm.nodes.iter().enumerate() {
-                    b.p[k * len + j] = params.data[off + i];
-                }
+                lm.gather(&mut b.p[k * len..(k + 1) * len], &params.data[off..]);
             }
             m.mech.update_partials(&mut PartialsArgs {
                 len,
@@ -210,6 +245,9 @@ impl LocalVjp {
                 ds_dv: &mut b.ds_dv,
                 ds_ds: &mut b.ds_ds,
             });
+            for (k, &off) in m.state_off.iter().enumerate() {
+                lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
+            }
         }
         let mut ws = step::take_workspace(c, &mut lp.s);
         step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws);
@@ -250,14 +288,10 @@ impl LocalVjp {
         for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
             let m = &c.mechs[lm.mi];
             let len = lm.nodes.len();
-            for (j, &i) in lm.nodes.iter().enumerate() {
-                b.i_bar[j] = lp.i_bar[i];
-                b.g_bar[j] = lp.g_bar[i];
-            }
+            lm.gather(&mut b.i_bar, &lp.i_bar);
+            lm.gather(&mut b.g_bar, &lp.g_bar);
             for (k, &key) in lm.keys.iter().enumerate() {
-                for (j, &i) in lm.nodes.iter().enumerate() {
-                    b.w[k * len + j] = wn[key * n + i];
-                }
+                lm.gather(&mut b.w[k * len..(k + 1) * len], &wn[key * n..]);
             }
             m.mech.state_vjp(&mut StateVjpArgs {
                 len,
@@ -277,13 +311,9 @@ impl LocalVjp {
                 t.out[dl.range(key)].copy_from_slice(&b.s_bar[k * len..(k + 1) * len]);
             }
             for (k, &off) in m.param_off.iter().enumerate() {
-                for (j, &i) in lm.nodes.iter().enumerate() {
-                    t.data[off + i] += b.p_bar[k * len + j];
-                }
+                lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
             }
-            for (j, &i) in lm.nodes.iter().enumerate() {
-                lp.v_bar[i] += b.v_bar[j];
-            }
+            lm.scatter_add(&mut lp.v_bar, &b.v_bar);
         }
         for (o, &i) in t.out[dl.range(self.kv)]
             .iter_mut()
