@@ -25,6 +25,8 @@ pub(crate) struct LocalVjp {
     mechs: Vec<LocalMech>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
+    /// Whether the cotangent of `1/Cm` is wanted (the capacitance is trained or set).
+    inv_cm: bool,
 }
 
 /// One mechanism's compartments and where its variables live.
@@ -36,6 +38,8 @@ struct LocalMech {
     start: Option<usize>,
     /// Per state: its dynamic key (the flat state holds it at the mechanism's nodes, in order).
     keys: Vec<usize>,
+    /// Per parameter: whether its cotangent is wanted.
+    wanted: Vec<bool>,
 }
 
 /// The buffers of one step's local reverse mode: the forward run's states and, per mechanism,
@@ -119,7 +123,16 @@ impl LocalVjp {
     /// pump, synapse or mechanism that sets the voltage), each with independent states and an
     /// update that reads no parameter; no clamp; every dynamic key is `v` or the state of one
     /// mechanism on all of its nodes.
-    pub(crate) fn new(c: &Compiled, utils: &DynamicStateUtils, kv: usize) -> Option<LocalVjp> {
+    ///
+    /// `wanted`: the parameter keys whose cotangents are wanted; `inv_cm`: whether that of
+    /// `1/Cm` is.
+    pub(crate) fn new(
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        kv: usize,
+        wanted: &[usize],
+        inv_cm: bool,
+    ) -> Option<LocalVjp> {
         if !c.syns.is_empty() || c.sets_voltage {
             return None;
         }
@@ -157,15 +170,24 @@ impl LocalVjp {
                 crate::compile::NodeSet::Range(a, _) => Some(*a),
                 crate::compile::NodeSet::List(_) => None,
             };
+            let wanted = m
+                .param_off
+                .iter()
+                .map(|&off| wanted.iter().any(|&k| c.params.offset(k) == off))
+                .collect();
             mechs.push(LocalMech {
                 mi,
                 nodes,
                 start,
                 keys,
+                wanted,
             });
         }
         // Any other dynamic key (a current a mechanism reads, an ion) is not covered.
-        owned.iter().all(|&o| o).then_some(LocalVjp { mechs, kv })
+        owned
+            .iter()
+            .all(|&o| o)
+            .then_some(LocalVjp { mechs, kv, inv_cm })
     }
 
     /// A set of buffers.
@@ -280,7 +302,7 @@ impl LocalVjp {
             lp.v_bar[i] = adj.v[i] + cb * stage.lin[i];
         }
         // `1/Cm` scales the terms of compartments (branchpoints have none).
-        for &i in &dl.entries[self.kv] {
+        for &i in dl.entries[self.kv].iter().filter(|_| self.inv_cm) {
             let i = i as usize;
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             t.inv_cm[i] += (l * stage.lin[i] + cb * stage.cst[i]) / params.inv_cm[i];
@@ -311,7 +333,9 @@ impl LocalVjp {
                 t.out[dl.range(key)].copy_from_slice(&b.s_bar[k * len..(k + 1) * len]);
             }
             for (k, &off) in m.param_off.iter().enumerate() {
-                lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
+                if lm.wanted[k] {
+                    lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
+                }
             }
             lm.scatter_add(&mut lp.v_bar, &b.v_bar);
         }
@@ -336,7 +360,7 @@ mod tests {
         fn covered(module: &Module) -> Result<bool> {
             let utils = build_dynamic_state_utils(module)?;
             let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
-            Ok(LocalVjp::new(&utils.c, &utils, kv).is_some())
+            Ok(LocalVjp::new(&utils.c, &utils, kv, &[], false).is_some())
         }
         let base = || -> Result<Cell> {
             let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;

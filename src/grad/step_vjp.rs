@@ -248,7 +248,7 @@ impl StepAdjoint {
             && v_clamped.is_empty()
             && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
-        let local = LocalVjp::new(&c, &utils, kv).filter(|_| allow_local);
+        let local = LocalVjp::new(&c, &utils, kv, &node_params, inv_cm).filter(|_| allow_local);
         let mut seeds = if local.is_some() {
             Vec::new()
         } else {
