@@ -144,32 +144,72 @@ fn check_len(what: &str, got: usize, want: usize) {
     );
 }
 
+/// Compartments per tile: the kernels load a tile's variables into arrays on the stack and run
+/// the mechanism lane by lane over them, a loop of fixed length the compiler vectorises (as in
+/// [`super::driver`]). Lanes past the end of the last tile compute on zeros and are not stored.
+const TILE: usize = 16;
+
+/// Loads `TILE` values of variable `k` from `src` (structure-of-arrays with `n` per variable),
+/// from compartment `i`, `w` of them.
+#[inline(always)]
+fn load(src: &[f64], k: usize, n: usize, i: usize, w: usize, dst: &mut [f64; TILE]) {
+    dst[..w].copy_from_slice(&src[k * n + i..k * n + i + w]);
+}
+
+/// Stores the first `w` values of `src` into variable `k` of `dst` from compartment `i`.
+#[inline(always)]
+fn store(dst: &mut [f64], k: usize, n: usize, i: usize, w: usize, src: &[f64; TILE]) {
+    dst[k * n + i..k * n + i + w].copy_from_slice(&src[..w]);
+}
+
 #[inline(always)]
 fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     m: &M,
     a: &mut PartialsArgs<'_>,
 ) {
     let n = a.len;
-    for j in 0..n {
-        let s: [f64; S] = std::array::from_fn(|k| a.s[k * n + j]);
-        let p: [f64; P] = std::array::from_fn(|k| a.p[k * n + j]);
-        let (mut s_new, mut ds_dv, mut ds_ds) = ([0.0; S], [0.0; S], [0.0; S]);
-        m.update_partials(
-            &s,
-            &p,
-            a.v[j],
-            a.dt,
-            Partials {
-                s_new: &mut s_new,
-                ds_dv: &mut ds_dv,
-                ds_ds: &mut ds_ds,
-            },
-        );
+    // Tiles zeroed once: a partial last tile computes on what earlier tiles left, harmlessly.
+    let mut v = [0.0; TILE];
+    let mut s = [[0.0; TILE]; S];
+    let mut p = [[0.0; TILE]; P];
+    let (mut s_new, mut ds_dv, mut ds_ds) = ([[0.0; TILE]; S], [[0.0; TILE]; S], [[0.0; TILE]; S]);
+    let mut i = 0;
+    while i < n {
+        let w = TILE.min(n - i);
+        load(a.v, 0, n, i, w, &mut v);
         for k in 0..S {
-            a.s_new[k * n + j] = s_new[k];
-            a.ds_dv[k * n + j] = ds_dv[k];
-            a.ds_ds[k * n + j] = ds_ds[k];
+            load(a.s, k, n, i, w, &mut s[k]);
         }
+        for k in 0..P {
+            load(a.p, k, n, i, w, &mut p[k]);
+        }
+        for l in 0..TILE {
+            let sl: [f64; S] = std::array::from_fn(|k| s[k][l]);
+            let pl: [f64; P] = std::array::from_fn(|k| p[k][l]);
+            let (mut x, mut dv, mut dx) = ([0.0; S], [0.0; S], [0.0; S]);
+            m.update_partials(
+                &sl,
+                &pl,
+                v[l],
+                a.dt,
+                Partials {
+                    s_new: &mut x,
+                    ds_dv: &mut dv,
+                    ds_ds: &mut dx,
+                },
+            );
+            for k in 0..S {
+                s_new[k][l] = x[k];
+                ds_dv[k][l] = dv[k];
+                ds_ds[k][l] = dx[k];
+            }
+        }
+        for k in 0..S {
+            store(a.s_new, k, n, i, w, &s_new[k]);
+            store(a.ds_dv, k, n, i, w, &ds_dv[k]);
+            store(a.ds_ds, k, n, i, w, &ds_ds[k]);
+        }
+        i += TILE;
     }
 }
 
@@ -179,22 +219,54 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     a: &mut StateVjpArgs<'_>,
 ) {
     let n = a.len;
-    for j in 0..n {
-        let s: [f64; S] = std::array::from_fn(|k| a.s_new[k * n + j]);
-        let p: [f64; P] = std::array::from_fn(|k| a.p[k * n + j]);
-        let v = a.v[j];
-        // Cotangents of the updated states: from outside, plus through the current.
-        let mut sb: [f64; S] = std::array::from_fn(|k| a.w[k * n + j]);
-        let mut pb = [0.0; P];
-        let mut vb = m.current_vjp(&s, &p, v, a.i_bar[j], a.g_bar[j], &mut sb, &mut pb);
+    let (mut v, mut ib, mut gb, mut vb) = ([0.0; TILE], [0.0; TILE], [0.0; TILE], [0.0; TILE]);
+    let (mut s, mut dv, mut dx, mut w_in) = (
+        [[0.0; TILE]; S],
+        [[0.0; TILE]; S],
+        [[0.0; TILE]; S],
+        [[0.0; TILE]; S],
+    );
+    let mut sb = [[0.0; TILE]; S];
+    let (mut p, mut pb) = ([[0.0; TILE]; P], [[0.0; TILE]; P]);
+    let mut i = 0;
+    while i < n {
+        let w = TILE.min(n - i);
+        load(a.v, 0, n, i, w, &mut v);
+        load(a.i_bar, 0, n, i, w, &mut ib);
+        load(a.g_bar, 0, n, i, w, &mut gb);
         for k in 0..S {
-            vb += sb[k] * a.ds_dv[k * n + j];
-            a.s_bar[k * n + j] = sb[k] * a.ds_ds[k * n + j];
+            load(a.s_new, k, n, i, w, &mut s[k]);
+            load(a.ds_dv, k, n, i, w, &mut dv[k]);
+            load(a.ds_ds, k, n, i, w, &mut dx[k]);
+            load(a.w, k, n, i, w, &mut w_in[k]);
         }
         for k in 0..P {
-            a.p_bar[k * n + j] = pb[k];
+            load(a.p, k, n, i, w, &mut p[k]);
         }
-        a.v_bar[j] = vb;
+        for l in 0..TILE {
+            let sl: [f64; S] = std::array::from_fn(|k| s[k][l]);
+            let pl: [f64; P] = std::array::from_fn(|k| p[k][l]);
+            // Cotangents of the updated states: from outside, plus through the current.
+            let mut sbl: [f64; S] = std::array::from_fn(|k| w_in[k][l]);
+            let mut pbl = [0.0; P];
+            let mut vbl = m.current_vjp(&sl, &pl, v[l], ib[l], gb[l], &mut sbl, &mut pbl);
+            for k in 0..S {
+                vbl += sbl[k] * dv[k][l];
+                sb[k][l] = sbl[k] * dx[k][l];
+            }
+            for k in 0..P {
+                pb[k][l] = pbl[k];
+            }
+            vb[l] = vbl;
+        }
+        for k in 0..S {
+            store(a.s_bar, k, n, i, w, &sb[k]);
+        }
+        for k in 0..P {
+            store(a.p_bar, k, n, i, w, &pb[k]);
+        }
+        store(a.v_bar, 0, n, i, w, &vb);
+        i += TILE;
     }
 }
 
