@@ -16,7 +16,7 @@ use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::VoltageAdjoint;
 use crate::externals::ExternalsAt;
-use crate::mechanisms::vjp::{PartialsArgs, StateVjpArgs};
+use crate::mechanisms::vjp::{PartialsArgs, StateVjpArgs, Vars, VarsMut};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 
@@ -34,16 +34,26 @@ struct LocalMech {
     /// Index into `Compiled::mechs`.
     mi: usize,
     nodes: Vec<usize>,
-    /// The first node, if the nodes are consecutive (copies are then slice copies).
+    /// The first node, if the nodes are consecutive: the kernels then read and write the
+    /// model's arrays in place; otherwise through the buffers.
     start: Option<usize>,
-    /// Per state: its dynamic key (the flat state holds it at the mechanism's nodes, in order).
-    keys: Vec<usize>,
-    /// Per parameter: whether its cotangent is wanted.
-    wanted: Vec<bool>,
+    /// Offsets (see [`Vars`]) of the states in the flat state (where each state's dynamic key
+    /// holds it at the mechanism's nodes, in order); of the states and the parameters
+    /// in the buffers; of one variable at the start of a buffer.
+    flat: Vec<usize>,
+    own_s: Vec<usize>,
+    own_p: Vec<usize>,
+    own_1: [usize; 1],
+    /// For consecutive nodes: offsets of the voltage (and other per-node arrays), of the states
+    /// in the state store and of the parameters in the parameter store.
+    at_node: [usize; 1],
+    at_s: Vec<usize>,
+    at_p: Vec<usize>,
 }
 
 /// The buffers of one step's local reverse mode: the forward run's states and, per mechanism,
-/// its inputs and partials (filled before the cotangent is known) and its cotangents.
+/// the update partials (filled before the cotangent is known) and, for mechanisms on scattered
+/// nodes, copies of their variables.
 pub(crate) struct LocalPrep {
     pub s: AllStates<f64>,
     bufs: Vec<MechBufs>,
@@ -54,18 +64,16 @@ pub(crate) struct LocalPrep {
     v_bar: Vec<f64>,
 }
 
-/// Structure-of-arrays buffers of one mechanism (see [`crate::mechanisms::vjp`]).
+/// One mechanism's buffers: the partials (`S` variables each), and for scattered nodes the
+/// gathered voltages, parameters, updated states and cotangents (empty otherwise).
 struct MechBufs {
-    v: Vec<f64>,
-    s: Vec<f64>,
-    p: Vec<f64>,
-    s_new: Vec<f64>,
     ds_dv: Vec<f64>,
     ds_ds: Vec<f64>,
-    w: Vec<f64>,
+    v: Vec<f64>,
+    p: Vec<f64>,
+    s_new: Vec<f64>,
     i_bar: Vec<f64>,
     g_bar: Vec<f64>,
-    s_bar: Vec<f64>,
     p_bar: Vec<f64>,
     v_bar: Vec<f64>,
 }
@@ -89,32 +97,19 @@ pub(crate) struct LocalTargets<'a> {
 impl LocalMech {
     /// `dst[j] = src[node j]`.
     fn gather(&self, dst: &mut [f64], src: &[f64]) {
-        match self.start {
-            Some(a) => dst.copy_from_slice(&src[a..a + dst.len()]),
-            None => dst
-                .iter_mut()
-                .zip(&self.nodes)
-                .for_each(|(d, &i)| *d = src[i]),
-        }
+        dst.iter_mut()
+            .zip(&self.nodes)
+            .for_each(|(d, &i)| *d = src[i]);
     }
 
     /// `dst[node j] = src[j]`.
     fn scatter(&self, dst: &mut [f64], src: &[f64]) {
-        match self.start {
-            Some(a) => dst[a..a + src.len()].copy_from_slice(src),
-            None => src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] = x),
-        }
+        src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] = x);
     }
 
     /// `dst[node j] += src[j]`.
     fn scatter_add(&self, dst: &mut [f64], src: &[f64]) {
-        match self.start {
-            Some(a) => dst[a..a + src.len()]
-                .iter_mut()
-                .zip(src)
-                .for_each(|(d, &x)| *d += x),
-            None => src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] += x),
-        }
+        src.iter().zip(&self.nodes).for_each(|(&x, &i)| dst[i] += x);
     }
 }
 
@@ -122,15 +117,11 @@ impl LocalVjp {
     /// The local reverse mode of the step, if the model is one it covers: channels only (no
     /// pump, synapse or mechanism that sets the voltage), each with independent states and an
     /// update that reads no parameter; no clamp; every dynamic key is `v` or the state of one
-    /// mechanism on all of its nodes.
-    ///
-    /// `wanted`: the parameter keys whose cotangents are wanted; `inv_cm`: whether that of
-    /// `1/Cm` is.
+    /// mechanism on all of its nodes. `inv_cm`: whether the cotangent of `1/Cm` is wanted.
     pub(crate) fn new(
         c: &Compiled,
         utils: &DynamicStateUtils,
         kv: usize,
-        wanted: &[usize],
         inv_cm: bool,
     ) -> Option<LocalVjp> {
         if !c.syns.is_empty() || c.sets_voltage {
@@ -148,9 +139,9 @@ impl LocalVjp {
             if m.target != 0 || !info.independent_states || info.update_reads_params {
                 return None;
             }
-            let nodes: Vec<usize> = match &m.nodes {
-                crate::compile::NodeSet::Range(a, len) => (*a..a + len).collect(),
-                crate::compile::NodeSet::List(l) => l.iter().map(|&i| i as usize).collect(),
+            let (nodes, start): (Vec<usize>, _) = match &m.nodes {
+                crate::compile::NodeSet::Range(a, len) => ((*a..a + len).collect(), Some(*a)),
+                crate::compile::NodeSet::List(l) => (l.iter().map(|&i| i as usize).collect(), None),
             };
             let mut keys = Vec::with_capacity(m.state_off.len());
             for &off in &m.state_off {
@@ -166,21 +157,18 @@ impl LocalVjp {
                 owned[k] = true;
                 keys.push(k);
             }
-            let start = match &m.nodes {
-                crate::compile::NodeSet::Range(a, _) => Some(*a),
-                crate::compile::NodeSet::List(_) => None,
-            };
-            let wanted = m
-                .param_off
-                .iter()
-                .map(|&off| wanted.iter().any(|&k| c.params.offset(k) == off))
-                .collect();
+            let (len, a) = (nodes.len(), start.unwrap_or(0));
             mechs.push(LocalMech {
                 mi,
-                nodes,
                 start,
-                keys,
-                wanted,
+                flat: keys.iter().map(|&k| dl.offsets[k]).collect(),
+                own_s: (0..keys.len()).map(|k| k * len).collect(),
+                own_p: (0..m.param_off.len()).map(|k| k * len).collect(),
+                own_1: [0],
+                at_node: [a],
+                at_s: m.state_off.iter().map(|&o| o + a).collect(),
+                at_p: m.param_off.iter().map(|&o| o + a).collect(),
+                nodes,
             });
         }
         // Any other dynamic key (a current a mechanism reads, an ion) is not covered.
@@ -200,19 +188,21 @@ impl LocalVjp {
                 let m = &c.mechs[lm.mi];
                 let len = lm.nodes.len();
                 let (ns, np) = (m.state_off.len() * len, m.param_off.len() * len);
+                // Copies for scattered nodes only.
+                let (l1, ls, lp) = match lm.start {
+                    Some(_) => (0, 0, 0),
+                    None => (len, ns, np),
+                };
                 MechBufs {
-                    v: vec![0.0; len],
-                    s: vec![0.0; ns],
-                    p: vec![0.0; np],
-                    s_new: vec![0.0; ns],
                     ds_dv: vec![0.0; ns],
                     ds_ds: vec![0.0; ns],
-                    w: vec![0.0; ns],
-                    i_bar: vec![0.0; len],
-                    g_bar: vec![0.0; len],
-                    s_bar: vec![0.0; ns],
-                    p_bar: vec![0.0; np],
-                    v_bar: vec![0.0; len],
+                    v: vec![0.0; l1],
+                    p: vec![0.0; lp],
+                    s_new: vec![0.0; ls],
+                    i_bar: vec![0.0; l1],
+                    g_bar: vec![0.0; l1],
+                    p_bar: vec![0.0; lp],
+                    v_bar: vec![0.0; l1],
                 }
             })
             .collect();
@@ -229,13 +219,12 @@ impl LocalVjp {
     }
 
     /// Before the cotangent is known, at the state `x` (flat; `v_bp`: its voltages per node
-    /// with the branchpoints'): the forward run of the local stages in `f64` (which gives the
-    /// voltage solve its terms) and every mechanism's inputs and update partials.
+    /// with the branchpoints'): every mechanism's update partials, and the forward run of the
+    /// currents in `f64` (which gives the voltage solve its terms).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn prepare(
         &self,
         c: &Compiled,
-        utils: &DynamicStateUtils,
         lp: &mut LocalPrep,
         x: &[f64],
         v_bp: &[f64],
@@ -243,32 +232,73 @@ impl LocalVjp {
         ext: ExternalsAt<'_, f64>,
         dt: f64,
     ) {
-        let dl = &utils.layout;
         let n = c.n_nodes();
         // The voltages; the mechanisms' states are written updated, below.
         lp.s.data[..n].copy_from_slice(v_bp);
         for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
             let m = &c.mechs[lm.mi];
+            let s = Vars {
+                data: x,
+                off: &lm.flat,
+            };
+            let (ds_dv, ds_ds) = (
+                VarsMut {
+                    data: &mut b.ds_dv,
+                    off: &lm.own_s,
+                },
+                VarsMut {
+                    data: &mut b.ds_ds,
+                    off: &lm.own_s,
+                },
+            );
             let len = lm.nodes.len();
-            lm.gather(&mut b.v, v_bp);
-            for (k, &key) in lm.keys.iter().enumerate() {
-                b.s[k * len..(k + 1) * len].copy_from_slice(&x[dl.range(key)]);
-            }
-            for (k, &off) in m.param_off.iter().enumerate() {
-                lm.gather(&mut b.p[k * len..(k + 1) * len], &params.data[off..]);
-            }
-            m.mech.update_partials(&mut PartialsArgs {
-                len,
-                dt,
-                v: &b.v,
-                s: &b.s,
-                p: &b.p,
-                s_new: &mut b.s_new,
-                ds_dv: &mut b.ds_dv,
-                ds_ds: &mut b.ds_ds,
-            });
-            for (k, &off) in m.state_off.iter().enumerate() {
-                lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
+            if lm.start.is_some() {
+                m.mech.update_partials(&mut PartialsArgs {
+                    len,
+                    dt,
+                    v: Vars {
+                        data: v_bp,
+                        off: &lm.at_node,
+                    },
+                    s,
+                    p: Vars {
+                        data: &params.data,
+                        off: &lm.at_p,
+                    },
+                    s_new: VarsMut {
+                        data: &mut lp.s.data,
+                        off: &lm.at_s,
+                    },
+                    ds_dv,
+                    ds_ds,
+                });
+            } else {
+                lm.gather(&mut b.v, v_bp);
+                for (k, &off) in m.param_off.iter().enumerate() {
+                    lm.gather(&mut b.p[k * len..(k + 1) * len], &params.data[off..]);
+                }
+                m.mech.update_partials(&mut PartialsArgs {
+                    len,
+                    dt,
+                    v: Vars {
+                        data: &b.v,
+                        off: &lm.own_1,
+                    },
+                    s,
+                    p: Vars {
+                        data: &b.p,
+                        off: &lm.own_p,
+                    },
+                    s_new: VarsMut {
+                        data: &mut b.s_new,
+                        off: &lm.own_s,
+                    },
+                    ds_dv,
+                    ds_ds,
+                });
+                for (k, &off) in m.state_off.iter().enumerate() {
+                    lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
+                }
             }
         }
         let mut ws = step::take_workspace(c, &mut lp.s);
@@ -277,8 +307,8 @@ impl LocalVjp {
         debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
     }
 
-    /// With the voltage stage's cotangents `adj` and the output cotangents `wn` (per dynamic key
-    /// and node): the step's vector–Jacobian product through the local stages.
+    /// With the voltage stage's cotangents `adj` and the step's output cotangent `w` (flat):
+    /// the step's vector–Jacobian product through the local stages.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn finish(
         &self,
@@ -288,18 +318,24 @@ impl LocalVjp {
         params: &AllParams<f64>,
         stage: &StageArrays<'_>,
         adj: &VoltageAdjoint,
-        wn: &[f64],
+        w: &[f64],
         t: &mut LocalTargets<'_>,
     ) {
         let dl = &utils.layout;
         let n = c.n_nodes();
+        let LocalPrep {
+            s: fwd,
+            bufs,
+            i_bar,
+            g_bar,
+            v_bar,
+        } = lp;
         for i in 0..n {
             let (l, cb) = (adj.lin[i], adj.cst[i]);
-            let inv_cm = params.inv_cm[i];
-            let k = 1000.0 * inv_cm;
-            lp.g_bar[i] = k * (l + cb * stage.v_old[i]);
-            lp.i_bar[i] = -k * cb;
-            lp.v_bar[i] = adj.v[i] + cb * stage.lin[i];
+            let k = 1000.0 * params.inv_cm[i];
+            g_bar[i] = k * (l + cb * stage.v_old[i]);
+            i_bar[i] = -k * cb;
+            v_bar[i] = adj.v[i] + cb * stage.lin[i];
         }
         // `1/Cm` scales the terms of compartments (branchpoints have none).
         for &i in dl.entries[self.kv].iter().filter(|_| self.inv_cm) {
@@ -307,43 +343,104 @@ impl LocalVjp {
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             t.inv_cm[i] += (l * stage.lin[i] + cb * stage.cst[i]) / params.inv_cm[i];
         }
-        for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
+        for (lm, b) in self.mechs.iter().zip(bufs.iter_mut()) {
             let m = &c.mechs[lm.mi];
             let len = lm.nodes.len();
-            lm.gather(&mut b.i_bar, &lp.i_bar);
-            lm.gather(&mut b.g_bar, &lp.g_bar);
-            for (k, &key) in lm.keys.iter().enumerate() {
-                lm.gather(&mut b.w[k * len..(k + 1) * len], &wn[key * n..]);
-            }
-            m.mech.state_vjp(&mut StateVjpArgs {
-                len,
-                v: &b.v,
-                s_new: &b.s_new,
-                ds_dv: &b.ds_dv,
-                ds_ds: &b.ds_ds,
-                p: &b.p,
-                w: &b.w,
-                i_bar: &b.i_bar,
-                g_bar: &b.g_bar,
-                s_bar: &mut b.s_bar,
-                p_bar: &mut b.p_bar,
-                v_bar: &mut b.v_bar,
-            });
-            for (k, &key) in lm.keys.iter().enumerate() {
-                t.out[dl.range(key)].copy_from_slice(&b.s_bar[k * len..(k + 1) * len]);
-            }
-            for (k, &off) in m.param_off.iter().enumerate() {
-                if lm.wanted[k] {
+            let (w, ds_dv, ds_ds) = (
+                Vars {
+                    data: w,
+                    off: &lm.flat,
+                },
+                Vars {
+                    data: &b.ds_dv,
+                    off: &lm.own_s,
+                },
+                Vars {
+                    data: &b.ds_ds,
+                    off: &lm.own_s,
+                },
+            );
+            let s_bar = VarsMut {
+                data: &mut *t.out,
+                off: &lm.flat,
+            };
+            if lm.start.is_some() {
+                let at = |data| Vars {
+                    data,
+                    off: &lm.at_node,
+                };
+                m.mech.state_vjp(&mut StateVjpArgs {
+                    len,
+                    v: at(&fwd.data),
+                    s_new: Vars {
+                        data: &fwd.data,
+                        off: &lm.at_s,
+                    },
+                    ds_dv,
+                    ds_ds,
+                    p: Vars {
+                        data: &params.data,
+                        off: &lm.at_p,
+                    },
+                    w,
+                    i_bar: at(i_bar),
+                    g_bar: at(g_bar),
+                    s_bar,
+                    p_bar: VarsMut {
+                        data: &mut *t.data,
+                        off: &lm.at_p,
+                    },
+                    v_bar: VarsMut {
+                        data: v_bar,
+                        off: &lm.at_node,
+                    },
+                });
+            } else {
+                lm.gather(&mut b.i_bar, i_bar);
+                lm.gather(&mut b.g_bar, g_bar);
+                b.p_bar.fill(0.0);
+                b.v_bar.fill(0.0);
+                let own = |data| Vars {
+                    data,
+                    off: &lm.own_1,
+                };
+                m.mech.state_vjp(&mut StateVjpArgs {
+                    len,
+                    v: own(&b.v),
+                    s_new: Vars {
+                        data: &b.s_new,
+                        off: &lm.own_s,
+                    },
+                    ds_dv,
+                    ds_ds,
+                    p: Vars {
+                        data: &b.p,
+                        off: &lm.own_p,
+                    },
+                    w,
+                    i_bar: own(&b.i_bar),
+                    g_bar: own(&b.g_bar),
+                    s_bar,
+                    p_bar: VarsMut {
+                        data: &mut b.p_bar,
+                        off: &lm.own_p,
+                    },
+                    v_bar: VarsMut {
+                        data: &mut b.v_bar,
+                        off: &lm.own_1,
+                    },
+                });
+                for (k, &off) in m.param_off.iter().enumerate() {
                     lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
                 }
+                lm.scatter_add(v_bar, &b.v_bar);
             }
-            lm.scatter_add(&mut lp.v_bar, &b.v_bar);
         }
         for (o, &i) in t.out[dl.range(self.kv)]
             .iter_mut()
             .zip(&dl.entries[self.kv])
         {
-            *o = lp.v_bar[i as usize];
+            *o = v_bar[i as usize];
         }
     }
 }
@@ -360,7 +457,7 @@ mod tests {
         fn covered(module: &Module) -> Result<bool> {
             let utils = build_dynamic_state_utils(module)?;
             let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
-            Ok(LocalVjp::new(&utils.c, &utils, kv, &[], false).is_some())
+            Ok(LocalVjp::new(&utils.c, &utils, kv, false).is_some())
         }
         let base = || -> Result<Cell> {
             let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;

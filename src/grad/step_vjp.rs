@@ -248,7 +248,7 @@ impl StepAdjoint {
             && v_clamped.is_empty()
             && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
-        let local = LocalVjp::new(&c, &utils, kv, &node_params, inv_cm).filter(|_| allow_local);
+        let local = LocalVjp::new(&c, &utils, kv, inv_cm).filter(|_| allow_local);
         let mut seeds = if local.is_some() {
             Vec::new()
         } else {
@@ -446,7 +446,6 @@ impl Plan {
                 let mut lp = lp.lock().unwrap_or_else(|e| e.into_inner());
                 local.prepare(
                     &self.c,
-                    &self.utils,
                     &mut lp,
                     &input.x,
                     &input.v_bp,
@@ -616,7 +615,10 @@ impl Plan {
         let stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
         // Cotangents per key and node.
         let nk = dl.keys.len();
-        for k in (0..nk).filter(|&k| self.syn.key_type[k].is_none()) {
+        // (The local reverse mode reads the other keys' cotangents from `w`.)
+        let per_node =
+            |k: usize| self.syn.key_type[k].is_none() && (self.local.is_none() || k == self.kv);
+        for k in (0..nk).filter(|&k| per_node(k)) {
             for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
                 fin.wn[k * n + node as usize] = wx;
             }
@@ -666,7 +668,7 @@ impl Plan {
                 &self.params,
                 &stage_arrays,
                 &fin.adj,
-                &fin.wn,
+                w,
                 &mut LocalTargets {
                     out,
                     data: &mut fin.pbar.data,

@@ -6,8 +6,8 @@
 //! further work; the loops here drive them over a mechanism's compartments, as
 //! [`super::driver`] drives the forward step.
 //!
-//! The arrays are structure-of-arrays over the mechanism's compartments: with `len`
-//! compartments, variable `k` of compartment `j` sits at `k · len + j`.
+//! The kernels read and write a mechanism's variables in place, wherever they live (see
+//! [`Vars`]), so that a mechanism on consecutive compartments needs no copies.
 
 use super::Mechanism;
 use super::driver::{FD_DELTA, SimdLevel, simd_level};
@@ -85,82 +85,124 @@ pub fn current_vjp_by_duals<M: Mechanism<P, S>, const P: usize, const S: usize>(
     column(S + P)
 }
 
+/// Variables of a mechanism over its compartments, read in place: variable `k` of compartment
+/// `j` is `data[off[k] + j]` (so a variable may live in the model's state or parameter store,
+/// in the flat dynamic state, or in a scratch buffer).
+#[derive(Clone, Copy)]
+pub struct Vars<'a> {
+    /// Where the values live.
+    pub data: &'a [f64],
+    /// Per variable: the position of its first compartment in `data`.
+    pub off: &'a [usize],
+}
+
+/// [`Vars`] written in place.
+pub struct VarsMut<'a> {
+    /// Where the values live.
+    pub data: &'a mut [f64],
+    /// Per variable: the position of its first compartment in `data`.
+    pub off: &'a [usize],
+}
+
+impl Vars<'_> {
+    #[inline(always)]
+    fn load(&self, k: usize, i: usize, w: usize, dst: &mut [f64; TILE]) {
+        let a = self.off[k] + i;
+        dst[..w].copy_from_slice(&self.data[a..a + w]);
+    }
+
+    fn check(&self, what: &str, vars: usize, len: usize) {
+        check_vars(what, self.off, self.data.len(), vars, len);
+    }
+}
+
+impl VarsMut<'_> {
+    #[inline(always)]
+    fn store(&mut self, k: usize, i: usize, w: usize, src: &[f64; TILE]) {
+        let a = self.off[k] + i;
+        self.data[a..a + w].copy_from_slice(&src[..w]);
+    }
+
+    #[inline(always)]
+    fn add(&mut self, k: usize, i: usize, w: usize, src: &[f64; TILE]) {
+        let a = self.off[k] + i;
+        for (d, &x) in self.data[a..a + w].iter_mut().zip(&src[..w]) {
+            *d += x;
+        }
+    }
+
+    fn check(&self, what: &str, vars: usize, len: usize) {
+        check_vars(what, self.off, self.data.len(), vars, len);
+    }
+}
+
+/// Every variable's compartments lie inside the array (the library builds these arguments;
+/// a mismatch is a bug, not bad input).
+fn check_vars(what: &str, off: &[usize], data_len: usize, vars: usize, len: usize) {
+    assert!(
+        off.len() == vars && off.iter().all(|&o| o + len <= data_len),
+        "{what}: {} variables of {len} compartments do not fit an array of {data_len} \
+         (the mechanism has {vars})",
+        off.len()
+    );
+}
+
 /// Arguments of [`crate::mechanisms::driver::DynMechanism::update_partials`] over `len`
-/// compartments (structure-of-arrays, see the module text).
+/// compartments.
 pub struct PartialsArgs<'a> {
     /// Number of compartments.
     pub len: usize,
     /// Time step (ms).
     pub dt: f64,
-    /// Voltage at the start of the step, per compartment.
-    pub v: &'a [f64],
-    /// States before the update (`S · len`).
-    pub s: &'a [f64],
-    /// Parameters (`P · len`).
-    pub p: &'a [f64],
-    /// Written: the updated states, `∂s'_k/∂v` and `∂s'_k/∂s_k` (`S · len` each).
-    pub s_new: &'a mut [f64],
-    /// See `s_new`.
-    pub ds_dv: &'a mut [f64],
-    /// See `s_new`.
-    pub ds_ds: &'a mut [f64],
+    /// Voltage at the start of the step (one variable).
+    pub v: Vars<'a>,
+    /// States before the update (`S` variables).
+    pub s: Vars<'a>,
+    /// Parameters (`P` variables).
+    pub p: Vars<'a>,
+    /// Written: the updated states.
+    pub s_new: VarsMut<'a>,
+    /// Written: `∂s'_k/∂v`.
+    pub ds_dv: VarsMut<'a>,
+    /// Written: `∂s'_k/∂s_k`.
+    pub ds_ds: VarsMut<'a>,
 }
 
 /// Arguments of [`crate::mechanisms::driver::DynMechanism::state_vjp`] over `len`
-/// compartments (structure-of-arrays, see the module text): the cotangent pulled back through
-/// the current, its linearisation and the state update.
+/// compartments: the cotangent pulled back through the current, its linearisation and the
+/// state update.
 pub struct StateVjpArgs<'a> {
     /// Number of compartments.
     pub len: usize,
-    /// Voltage at the start of the step.
-    pub v: &'a [f64],
-    /// Updated states, `∂s'_k/∂v`, `∂s'_k/∂s_k` (from the partials) and parameters.
-    pub s_new: &'a [f64],
-    /// See `s_new`.
-    pub ds_dv: &'a [f64],
-    /// See `s_new`.
-    pub ds_ds: &'a [f64],
-    /// See `s_new`.
-    pub p: &'a [f64],
-    /// Cotangents of the updated states from outside the mechanism (`S · len`).
-    pub w: &'a [f64],
-    /// Cotangents of the current and of its slope, per compartment.
-    pub i_bar: &'a [f64],
-    /// See `i_bar`.
-    pub g_bar: &'a [f64],
-    /// Written: cotangents of the states before the update (`S · len`), of the parameters
-    /// (`P · len`) and of `v` (`len`).
-    pub s_bar: &'a mut [f64],
-    /// See `s_bar`.
-    pub p_bar: &'a mut [f64],
-    /// See `s_bar`.
-    pub v_bar: &'a mut [f64],
-}
-
-fn check_len(what: &str, got: usize, want: usize) {
-    assert!(
-        got == want,
-        "{what}: {got} values where the mechanism's layout has {want}"
-    );
+    /// Voltage at the start of the step (one variable).
+    pub v: Vars<'a>,
+    /// Updated states (`S` variables, from the partials).
+    pub s_new: Vars<'a>,
+    /// `∂s'_k/∂v` (`S` variables, from the partials).
+    pub ds_dv: Vars<'a>,
+    /// `∂s'_k/∂s_k` (`S` variables, from the partials).
+    pub ds_ds: Vars<'a>,
+    /// Parameters (`P` variables).
+    pub p: Vars<'a>,
+    /// Cotangents of the updated states from outside the mechanism (`S` variables).
+    pub w: Vars<'a>,
+    /// Cotangent of the current (one variable).
+    pub i_bar: Vars<'a>,
+    /// Cotangent of the current's slope (one variable).
+    pub g_bar: Vars<'a>,
+    /// Written: cotangents of the states before the update.
+    pub s_bar: VarsMut<'a>,
+    /// Added to: cotangents of the parameters.
+    pub p_bar: VarsMut<'a>,
+    /// Added to: cotangent of `v`.
+    pub v_bar: VarsMut<'a>,
 }
 
 /// Compartments per tile: the kernels load a tile's variables into arrays on the stack and run
 /// the mechanism lane by lane over them, a loop of fixed length the compiler vectorises (as in
-/// [`super::driver`]). Lanes past the end of the last tile compute on zeros and are not stored.
+/// [`super::driver`]). Lanes past the end of the last tile compute on what earlier tiles left
+/// and are not stored.
 const TILE: usize = 16;
-
-/// Loads `TILE` values of variable `k` from `src` (structure-of-arrays with `n` per variable),
-/// from compartment `i`, `w` of them.
-#[inline(always)]
-fn load(src: &[f64], k: usize, n: usize, i: usize, w: usize, dst: &mut [f64; TILE]) {
-    dst[..w].copy_from_slice(&src[k * n + i..k * n + i + w]);
-}
-
-/// Stores the first `w` values of `src` into variable `k` of `dst` from compartment `i`.
-#[inline(always)]
-fn store(dst: &mut [f64], k: usize, n: usize, i: usize, w: usize, src: &[f64; TILE]) {
-    dst[k * n + i..k * n + i + w].copy_from_slice(&src[..w]);
-}
 
 #[inline(always)]
 fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
@@ -168,7 +210,7 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     a: &mut PartialsArgs<'_>,
 ) {
     let n = a.len;
-    // Tiles zeroed once: a partial last tile computes on what earlier tiles left, harmlessly.
+    // Tiles zeroed once (see `TILE`).
     let mut v = [0.0; TILE];
     let mut s = [[0.0; TILE]; S];
     let mut p = [[0.0; TILE]; P];
@@ -176,12 +218,12 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     let mut i = 0;
     while i < n {
         let w = TILE.min(n - i);
-        load(a.v, 0, n, i, w, &mut v);
+        a.v.load(0, i, w, &mut v);
         for k in 0..S {
-            load(a.s, k, n, i, w, &mut s[k]);
+            a.s.load(k, i, w, &mut s[k]);
         }
         for k in 0..P {
-            load(a.p, k, n, i, w, &mut p[k]);
+            a.p.load(k, i, w, &mut p[k]);
         }
         for l in 0..TILE {
             let sl: [f64; S] = std::array::from_fn(|k| s[k][l]);
@@ -205,9 +247,9 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             }
         }
         for k in 0..S {
-            store(a.s_new, k, n, i, w, &s_new[k]);
-            store(a.ds_dv, k, n, i, w, &ds_dv[k]);
-            store(a.ds_ds, k, n, i, w, &ds_ds[k]);
+            a.s_new.store(k, i, w, &s_new[k]);
+            a.ds_dv.store(k, i, w, &ds_dv[k]);
+            a.ds_ds.store(k, i, w, &ds_ds[k]);
         }
         i += TILE;
     }
@@ -231,17 +273,17 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     let mut i = 0;
     while i < n {
         let w = TILE.min(n - i);
-        load(a.v, 0, n, i, w, &mut v);
-        load(a.i_bar, 0, n, i, w, &mut ib);
-        load(a.g_bar, 0, n, i, w, &mut gb);
+        a.v.load(0, i, w, &mut v);
+        a.i_bar.load(0, i, w, &mut ib);
+        a.g_bar.load(0, i, w, &mut gb);
         for k in 0..S {
-            load(a.s_new, k, n, i, w, &mut s[k]);
-            load(a.ds_dv, k, n, i, w, &mut dv[k]);
-            load(a.ds_ds, k, n, i, w, &mut dx[k]);
-            load(a.w, k, n, i, w, &mut w_in[k]);
+            a.s_new.load(k, i, w, &mut s[k]);
+            a.ds_dv.load(k, i, w, &mut dv[k]);
+            a.ds_ds.load(k, i, w, &mut dx[k]);
+            a.w.load(k, i, w, &mut w_in[k]);
         }
         for k in 0..P {
-            load(a.p, k, n, i, w, &mut p[k]);
+            a.p.load(k, i, w, &mut p[k]);
         }
         for l in 0..TILE {
             let sl: [f64; S] = std::array::from_fn(|k| s[k][l]);
@@ -260,12 +302,12 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             vb[l] = vbl;
         }
         for k in 0..S {
-            store(a.s_bar, k, n, i, w, &sb[k]);
+            a.s_bar.store(k, i, w, &sb[k]);
         }
         for k in 0..P {
-            store(a.p_bar, k, n, i, w, &pb[k]);
+            a.p_bar.add(k, i, w, &pb[k]);
         }
-        store(a.v_bar, 0, n, i, w, &vb);
+        a.v_bar.add(0, i, w, &vb);
         i += TILE;
     }
 }
@@ -313,12 +355,12 @@ pub(crate) fn dispatch_partials<M: Mechanism<P, S>, const P: usize, const S: usi
     a: &mut PartialsArgs<'_>,
 ) {
     let n = a.len;
-    check_len("voltages", a.v.len(), n);
-    check_len("states", a.s.len(), S * n);
-    check_len("parameters", a.p.len(), P * n);
-    for out in [&a.s_new, &a.ds_dv, &a.ds_ds] {
-        check_len("partials", out.len(), S * n);
-    }
+    a.v.check("voltages", 1, n);
+    a.s.check("states", S, n);
+    a.p.check("parameters", P, n);
+    a.s_new.check("updated states", S, n);
+    a.ds_dv.check("voltage partials", S, n);
+    a.ds_ds.check("state partials", S, n);
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
@@ -335,16 +377,21 @@ pub(crate) fn dispatch_state_vjp<M: Mechanism<P, S>, const P: usize, const S: us
     a: &mut StateVjpArgs<'_>,
 ) {
     let n = a.len;
-    check_len("voltages", a.v.len(), n);
-    for x in [a.s_new, a.ds_dv, a.ds_ds, a.w] {
-        check_len("states", x.len(), S * n);
+    a.v.check("voltages", 1, n);
+    for (x, what) in [
+        (&a.s_new, "updated states"),
+        (&a.ds_dv, "voltage partials"),
+        (&a.ds_ds, "state partials"),
+        (&a.w, "state cotangents"),
+    ] {
+        x.check(what, S, n);
     }
-    check_len("parameters", a.p.len(), P * n);
-    check_len("current cotangents", a.i_bar.len(), n);
-    check_len("slope cotangents", a.g_bar.len(), n);
-    check_len("state cotangents", a.s_bar.len(), S * n);
-    check_len("parameter cotangents", a.p_bar.len(), P * n);
-    check_len("voltage cotangents", a.v_bar.len(), n);
+    a.p.check("parameters", P, n);
+    a.i_bar.check("current cotangents", 1, n);
+    a.g_bar.check("slope cotangents", 1, n);
+    a.s_bar.check("state cotangents", S, n);
+    a.p_bar.check("parameter cotangents", P, n);
+    a.v_bar.check("voltage cotangents", 1, n);
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
