@@ -231,16 +231,21 @@ pub(crate) fn voltage_adjoint(
             }
             if let Some(tree) = tree {
                 // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
-                // A[parent, node] = −h upper.
+                // A[parent, node] = −h upper. In elimination positions: the solve leaves λ
+                // there in `r`, and `d` (free after it) takes the voltages.
                 let ord = &c.hines;
+                let (lam, vs) = (&adj.r[..n], &mut adj.d[..n]);
+                for (x, &i) in vs.iter_mut().zip(&ord.order) {
+                    *x = st.v_sol[i as usize];
+                }
                 for k in 0..n {
-                    let i = ord.order[k] as usize;
-                    tree.h_gsum[k] -= h * lambda[i] * st.v_sol[i];
+                    let (l, v) = (h * lam[k], vs[k]);
+                    tree.h_gsum[k] -= l * v;
                     let pp = ord.parent_pos[k];
                     if pp != u32::MAX {
-                        let p = ord.order[pp as usize] as usize;
-                        tree.h_lower[k] += h * lambda[i] * st.v_sol[p];
-                        tree.h_upper[k] += h * lambda[p] * st.v_sol[i];
+                        let pp = pp as usize;
+                        tree.h_lower[k] += l * vs[pp];
+                        tree.h_upper[k] += h * lam[pp] * v;
                     }
                 }
             }
