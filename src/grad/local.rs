@@ -43,6 +43,8 @@ struct LocalMech {
     flat: Vec<usize>,
     own_s: Vec<usize>,
     own_p: Vec<usize>,
+    /// Of the parameter partials in their buffer (none if the update reads no parameter).
+    own_dp: Vec<usize>,
     own_1: [usize; 1],
     /// For consecutive nodes: offsets of the voltage (and other per-node arrays), of the states
     /// in the state store and of the parameters in the parameter store.
@@ -69,6 +71,7 @@ pub(crate) struct LocalPrep {
 struct MechBufs {
     ds_dv: Vec<f64>,
     ds_ds: Vec<f64>,
+    ds_dp: Vec<f64>,
     v: Vec<f64>,
     p: Vec<f64>,
     s_new: Vec<f64>,
@@ -115,8 +118,7 @@ impl LocalMech {
 
 impl LocalVjp {
     /// The local reverse mode of the step, if the model is one it covers: channels only (no
-    /// pump, synapse or mechanism that sets the voltage), each with independent states and an
-    /// update that reads no parameter; no clamp; every dynamic key is `v` or the state of one
+    /// pump, synapse or mechanism that sets the voltage), each with independent states; no clamp; every dynamic key is `v` or the state of one
     /// mechanism on all of its nodes. `inv_cm`: whether the cotangent of `1/Cm` is wanted.
     pub(crate) fn new(
         c: &Compiled,
@@ -136,7 +138,7 @@ impl LocalVjp {
         let mut mechs = Vec::with_capacity(c.mechs.len());
         for (mi, m) in c.mechs.iter().enumerate() {
             let info = m.mech.info();
-            if m.target != 0 || !info.independent_states || info.update_reads_params {
+            if m.target != 0 || !info.independent_states {
                 return None;
             }
             let (nodes, start): (Vec<usize>, _) = match &m.nodes {
@@ -164,6 +166,12 @@ impl LocalVjp {
                 flat: keys.iter().map(|&k| dl.offsets[k]).collect(),
                 own_s: (0..keys.len()).map(|k| k * len).collect(),
                 own_p: (0..m.param_off.len()).map(|k| k * len).collect(),
+                own_dp: match info.update_reads_params {
+                    true => (0..keys.len() * m.param_off.len())
+                        .map(|k| k * len)
+                        .collect(),
+                    false => Vec::new(),
+                },
                 own_1: [0],
                 at_node: [a],
                 at_s: m.state_off.iter().map(|&o| o + a).collect(),
@@ -196,6 +204,7 @@ impl LocalVjp {
                 MechBufs {
                     ds_dv: vec![0.0; ns],
                     ds_ds: vec![0.0; ns],
+                    ds_dp: vec![0.0; lm.own_dp.len() * len],
                     v: vec![0.0; l1],
                     p: vec![0.0; lp],
                     s_new: vec![0.0; ls],
@@ -241,7 +250,7 @@ impl LocalVjp {
                 data: x,
                 off: &lm.flat,
             };
-            let (ds_dv, ds_ds) = (
+            let (ds_dv, ds_ds, ds_dp) = (
                 VarsMut {
                     data: &mut b.ds_dv,
                     off: &lm.own_s,
@@ -249,6 +258,10 @@ impl LocalVjp {
                 VarsMut {
                     data: &mut b.ds_ds,
                     off: &lm.own_s,
+                },
+                VarsMut {
+                    data: &mut b.ds_dp,
+                    off: &lm.own_dp,
                 },
             );
             let len = lm.nodes.len();
@@ -271,6 +284,7 @@ impl LocalVjp {
                     },
                     ds_dv,
                     ds_ds,
+                    ds_dp,
                 });
             } else {
                 lm.gather(&mut b.v, v_bp);
@@ -295,6 +309,7 @@ impl LocalVjp {
                     },
                     ds_dv,
                     ds_ds,
+                    ds_dp,
                 });
                 for (k, &off) in m.state_off.iter().enumerate() {
                     lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
@@ -346,6 +361,10 @@ impl LocalVjp {
         for (lm, b) in self.mechs.iter().zip(bufs.iter_mut()) {
             let m = &c.mechs[lm.mi];
             let len = lm.nodes.len();
+            let ds_dp = Vars {
+                data: &b.ds_dp,
+                off: &lm.own_dp,
+            };
             let (w, ds_dv, ds_ds) = (
                 Vars {
                     data: w,
@@ -378,6 +397,7 @@ impl LocalVjp {
                     },
                     ds_dv,
                     ds_ds,
+                    ds_dp,
                     p: Vars {
                         data: &params.data,
                         off: &lm.at_p,
@@ -413,6 +433,7 @@ impl LocalVjp {
                     },
                     ds_dv,
                     ds_ds,
+                    ds_dp,
                     p: Vars {
                         data: &b.p,
                         off: &lm.own_p,
@@ -450,8 +471,8 @@ mod tests {
     use super::*;
     use crate::*;
 
-    /// Which models the local reverse mode covers: channels with independent states whose
-    /// updates read no parameter, without clamps, pumps or synapses.
+    /// Which models the local reverse mode covers: channels with independent states, without
+    /// clamps, pumps or synapses.
     #[test]
     fn local_reverse_mode_covers_independent_channels_only() -> Result<()> {
         fn covered(module: &Module) -> Result<bool> {
@@ -467,10 +488,10 @@ mod tests {
             Ok(cell)
         };
         assert!(covered(&Module::from(base()?))?);
-        // Na's update reads its parameter `vt`.
+        // Na's update reads its parameter `vt`: covered too.
         let mut na = base()?;
         na.branch(2)?.insert(Na)?;
-        assert!(!covered(&Module::from(na))?);
+        assert!(covered(&Module::from(na))?);
         // A pump makes the calcium current and concentration states.
         let mut pump = base()?;
         pump.branch(1)?.insert(CaPump)?;

@@ -716,8 +716,9 @@ mod tests {
     use crate::*;
 
     /// The local reverse mode gives the dual-number passes' step adjoint: the flat cotangent and
-    /// the parameter cotangents, on a cell with HH on some branches (a node list) and a leak on
-    /// all, a stimulus, and the capacitance and channel parameters touched; for every solver.
+    /// the parameter cotangents, on a cell with HH on some branches (a node list), Na and K
+    /// (whose updates read the shared `vt`) on others and a leak on all, a stimulus, and the
+    /// capacitance and channel parameters touched; for every solver.
     #[test]
     fn local_reverse_mode_equals_the_dual_number_passes() -> Result<()> {
         let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0, 1, 1])?;
@@ -725,6 +726,8 @@ mod tests {
         cell.branch(0)?.insert(HH)?;
         cell.branch(3)?.insert(HH)?;
         cell.branch(4)?.comp(1)?.insert(HH)?;
+        cell.branch(1)?.insert(Na)?.insert(K)?;
+        cell.branch(2)?.comp(2)?.insert(Na)?.insert(K)?;
         cell.branch(0)?
             .comp(0)?
             .stimulate(&step_current(0.0, 1.0, 0.4, 0.025, 1.0, 0.0));
@@ -735,6 +738,9 @@ mod tests {
             "HH_gLeak",
             "Leak_gLeak",
             "Leak_eLeak",
+            "vt",
+            "Na_gNa",
+            "eK",
             "capacitance",
         ]
         .map(String::from)
@@ -783,7 +789,7 @@ mod tests {
                 }
             };
             close(&out_l, &out_p, "state cotangent");
-            for key in &touched[..5] {
+            for key in &touched[..touched.len() - 1] {
                 let r = c.params.range(c.params.position(key).expect("a parameter"));
                 close(&pb_l.data[r.clone()], &pb_p.data[r], key);
             }

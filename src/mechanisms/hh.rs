@@ -104,7 +104,14 @@ impl Mechanism<6, 3> for HH {
     /// By hand: the rates in dual numbers with `v` seeded, and each gate's decay factor, which
     /// is its derivative with respect to the old gate (one dual evaluation instead of two).
     #[inline(always)]
-    fn update_partials(&self, s: &[f64; 3], _p: &[f64; 6], v: f64, dt: f64, out: Partials<'_, 3>) {
+    fn update_partials(
+        &self,
+        s: &[f64; 3],
+        _p: &[f64; 6],
+        v: f64,
+        dt: f64,
+        out: Partials<'_, 6, 3>,
+    ) {
         let rates = Self::rates(Dual64::new(v, 1.0));
         for (k, (an, ad, bn, bd)) in rates.into_iter().enumerate() {
             let (x, e) = gate_and_decay_frac(Dual64::from(s[k]), Dual64::from(dt), an, ad, bn, bd);

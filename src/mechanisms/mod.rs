@@ -167,7 +167,8 @@ pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'stat
     /// The parts of the state update's Jacobian that the adjoint ([`crate::grad`]) needs, for a
     /// mechanism with [`Mechanism::INDEPENDENT_STATES`]: writes the updated states to `s_new`,
     /// `∂s'_k/∂v` to `ds_dv` and `∂s'_k/∂s_k` to `ds_ds` (the other derivatives between states
-    /// are zero). The default ([`vjp::update_partials_by_duals`]) runs
+    /// are zero), and if the update reads the parameters ([`Mechanism::UPDATE_READS_PARAMS`]),
+    /// `∂s'_k/∂p_j` to `ds_dp`. The default ([`vjp::update_partials_by_duals`]) runs
     /// [`Mechanism::update_states`] twice in dual numbers; an override must give the same
     /// numbers (the crate's tests compare its built-ins' overrides with the default).
     #[inline(always)]
@@ -177,7 +178,7 @@ pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'stat
         p: &[f64; P],
         v: f64,
         dt: f64,
-        out: vjp::Partials<'_, S>,
+        out: vjp::Partials<'_, P, S>,
     ) {
         vjp::update_partials_by_duals(self, s, p, v, dt, out)
     }
@@ -267,7 +268,7 @@ impl<M: Mechanism<P, S>, const P: usize, const S: usize> Mechanism<P, S> for Ren
         p: &[f64; P],
         v: f64,
         dt: f64,
-        out: vjp::Partials<'_, S>,
+        out: vjp::Partials<'_, P, S>,
     ) {
         self.inner.update_partials(s, p, v, dt, out)
     }

@@ -14,18 +14,21 @@ use super::driver::{FD_DELTA, SimdLevel, simd_level};
 use crate::scalar::Dual64;
 
 /// Where [`Mechanism::update_partials`] writes, for one compartment.
-pub struct Partials<'a, const S: usize> {
+pub struct Partials<'a, const P: usize, const S: usize> {
     /// The updated states.
     pub s_new: &'a mut [f64; S],
     /// `∂s'_k/∂v`.
     pub ds_dv: &'a mut [f64; S],
     /// `∂s'_k/∂s_k`.
     pub ds_ds: &'a mut [f64; S],
+    /// `∂s'_k/∂p_j` at `[k][j]`; only for a mechanism whose update reads its parameters
+    /// ([`Mechanism::UPDATE_READS_PARAMS`]), otherwise left alone.
+    pub ds_dp: &'a mut [[f64; P]; S],
 }
 
 /// The default of [`Mechanism::update_partials`]: the update in dual numbers, once with `v`
 /// seeded and once with every state seeded (which gives `∂s'_k/∂s_k` because each state's update
-/// reads no other state).
+/// reads no other state), and if the update reads the parameters, once per parameter.
 #[inline(always)]
 pub fn update_partials_by_duals<M: Mechanism<P, S>, const P: usize, const S: usize>(
     m: &M,
@@ -33,7 +36,7 @@ pub fn update_partials_by_duals<M: Mechanism<P, S>, const P: usize, const S: usi
     p: &[f64; P],
     v: f64,
     dt: f64,
-    out: Partials<'_, S>,
+    out: Partials<'_, P, S>,
 ) {
     let pd: [Dual64; P] = std::array::from_fn(|k| Dual64::from(p[k]));
     let dtd = Dual64::from(dt);
@@ -45,6 +48,17 @@ pub fn update_partials_by_duals<M: Mechanism<P, S>, const P: usize, const S: usi
         out.s_new[k] = by_v[k].re;
         out.ds_dv[k] = by_v[k].eps;
         out.ds_ds[k] = by_s[k].eps;
+    }
+    if M::UPDATE_READS_PARAMS {
+        for j in 0..P {
+            let mut pj = pd;
+            pj[j].eps = 1.0;
+            let mut by_p: [Dual64; S] = std::array::from_fn(|k| Dual64::from(s[k]));
+            m.update_states(&mut by_p, &pj, Dual64::from(v), dtd);
+            for k in 0..S {
+                out.ds_dp[k][j] = by_p[k].eps;
+            }
+        }
     }
 }
 
@@ -166,6 +180,9 @@ pub struct PartialsArgs<'a> {
     pub ds_dv: VarsMut<'a>,
     /// Written: `∂s'_k/∂s_k`.
     pub ds_ds: VarsMut<'a>,
+    /// Written if the update reads the parameters: `∂s'_k/∂p_j` as variable `k · P + j`
+    /// (otherwise no variables).
+    pub ds_dp: VarsMut<'a>,
 }
 
 /// Arguments of [`crate::mechanisms::driver::DynMechanism::state_vjp`] over `len`
@@ -182,6 +199,8 @@ pub struct StateVjpArgs<'a> {
     pub ds_dv: Vars<'a>,
     /// `∂s'_k/∂s_k` (`S` variables, from the partials).
     pub ds_ds: Vars<'a>,
+    /// `∂s'_k/∂p_j` (`S · P` variables if the update reads the parameters, else none).
+    pub ds_dp: Vars<'a>,
     /// Parameters (`P` variables).
     pub p: Vars<'a>,
     /// Cotangents of the updated states from outside the mechanism (`S` variables).
@@ -215,6 +234,7 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     let mut s = [[0.0; TILE]; S];
     let mut p = [[0.0; TILE]; P];
     let (mut s_new, mut ds_dv, mut ds_ds) = ([[0.0; TILE]; S], [[0.0; TILE]; S], [[0.0; TILE]; S]);
+    let mut ds_dp = [[[0.0; TILE]; P]; S];
     let mut i = 0;
     while i < n {
         let w = TILE.min(n - i);
@@ -229,6 +249,7 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             let sl: [f64; S] = std::array::from_fn(|k| s[k][l]);
             let pl: [f64; P] = std::array::from_fn(|k| p[k][l]);
             let (mut x, mut dv, mut dx) = ([0.0; S], [0.0; S], [0.0; S]);
+            let mut dp = [[0.0; P]; S];
             m.update_partials(
                 &sl,
                 &pl,
@@ -238,18 +259,29 @@ fn partials_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
                     s_new: &mut x,
                     ds_dv: &mut dv,
                     ds_ds: &mut dx,
+                    ds_dp: &mut dp,
                 },
             );
             for k in 0..S {
                 s_new[k][l] = x[k];
                 ds_dv[k][l] = dv[k];
                 ds_ds[k][l] = dx[k];
+                if M::UPDATE_READS_PARAMS {
+                    for j in 0..P {
+                        ds_dp[k][j][l] = dp[k][j];
+                    }
+                }
             }
         }
         for k in 0..S {
             a.s_new.store(k, i, w, &s_new[k]);
             a.ds_dv.store(k, i, w, &ds_dv[k]);
             a.ds_ds.store(k, i, w, &ds_ds[k]);
+            if M::UPDATE_READS_PARAMS {
+                for j in 0..P {
+                    a.ds_dp.store(k * P + j, i, w, &ds_dp[k][j]);
+                }
+            }
         }
         i += TILE;
     }
@@ -270,6 +302,7 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
     );
     let mut sb = [[0.0; TILE]; S];
     let (mut p, mut pb) = ([[0.0; TILE]; P], [[0.0; TILE]; P]);
+    let mut dp = [[[0.0; TILE]; P]; S];
     let mut i = 0;
     while i < n {
         let w = TILE.min(n - i);
@@ -281,6 +314,11 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             a.ds_dv.load(k, i, w, &mut dv[k]);
             a.ds_ds.load(k, i, w, &mut dx[k]);
             a.w.load(k, i, w, &mut w_in[k]);
+            if M::UPDATE_READS_PARAMS {
+                for j in 0..P {
+                    a.ds_dp.load(k * P + j, i, w, &mut dp[k][j]);
+                }
+            }
         }
         for k in 0..P {
             a.p.load(k, i, w, &mut p[k]);
@@ -295,6 +333,11 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             for k in 0..S {
                 vbl += sbl[k] * dv[k][l];
                 sb[k][l] = sbl[k] * dx[k][l];
+                if M::UPDATE_READS_PARAMS {
+                    for j in 0..P {
+                        pbl[j] += sbl[k] * dp[k][j][l];
+                    }
+                }
             }
             for k in 0..P {
                 pb[k][l] = pbl[k];
@@ -361,6 +404,8 @@ pub(crate) fn dispatch_partials<M: Mechanism<P, S>, const P: usize, const S: usi
     a.s_new.check("updated states", S, n);
     a.ds_dv.check("voltage partials", S, n);
     a.ds_ds.check("state partials", S, n);
+    let np = if M::UPDATE_READS_PARAMS { S * P } else { 0 };
+    a.ds_dp.check("parameter partials", np, n);
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
         // SAFETY: the CPU supports the features (checked by `simd_level`).
@@ -386,6 +431,8 @@ pub(crate) fn dispatch_state_vjp<M: Mechanism<P, S>, const P: usize, const S: us
     ] {
         x.check(what, S, n);
     }
+    let np = if M::UPDATE_READS_PARAMS { S * P } else { 0 };
+    a.ds_dp.check("parameter partials", np, n);
     a.p.check("parameters", P, n);
     a.i_bar.check("current cotangents", 1, n);
     a.g_bar.check("slope cotangents", 1, n);
@@ -445,13 +492,15 @@ mod tests {
                 -1500.0, -120.0, -80.0, -65.0, -55.0, -40.0, -40.000001, 0.0, 30.0, 700.0,
             ] {
                 for s in [[0.05, 0.6, 0.3], [0.9, 0.01, 0.75]] {
-                    let mut a = ([0.0; 3], [0.0; 3], [0.0; 3]);
+                    let mut a = ([0.0; 3], [0.0; 3], [0.0; 3], [[0.0; 6]; 3]);
                     let mut b = a;
-                    fn part(x: &mut ([f64; 3], [f64; 3], [f64; 3])) -> Partials<'_, 3> {
+                    type Out = ([f64; 3], [f64; 3], [f64; 3], [[f64; 6]; 3]);
+                    fn part(x: &mut Out) -> Partials<'_, 6, 3> {
                         Partials {
                             s_new: &mut x.0,
                             ds_dv: &mut x.1,
                             ds_ds: &mut x.2,
+                            ds_dp: &mut x.3,
                         }
                     }
                     HH.update_partials(&s, p, v, 0.025, part(&mut a));
