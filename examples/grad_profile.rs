@@ -1,17 +1,19 @@
 //! Times the forward run and the gradient (adjoint, all states and checkpointed) of the
 //! benchmark model of `benches/grad.rs`: an HH binary-tree cell of 1000 compartments, 250
 //! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
-//! [--channels]` (`--channels`: eight Pospischil mechanisms instead of HH).
+//! [--channels [--no-pumps]]` (`--channels`: eight Pospischil mechanisms instead of HH;
+//! `--no-pumps`: without CaPump and CaNernstReversal).
 #[path = "../benches/common/grad_model.rs"]
 mod grad_model;
 
-use grad_model::cell;
+use grad_model::cell_with;
 use huxley::grad::{Checkpointing, GradOptions, value_and_grad};
 use huxley::*;
 use std::time::Instant;
 
 fn main() -> Result<()> {
-    let cell = cell(std::env::args().any(|a| a == "--channels"))?;
+    let flag = |f: &str| std::env::args().any(|a| a == f);
+    let cell = cell_with(flag("--channels"), !flag("--no-pumps"))?;
     let serial = std::env::args().any(|a| a == "--serial");
     let opts = IntegrateOptions {
         t_max: Some(20.0),

@@ -12,6 +12,12 @@ use nalgebra::DMatrix;
 /// HH (Leak, Na, K, Km, CaL, CaT, CaPump, CaNernstReversal: 8 mechanisms, 9 dynamic keys) and
 /// `Na_gNa` instead of `HH_gNa`.
 pub fn cell(channels: bool) -> Result<Cell> {
+    cell_with(channels, true)
+}
+
+/// [`cell`], with `pumps = false` leaving out the calcium group's CaPump and CaNernstReversal
+/// (so that every mechanism is a channel with independent states).
+pub fn cell_with(channels: bool, pumps: bool) -> Result<Cell> {
     let parents: Vec<i64> = (0..125)
         .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
         .collect();
@@ -22,9 +28,10 @@ pub fn cell(channels: bool) -> Result<Cell> {
             .insert(K)?
             .insert(Km)?
             .insert(CaL)?
-            .insert(CaT)?
-            .insert(CaPump)?
-            .insert(CaNernstReversal)?;
+            .insert(CaT)?;
+        if pumps {
+            cell.insert(CaPump)?.insert(CaNernstReversal)?;
+        }
         cell.set("v", -65.0)?;
         cell.init_states(0.025)?;
         "Na_gNa"
