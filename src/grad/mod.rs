@@ -14,9 +14,9 @@
 //!   array of `all_params` the step reads, and of the initial state, are chained to the
 //!   trainable and `data_set` values by forward mode through `init` (values whose effects are
 //!   disjoint share a pass), so geometry (radius, length, axial resistivity, capacitance) needs
-//!   no hand-written derivative. Models made only of channels with independent states whose
-//!   updates read no parameter (HH cells) skip the passes: a local reverse mode pulls the
-//!   cotangent back per compartment ([`crate::mechanisms::Mechanism::update_partials`],
+//!   no hand-written derivative. Models made only of channels with independent states (HH
+//!   cells; Pospischil's channels without the calcium pump group) skip the passes: a local
+//!   reverse mode pulls the cotangent back per compartment ([`crate::mechanisms::Mechanism::update_partials`],
 //!   [`crate::mechanisms::Mechanism::current_vjp`]).
 //! - [`value_and_grad_forward`]: forward mode, one dual-number run of the whole simulation per
 //!   parameter value; for a handful of parameters, and as a cross-check.
