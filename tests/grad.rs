@@ -257,6 +257,13 @@ fn hh_all_params() -> Result<(Cell, Vec<ParamState<f64>>)> {
 /// Leak, Na, K, Km, CaL, CaT, CaPump (on one branch) and CaNernstReversal, as in
 /// `tests/dynamics.rs`, with every conductance (and the pump's parameters) trainable.
 fn pospischil() -> Result<(Cell, Vec<ParamState<f64>>)> {
+    pospischil_with(true)
+}
+
+/// [`pospischil`], with or without the calcium pump group (without it, every mechanism is a
+/// channel with independent states: the adjoint's local reverse mode; `vt`, which Na's and K's
+/// updates read, is trained too).
+fn pospischil_with(pumps: bool) -> Result<(Cell, Vec<ParamState<f64>>)> {
     let mut pos = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
     pos.insert(Leak)?
         .insert(Na)?
@@ -264,8 +271,10 @@ fn pospischil() -> Result<(Cell, Vec<ParamState<f64>>)> {
         .insert(Km)?
         .insert(CaL)?
         .insert(CaT)?;
-    pos.branch(0)?.insert(CaPump)?;
-    pos.insert(CaNernstReversal)?;
+    if pumps {
+        pos.branch(0)?.insert(CaPump)?;
+        pos.insert(CaNernstReversal)?;
+    }
     pos.set("v", -55.0)?;
     pos.init_states(DT)?;
     pos.branch(1)?.comp(0)?.set("v", -30.0)?;
@@ -273,13 +282,17 @@ fn pospischil() -> Result<(Cell, Vec<ParamState<f64>>)> {
         .comp(0)?
         .stimulate(&step_current(0.0, 2.0, 0.1, DT, 3.0, 0.0));
     pos.branch(0)?.comp(0)?.record("v")?;
-    pos.branch(0)?.comp(1)?.record("CaCon_i")?;
     pos.branch(2)?.comp(1)?.record("v")?;
     for key in ["Na_gNa", "K_gK", "Km_gKm", "CaL_gCaL", "CaT_gCaT"] {
         pos.make_trainable(key, None)?;
     }
-    pos.branch(0)?.make_trainable("CaPump_gamma", None)?;
-    pos.branch(0)?.make_trainable("CaPump_decay", None)?;
+    if pumps {
+        pos.branch(0)?.comp(1)?.record("CaCon_i")?;
+        pos.branch(0)?.make_trainable("CaPump_gamma", None)?;
+        pos.branch(0)?.make_trainable("CaPump_decay", None)?;
+    } else {
+        pos.branch(1)?.make_trainable("vt", None)?;
+    }
     let ps = pos.data_set("Leak_gLeak", 1e-4, None)?;
     Ok((pos, ps))
 }
@@ -377,6 +390,14 @@ fn hh_geometry_and_data_set_match_finite_differences_and_forward_mode() -> Resul
 fn pospischil_channels_match_finite_differences_and_forward_mode() -> Result<()> {
     let (cell, ps) = pospischil()?;
     check_model("pospischil", &cell, &ps, 3.0)
+}
+
+/// Without the pump group, the local reverse mode differentiates every channel, including
+/// the parameter `vt` that Na's and K's updates read.
+#[test]
+fn pospischil_channels_without_pumps_match_finite_differences_and_forward_mode() -> Result<()> {
+    let (cell, ps) = pospischil_with(false)?;
+    check_model("pospischil without pumps", &cell, &ps, 3.0)
 }
 
 /// A clamped gate: its channel's passes are not compressed (the clamp rewrites the state after
