@@ -1,5 +1,5 @@
 //! The local stages of a step by reverse mode, per compartment, for models of channels with
-//! independent states (e.g. Hodgkin–Huxley cells): in place of the dual-number passes of
+//! independent states (e.g. Hodgkin–Huxley cells, Pospischil's channels): in place of the dual-number passes of
 //! [`super::passes`], one `f64` forward run of the local stages and the update's partials
 //! ([`crate::mechanisms::Mechanism::update_partials`]) before the cotangent is known, and one
 //! sweep over each mechanism's compartments that pulls the cotangent back through the currents,
@@ -118,8 +118,9 @@ impl LocalMech {
 
 impl LocalVjp {
     /// The local reverse mode of the step, if the model is one it covers: channels only (no
-    /// pump, synapse or mechanism that sets the voltage), each with independent states; no clamp; every dynamic key is `v` or the state of one
-    /// mechanism on all of its nodes. `inv_cm`: whether the cotangent of `1/Cm` is wanted.
+    /// pump, synapse or mechanism that sets the voltage), each with independent states; no
+    /// clamp; every dynamic key is `v` or the state of one mechanism on all of its nodes.
+    /// `inv_cm`: whether the cotangent of `1/Cm` is wanted.
     pub(crate) fn new(
         c: &Compiled,
         utils: &DynamicStateUtils,

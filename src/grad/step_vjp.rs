@@ -1,6 +1,8 @@
 //! The vector–Jacobian product of one step for the backward sweep, in two halves: [`Plan::prepare`]
 //! runs the dual-number passes at `x_n` (which do not depend on the cotangent) and the voltage
-//! solve; [`Plan::finish`] applies the cotangent. The sweep prepares step `n − 1` while it
+//! solve; [`Plan::finish`] applies the cotangent. For the models [`super::local`] covers, its
+//! update partials and forward currents take the passes' place, and its per-compartment
+//! pull-back their contraction. The sweep prepares step `n − 1` while it
 //! finishes step `n` (two sets of pass buffers), so the serial finishing work overlaps the
 //! passes on a second thread.
 
