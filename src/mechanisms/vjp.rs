@@ -119,10 +119,15 @@ pub struct VarsMut<'a> {
 }
 
 impl Vars<'_> {
+    /// A full tile is copied with a fixed length (vector moves; a variable length calls
+    /// `memcpy`).
     #[inline(always)]
     fn load(&self, k: usize, i: usize, w: usize, dst: &mut [f64; TILE]) {
         let a = self.off[k] + i;
-        dst[..w].copy_from_slice(&self.data[a..a + w]);
+        match self.data.get(a..a + TILE) {
+            Some(full) if w == TILE => dst.copy_from_slice(full),
+            _ => dst[..w].copy_from_slice(&self.data[a..a + w]),
+        }
     }
 
     fn check(&self, what: &str, vars: usize, len: usize) {
@@ -134,7 +139,11 @@ impl VarsMut<'_> {
     #[inline(always)]
     fn store(&mut self, k: usize, i: usize, w: usize, src: &[f64; TILE]) {
         let a = self.off[k] + i;
-        self.data[a..a + w].copy_from_slice(&src[..w]);
+        if w == TILE {
+            self.data[a..a + TILE].copy_from_slice(src);
+        } else {
+            self.data[a..a + w].copy_from_slice(&src[..w]);
+        }
     }
 
     #[inline(always)]
