@@ -14,6 +14,12 @@
 //! ([`crate::math::select`], [`crate::math::min`]): a loop with a branch the compiler cannot
 //! turn into a select stays scalar.
 //!
+//! Gradients need nothing more: the adjoint ([`crate::grad`]) runs the same methods in dual
+//! numbers. For a channel whose states update independently
+//! ([`Mechanism::INDEPENDENT_STATES`]) it pulls cotangents back per compartment through
+//! [`Mechanism::update_partials`] and [`Mechanism::current_vjp`], whose defaults do that with
+//! dual numbers; a hand-written override of either (as [`HH`] has) makes gradients cheaper.
+//!
 //! ```
 //! use huxley::mechanisms::{Mechanism, Var, own};
 //! use huxley::{Scalar, math};
