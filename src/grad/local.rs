@@ -98,6 +98,12 @@ pub(crate) struct LocalTargets<'a> {
 }
 
 impl LocalMech {
+    /// The offsets of a variable group in the model's arrays (`at`) for consecutive nodes, else
+    /// in the buffers (`own`).
+    fn off<'a>(&self, at: &'a [usize], own: &'a [usize]) -> &'a [usize] {
+        if self.start.is_some() { at } else { own }
+    }
+
     /// `dst[j] = src[node j]`.
     fn gather(&self, dst: &mut [f64], src: &[f64]) {
         dst.iter_mut()
@@ -266,52 +272,39 @@ impl LocalVjp {
                 },
             );
             let len = lm.nodes.len();
-            if lm.start.is_some() {
-                m.mech.update_partials(&mut PartialsArgs {
-                    len,
-                    dt,
-                    v: Vars {
-                        data: v_bp,
-                        off: &lm.at_node,
-                    },
-                    s,
-                    p: Vars {
-                        data: &params.data,
-                        off: &lm.at_p,
-                    },
-                    s_new: VarsMut {
-                        data: &mut lp.s.data,
-                        off: &lm.at_s,
-                    },
-                    ds_dv,
-                    ds_ds,
-                    ds_dp,
-                });
-            } else {
+            // Consecutive nodes: read and write the model's arrays in place; otherwise copies.
+            let contiguous = lm.start.is_some();
+            if !contiguous {
                 lm.gather(&mut b.v, v_bp);
                 for (k, &off) in m.param_off.iter().enumerate() {
                     lm.gather(&mut b.p[k * len..(k + 1) * len], &params.data[off..]);
                 }
-                m.mech.update_partials(&mut PartialsArgs {
-                    len,
-                    dt,
-                    v: Vars {
-                        data: &b.v,
-                        off: &lm.own_1,
+            }
+            m.mech.update_partials(&mut PartialsArgs {
+                len,
+                dt,
+                v: Vars {
+                    data: if contiguous { v_bp } else { &b.v },
+                    off: lm.off(&lm.at_node, &lm.own_1),
+                },
+                s,
+                p: Vars {
+                    data: if contiguous { &params.data } else { &b.p },
+                    off: lm.off(&lm.at_p, &lm.own_p),
+                },
+                s_new: VarsMut {
+                    data: if contiguous {
+                        &mut lp.s.data
+                    } else {
+                        &mut b.s_new
                     },
-                    s,
-                    p: Vars {
-                        data: &b.p,
-                        off: &lm.own_p,
-                    },
-                    s_new: VarsMut {
-                        data: &mut b.s_new,
-                        off: &lm.own_s,
-                    },
-                    ds_dv,
-                    ds_ds,
-                    ds_dp,
-                });
+                    off: lm.off(&lm.at_s, &lm.own_s),
+                },
+                ds_dv,
+                ds_ds,
+                ds_dp,
+            });
+            if !contiguous {
                 for (k, &off) in m.state_off.iter().enumerate() {
                     lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
                 }
@@ -384,74 +377,54 @@ impl LocalVjp {
                 data: &mut *t.out,
                 off: &lm.flat,
             };
-            if lm.start.is_some() {
-                let at = |data| Vars {
-                    data,
-                    off: &lm.at_node,
-                };
-                m.mech.state_vjp(&mut StateVjpArgs {
-                    len,
-                    v: at(&fwd.data),
-                    s_new: Vars {
-                        data: &fwd.data,
-                        off: &lm.at_s,
-                    },
-                    ds_dv,
-                    ds_ds,
-                    ds_dp,
-                    p: Vars {
-                        data: &params.data,
-                        off: &lm.at_p,
-                    },
-                    w,
-                    i_bar: at(i_bar),
-                    g_bar: at(g_bar),
-                    s_bar,
-                    p_bar: VarsMut {
-                        data: &mut *t.data,
-                        off: &lm.at_p,
-                    },
-                    v_bar: VarsMut {
-                        data: v_bar,
-                        off: &lm.at_node,
-                    },
-                });
-            } else {
+            let contiguous = lm.start.is_some();
+            if !contiguous {
                 lm.gather(&mut b.i_bar, i_bar);
                 lm.gather(&mut b.g_bar, g_bar);
                 b.p_bar.fill(0.0);
                 b.v_bar.fill(0.0);
-                let own = |data| Vars {
-                    data,
-                    off: &lm.own_1,
-                };
-                m.mech.state_vjp(&mut StateVjpArgs {
-                    len,
-                    v: own(&b.v),
-                    s_new: Vars {
-                        data: &b.s_new,
-                        off: &lm.own_s,
+            }
+            let node = lm.off(&lm.at_node, &lm.own_1);
+            let per_node = |arr, buf| Vars {
+                data: if contiguous { arr } else { buf },
+                off: node,
+            };
+            m.mech.state_vjp(&mut StateVjpArgs {
+                len,
+                v: per_node(&fwd.data, &b.v),
+                s_new: Vars {
+                    data: if contiguous { &fwd.data } else { &b.s_new },
+                    off: lm.off(&lm.at_s, &lm.own_s),
+                },
+                ds_dv,
+                ds_ds,
+                ds_dp,
+                p: Vars {
+                    data: if contiguous { &params.data } else { &b.p },
+                    off: lm.off(&lm.at_p, &lm.own_p),
+                },
+                w,
+                i_bar: per_node(i_bar, &b.i_bar),
+                g_bar: per_node(g_bar, &b.g_bar),
+                s_bar,
+                p_bar: VarsMut {
+                    data: if contiguous {
+                        &mut *t.data
+                    } else {
+                        &mut b.p_bar
                     },
-                    ds_dv,
-                    ds_ds,
-                    ds_dp,
-                    p: Vars {
-                        data: &b.p,
-                        off: &lm.own_p,
+                    off: lm.off(&lm.at_p, &lm.own_p),
+                },
+                v_bar: VarsMut {
+                    data: if contiguous {
+                        &mut *v_bar
+                    } else {
+                        &mut b.v_bar
                     },
-                    w,
-                    i_bar: own(&b.i_bar),
-                    g_bar: own(&b.g_bar),
-                    s_bar,
-                    p_bar: VarsMut {
-                        data: &mut b.p_bar,
-                        off: &lm.own_p,
-                    },
-                    v_bar: VarsMut {
-                        data: &mut b.v_bar,
-                        off: &lm.own_1,
-                    },
-                });
+                    off: node,
+                },
+            });
+            if !contiguous {
                 for (k, &off) in m.param_off.iter().enumerate() {
                     lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
                 }
