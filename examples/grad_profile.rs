@@ -59,6 +59,10 @@ fn main() -> Result<()> {
         integrate_with(&cell, &opts, &params, None, None)?;
         fwd = fwd.min(t.elapsed().as_secs_f64() * 1e3);
         for cp in [Checkpointing::All, Checkpointing::Auto] {
+            // `ONLY=All` or `ONLY=Auto`: time one mode (for profilers).
+            if std::env::var("ONLY").is_ok_and(|o| o != format!("{cp:?}")) {
+                continue;
+            }
             let t = Instant::now();
             let g = value_and_grad(
                 &cell,

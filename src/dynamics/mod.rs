@@ -49,6 +49,10 @@ pub(crate) struct DynLayout {
     pub(crate) all_key: Vec<usize>,
     /// Per dynamic key: the entries (node indices) of its `all_states` array that are kept.
     pub(crate) entries: Vec<Vec<u32>>,
+    /// Per dynamic key: its entries as runs of consecutive nodes `(first node, length)`, so
+    /// that moving states between the flat vector and `all_states` copies slices (a cell's
+    /// compartments are one run) instead of going through the entries one by one.
+    pub(crate) runs: Vec<Vec<(usize, usize)>>,
     /// Per dynamic key: its offset in the flat vector; plus the total length at the end.
     pub(crate) offsets: Vec<usize>,
 }
@@ -86,12 +90,36 @@ impl DynLayout {
         for e in &entries {
             offsets.push(offsets.last().unwrap() + e.len());
         }
+        let runs = entries.iter().map(|e| runs_of(e)).collect();
         DynLayout {
             states,
             all_key: keys.iter().map(|k| k.1).collect(),
             keys: keys.into_iter().map(|k| k.0).collect(),
             entries,
+            runs,
             offsets,
+        }
+    }
+
+    /// Copies the entries of dynamic key `k` from its `all_states` array `src` into `dst` (its
+    /// part of the flat vector).
+    #[inline]
+    pub(crate) fn gather_key<T: Copy>(&self, k: usize, src: &[T], dst: &mut [T]) {
+        let mut o = 0;
+        for &(a, len) in &self.runs[k] {
+            dst[o..o + len].copy_from_slice(&src[a..a + len]);
+            o += len;
+        }
+    }
+
+    /// Copies `src` (key `k`'s part of the flat vector) into the entries of its `all_states`
+    /// array `dst`.
+    #[inline]
+    pub(crate) fn scatter_key<T: Copy>(&self, k: usize, src: &[T], dst: &mut [T]) {
+        let mut o = 0;
+        for &(a, len) in &self.runs[k] {
+            dst[a..a + len].copy_from_slice(&src[o..o + len]);
+            o += len;
         }
     }
 
@@ -103,6 +131,19 @@ impl DynLayout {
     pub(crate) fn range(&self, k: usize) -> std::ops::Range<usize> {
         self.offsets[k]..self.offsets[k + 1]
     }
+}
+
+/// Ascending node indices as runs of consecutive nodes `(first, length)`.
+fn runs_of(nodes: &[u32]) -> Vec<(usize, usize)> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for &node in nodes {
+        let node = node as usize;
+        match runs.last_mut() {
+            Some((a, len)) if *a + *len == node => *len += 1,
+            _ => runs.push((node, 1)),
+        }
+    }
+    runs
 }
 
 /// The true ODE states of a simulation, by name (Jaxley's dynamic-states pytree): keys in sorted
@@ -288,11 +329,9 @@ impl DynamicStateUtils {
         self.check_states(all_states)?;
         self.check_dynamic(out)?;
         let dl = &self.layout;
-        for (k, entries) in dl.entries.iter().enumerate() {
+        for k in 0..dl.entries.len() {
             let src = &all_states.data[dl.states.range(dl.all_key[k])];
-            for (dst, &node) in out.data[dl.range(k)].iter_mut().zip(entries) {
-                *dst = src[node as usize];
-            }
+            dl.gather_key(k, src, &mut out.data[dl.range(k)]);
         }
         Ok(())
     }
@@ -340,12 +379,9 @@ impl DynamicStateUtils {
         self.check_states(out)?;
         all_params.check_layout(&self.c.params)?;
         let dl = &self.layout;
-        for (k, entries) in dl.entries.iter().enumerate() {
+        for k in 0..dl.entries.len() {
             let r = dl.states.range(dl.all_key[k]);
-            let dst = &mut out.data[r];
-            for (&x, &node) in dynamic.data[dl.range(k)].iter().zip(entries) {
-                dst[node as usize] = x;
-            }
+            dl.scatter_key(k, &dynamic.data[dl.range(k)], &mut out.data[r]);
         }
         let n = self.c.n_nodes();
         let mut ws = step::take_workspace(&self.c, out);
@@ -435,5 +471,44 @@ impl DynamicStateUtils {
         let mut s = self.add_observables(&self.unflatten(x)?, all_params, delta_t)?;
         step_fn.step(&mut s, all_params, ext, delta_t)?;
         self.flatten(&self.remove_observables(&s)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::*;
+
+    /// Entries split into runs at every gap; moving a key through its runs puts each value at
+    /// its entry's node and back.
+    #[test]
+    fn entries_become_runs_of_consecutive_nodes() -> crate::Result<()> {
+        assert_eq!(runs_of(&[0, 1, 2, 5, 6, 9]), vec![(0, 3), (5, 2), (9, 1)]);
+        assert_eq!(runs_of(&[4]), vec![(4, 1)]);
+        assert!(runs_of(&[]).is_empty());
+        // HH on branches 0 and 2 only: `HH_m` lives on two runs of compartments.
+        let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;
+        cell.branch(0)?.insert(HH)?;
+        cell.branch(2)?.insert(HH)?;
+        let (init_fn, step_fn) =
+            build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler)?;
+        let utils = DynamicStateUtils::for_step_fn(&step_fn);
+        let dl = &utils.layout;
+        let k = utils.key_index("HH_m")?;
+        assert_eq!(dl.entries[k], vec![0, 1, 4, 5]);
+        assert_eq!(dl.runs[k], vec![(0, 2), (4, 2)]);
+        let (mut s, _) = init_fn.init::<f64>(&[], None, None, 0.025)?;
+        let m = s.get_mut("HH_m")?;
+        for (i, x) in m.iter_mut().enumerate() {
+            *x = i as f64;
+        }
+        let flat = utils.remove_observables(&s)?;
+        assert_eq!(&flat.data[dl.range(k)], &[0.0, 1.0, 4.0, 5.0]);
+        let mut back = vec![f64::NAN; 6];
+        dl.scatter_key(k, &flat.data[dl.range(k)], &mut back);
+        assert_eq!(back[..2], [0.0, 1.0]);
+        assert!(back[2].is_nan() && back[3].is_nan());
+        assert_eq!(back[4..], [4.0, 5.0]);
+        Ok(())
     }
 }

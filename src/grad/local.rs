@@ -431,12 +431,7 @@ impl LocalVjp {
                 lm.scatter_add(v_bar, &b.v_bar);
             }
         }
-        for (o, &i) in t.out[dl.range(self.kv)]
-            .iter_mut()
-            .zip(&dl.entries[self.kv])
-        {
-            *o = v_bar[i as usize];
-        }
+        dl.gather_key(self.kv, v_bar, &mut t.out[dl.range(self.kv)]);
     }
 }
 

@@ -420,9 +420,7 @@ impl Plan {
             bp_den,
         } = &mut *input;
         xs.copy_from_slice(x);
-        for (&xv, &node) in x[dl.range(self.kv)].iter().zip(&dl.entries[self.kv]) {
-            v_bp[node as usize] = xv;
-        }
+        dl.scatter_key(self.kv, &x[dl.range(self.kv)], v_bp);
         crate::solver::explicit::branchpoint_voltages(
             &self.c,
             &self.params.axial,
@@ -621,9 +619,7 @@ impl Plan {
         let per_node =
             |k: usize| self.syn.key_type[k].is_none() && (self.local.is_none() || k == self.kv);
         for k in (0..nk).filter(|&k| per_node(k)) {
-            for (&wx, &node) in w[dl.range(k)].iter().zip(&dl.entries[k]) {
-                fin.wn[k * n + node as usize] = wx;
-            }
+            dl.scatter_key(k, &w[dl.range(k)], &mut fin.wn[k * n..(k + 1) * n]);
         }
         let kv = self.kv;
         for &i in &self.v_clamped {
