@@ -147,6 +147,18 @@ impl<'a> SweepStates<'a> {
         Ok(f(&lock(&self.slots[slot])))
     }
 
+    /// Reads one value per cache line of `x_t` if it is a checkpoint (no recomputation), so that
+    /// the thread that copies it next finds it in a cache instead of main memory. The
+    /// finishing thread of the pipelined sweep, which waits for the preparing one when every
+    /// state is stored, does this for the state after the one being prepared.
+    pub(crate) fn warm(&self, t: usize) {
+        if t.is_multiple_of(self.k) {
+            let x = self.checkpoints[t / self.k];
+            let sum = x.iter().step_by(8).fold(0.0, |a, &b| a + b);
+            std::hint::black_box(sum);
+        }
+    }
+
     /// After the sweep has finished step `t`: recomputes the next state of the segment below
     /// `t`'s, in a slot the sweep has read (see the type's documentation). Only at steps
     /// inside a segment (not at its checkpoint), so that it is done before the sweep enters
@@ -272,9 +284,13 @@ pub(crate) fn pipelined(
                 }
                 drop(r);
                 pr.finished.store(i + 1, Ordering::Release);
-                // While the others prepare step t − 1: one step of the segment below.
+                // While the others prepare step t − 1: one step of the segment below, and the
+                // state that step t − 2's preparation will copy brought into a cache.
                 if let Err(e) = states.advance(t) {
                     return fail(e);
+                }
+                if t >= 2 {
+                    states.warm(t - 2);
                 }
             }
             if t == 0 {
