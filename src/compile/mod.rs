@@ -154,6 +154,11 @@ pub struct Compiled {
     pub(crate) chunks: Vec<Chunk>,
     /// All branchpoint nodes, ascending.
     pub(crate) bp_nodes: Vec<u32>,
+    /// The edges into branchpoints (from their parent or a child), in edge order: the
+    /// branchpoint voltages are sums over them.
+    pub(crate) bp_edges: Vec<u32>,
+    /// The branchpoints that have a parent edge, in edge order (each gets its voltage).
+    pub(crate) bp_with_parent: Vec<u32>,
     /// Every pre-synaptic node, once, ascending: the step gathers their voltages before the
     /// parallel region.
     pub(crate) pre_nodes: Vec<u32>,
@@ -531,6 +536,20 @@ impl Compiled {
         let bp_nodes: Vec<u32> = (0..n as u32)
             .filter(|&i| !graph.is_comp[i as usize])
             .collect();
+        let bp_edges: Vec<u32> = (0..graph.edges.len() as u32)
+            .filter(|&e| {
+                matches!(
+                    graph.edges[e as usize].kind,
+                    EdgeKind::ParentToBp | EdgeKind::ChildToBp
+                )
+            })
+            .collect();
+        let bp_with_parent: Vec<u32> = graph
+            .edges
+            .iter()
+            .filter(|e| e.kind == EdgeKind::ParentToBp)
+            .map(|e| e.sink as u32)
+            .collect();
         let chunks: Vec<Chunk> = chunk_ranges
             .iter()
             .enumerate()
@@ -613,6 +632,8 @@ impl Compiled {
             currents,
             chunks,
             bp_nodes,
+            bp_edges,
+            bp_with_parent,
             pre_nodes,
             deferred_units,
             sets_voltage,

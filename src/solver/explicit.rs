@@ -15,26 +15,19 @@ pub fn branchpoint_voltages<T: Scalar>(
     den: &mut [T],
 ) {
     let edges = &c.graph.edges;
-    let mut any = false;
-    for e in edges
-        .iter()
-        .filter(|e| matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp))
-    {
-        num[e.sink] = T::zero();
-        den[e.sink] = T::zero();
-        any = true;
+    for &e in &c.bp_edges {
+        let sink = edges[e as usize].sink;
+        num[sink] = T::zero();
+        den[sink] = T::zero();
     }
-    if !any {
-        return;
+    for &e in &c.bp_edges {
+        let (e, g) = (&edges[e as usize], axial[e as usize]);
+        num[e.sink] += g * v[e.source];
+        den[e.sink] += g;
     }
-    for (e, g) in edges.iter().zip(axial) {
-        if matches!(e.kind, EdgeKind::ParentToBp | EdgeKind::ChildToBp) {
-            num[e.sink] += *g * v[e.source];
-            den[e.sink] += *g;
-        }
-    }
-    for e in edges.iter().filter(|e| e.kind == EdgeKind::ParentToBp) {
-        v[e.sink] = num[e.sink] / den[e.sink];
+    for &b in &c.bp_with_parent {
+        let b = b as usize;
+        v[b] = num[b] / den[b];
     }
 }
 
