@@ -48,6 +48,32 @@ fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>
         .collect()
 }
 
+/// Appends `x` to `store` (whose capacity suffices) with non-temporal stores where the CPU has
+/// them: the stored states are read back only by the backward sweep, long after, so writing
+/// them around the caches saves reading every line of the destination first and keeps the
+/// step's own arrays in the caches.
+fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
+    assert!(
+        store.capacity() - store.len() >= x.len(),
+        "capacity reserved"
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        let at = store.len();
+        // SAFETY: the capacity holds `x` after `at` (checked above), and every element up to
+        // the new length is written before the length is set.
+        unsafe {
+            let dst = store.as_mut_ptr().add(at) as *mut i64;
+            for (i, v) in x.iter().enumerate() {
+                std::arch::x86_64::_mm_stream_si64(dst.add(i), v.to_bits() as i64);
+            }
+            store.set_len(at + x.len());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    store.extend_from_slice(x);
+}
+
 /// Value and gradient by the discrete adjoint.
 pub(crate) fn run(
     module: &Module,
@@ -92,7 +118,7 @@ pub(crate) fn run(
         for t in 0..steps {
             if t.is_multiple_of(k) {
                 utils.remove_observables_into(&s, &mut flat)?;
-                store.extend_from_slice(&flat.data);
+                append_streaming(&mut store, &flat.data);
             }
             step_fn.step(&mut s, &p, ext.at(t), dt)?;
             check_finite(&c, &s, t + 1, dt)?;
@@ -102,6 +128,12 @@ pub(crate) fn run(
         }
         Ok(())
     })?;
+    // The non-temporal stores are ordered before what follows.
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a fence has no preconditions.
+    unsafe {
+        std::arch::x86_64::_mm_sfence()
+    };
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
     check_finite_loss(value, &grec)?;
