@@ -126,14 +126,15 @@ pub(crate) fn run(
                 record(&s, &mut rec, (t + 1) / every);
             }
         }
+        // The non-temporal stores are ordered before what follows, on the thread that made
+        // them (the pool's, which then hands its result back).
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: a fence has no preconditions.
+        unsafe {
+            std::arch::x86_64::_mm_sfence()
+        };
         Ok(())
     })?;
-    // The non-temporal stores are ordered before what follows.
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a fence has no preconditions.
-    unsafe {
-        std::arch::x86_64::_mm_sfence()
-    };
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
     check_finite_loss(value, &grec)?;
