@@ -81,13 +81,6 @@ struct MechBufs {
     v_bar: Vec<f64>,
 }
 
-/// The forward stage's arrays that [`LocalVjp::finish`] reads, per node.
-pub(crate) struct StageArrays<'a> {
-    pub v_old: &'a [f64],
-    pub lin: &'a [f64],
-    pub cst: &'a [f64],
-}
-
 /// Where [`LocalVjp::finish`] writes.
 pub(crate) struct LocalTargets<'a> {
     /// `(∂x_{n+1}/∂x_n)ᵀ w`, flat (every entry is written).
@@ -325,7 +318,6 @@ impl LocalVjp {
         utils: &DynamicStateUtils,
         lp: &mut LocalPrep,
         params: &AllParams<f64>,
-        stage: &StageArrays<'_>,
         adj: &VoltageAdjoint,
         w: &[f64],
         t: &mut LocalTargets<'_>,
@@ -339,18 +331,20 @@ impl LocalVjp {
             g_bar,
             v_bar,
         } = lp;
+        // The forward stage's arrays: the voltages and the voltage solve's terms.
+        let (v_old, lin, cst) = (&fwd.data[..n], &fwd.ws.lin[..n], &fwd.ws.cst[..n]);
         for i in 0..n {
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             let k = 1000.0 * params.inv_cm[i];
-            g_bar[i] = k * (l + cb * stage.v_old[i]);
+            g_bar[i] = k * (l + cb * v_old[i]);
             i_bar[i] = -k * cb;
-            v_bar[i] = adj.v[i] + cb * stage.lin[i];
+            v_bar[i] = adj.v[i] + cb * lin[i];
         }
         // `1/Cm` scales the terms of compartments (branchpoints have none).
         for &i in dl.entries[self.kv].iter().filter(|_| self.inv_cm) {
             let i = i as usize;
             let (l, cb) = (adj.lin[i], adj.cst[i]);
-            t.inv_cm[i] += (l * stage.lin[i] + cb * stage.cst[i]) / params.inv_cm[i];
+            t.inv_cm[i] += (l * lin[i] + cb * cst[i]) / params.inv_cm[i];
         }
         for (lm, b) in self.mechs.iter().zip(bufs.iter_mut()) {
             let m = &c.mechs[lm.mi];

@@ -7,7 +7,7 @@
 //! passes on a second thread.
 
 use super::compress;
-use super::local::{LocalPrep, LocalTargets, LocalVjp, StageArrays};
+use super::local::{LocalPrep, LocalTargets, LocalVjp};
 use super::passes::{self, Pass, SynInfo, Targets};
 use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
@@ -552,11 +552,19 @@ impl Plan {
         let n = c.n_nodes();
         let mut stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
         let st = &mut *stage;
-        if let Some(lp) = &pr.local {
-            let lp = lp.lock().unwrap_or_else(|e| e.into_inner());
-            st.v_old.copy_from_slice(&lp.s.data[..n]);
-            st.lin_v.copy_from_slice(&lp.s.ws.lin[..n]);
-            st.cst_v.copy_from_slice(&lp.s.ws.cst[..n]);
+        let solve = !(self.v_from_next && v_next.is_some());
+        // The local reverse mode's finish reads the forward arrays from its own buffers: copies
+        // only for the solve.
+        let lp = pr
+            .local
+            .as_ref()
+            .map(|lp| lp.lock().unwrap_or_else(|e| e.into_inner()));
+        if let Some(lp) = &lp {
+            if solve {
+                st.v_old.copy_from_slice(&lp.s.data[..n]);
+                st.lin_v.copy_from_slice(&lp.s.ws.lin[..n]);
+                st.cst_v.copy_from_slice(&lp.s.ws.cst[..n]);
+            }
         } else {
             let first = lock(&pr.passes[0]);
             let (data, ws) = (&first.states.data, &first.states.ws);
@@ -589,9 +597,13 @@ impl Plan {
             }
         };
         let cn = self.solver == Solver::CrankNicolson;
+        let v_old = match &lp {
+            Some(lp) => &lp.s.data[..n],
+            None => &st.v_old[..],
+        };
         for i in 0..n {
             st.v_sol[i] = if cn {
-                0.5 * (v_new[i] + st.v_old[i])
+                0.5 * (v_new[i] + v_old[i])
             } else {
                 v_new[i]
             };
@@ -625,15 +637,24 @@ impl Plan {
         for &i in &self.v_clamped {
             fin.wn[kv * n + i] = 0.0; // a clamped voltage depends on nothing
         }
+        // The local reverse mode's forward arrays are in its buffers (see `end`).
+        let mut lp = pr
+            .local
+            .as_ref()
+            .map(|lp| lp.lock().unwrap_or_else(|e| e.into_inner()));
+        let (lin, cst, v_old) = match &lp {
+            Some(lp) => (&lp.s.ws.lin[..n], &lp.s.ws.cst[..n], &lp.s.data[..n]),
+            None => (&stage.lin_v[..], &stage.cst_v[..], &stage.v_old[..]),
+        };
         let stage = VoltageStage {
             c,
             solver: self.solver,
             dt: self.dt,
             params: &self.params,
-            lin: &stage.lin_v,
-            cst: &stage.cst_v,
+            lin,
+            cst,
             v_sol: &stage.v_sol,
-            v_old: &stage.v_old,
+            v_old,
         };
         voltage_adjoint(
             &stage,
@@ -653,18 +674,12 @@ impl Plan {
                 }
             }
         }
-        if let (Some(local), Some(lp)) = (&self.local, &pr.local) {
-            let stage_arrays = StageArrays {
-                v_old: stage.v_old,
-                lin: stage.lin,
-                cst: stage.cst,
-            };
+        if let (Some(local), Some(lp)) = (&self.local, lp.as_mut()) {
             local.finish(
                 c,
                 &self.utils,
-                &mut lp.lock().unwrap_or_else(|e| e.into_inner()),
+                lp,
                 &self.params,
-                &stage_arrays,
                 &fin.adj,
                 w,
                 &mut LocalTargets {
