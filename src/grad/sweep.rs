@@ -30,8 +30,9 @@ pub(crate) struct SweepStates<'a> {
     pub slots: Vec<Mutex<Vec<f64>>>,
     /// Which segments the slots hold.
     held: Mutex<Held>,
-    /// State containers of the recomputation.
-    re: Mutex<(AllStates<f64>, DynamicStates<f64>)>,
+    /// State containers of the recomputation, and which state `(segment, f)` the first holds
+    /// (the one it last computed).
+    re: Mutex<(AllStates<f64>, DynamicStates<f64>, Option<(usize, usize)>)>,
     /// States recomputed when the sweep entered their segment (not in advance).
     pub(crate) at_entry: AtomicUsize,
     utils: &'a DynamicStateUtils,
@@ -72,7 +73,7 @@ impl<'a> SweepStates<'a> {
                 .map(|_| Mutex::new(vec![0.0; dim]))
                 .collect(),
             held: Mutex::new(Held::default()),
-            re: Mutex::new((s_re, dyn_re)),
+            re: Mutex::new((s_re, dyn_re, None)),
             at_entry: AtomicUsize::new(0),
             utils,
             p,
@@ -91,15 +92,20 @@ impl<'a> SweepStates<'a> {
         let a = si * self.k;
         let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
         let mut re = lock(&self.re);
-        let (s_re, dyn_re) = &mut *re;
-        if f == 0 {
-            dyn_re.data.copy_from_slice(self.checkpoints[si]);
-        } else {
-            dyn_re
-                .data
-                .copy_from_slice(&lock(&self.slots[self.slot(f - 1, reversed)]));
+        let (s_re, dyn_re, holds) = &mut *re;
+        // Segments are filled state after state: the step usually continues from the state the
+        // containers hold (as the forward run did), with no copy in.
+        if f == 0 || *holds != Some((si, f - 1)) {
+            if f == 0 {
+                dyn_re.data.copy_from_slice(self.checkpoints[si]);
+            } else {
+                dyn_re
+                    .data
+                    .copy_from_slice(&lock(&self.slots[self.slot(f - 1, reversed)]));
+            }
+            utils.scatter(dyn_re, self.p, s_re)?;
         }
-        utils.scatter(dyn_re, self.p, s_re)?;
+        *holds = None;
         step::step(
             c,
             o.solver,
@@ -112,6 +118,7 @@ impl<'a> SweepStates<'a> {
         )?;
         utils.remove_observables_into(s_re, dyn_re)?;
         lock(&self.slots[self.slot(f, reversed)]).copy_from_slice(&dyn_re.data);
+        *holds = Some((si, f));
         Ok(())
     }
 
