@@ -30,15 +30,22 @@ pub(crate) struct SweepStates<'a> {
     pub slots: Vec<Mutex<Vec<f64>>>,
     /// Which segments the slots hold.
     held: Mutex<Held>,
-    /// State containers of the recomputation, and which state `(segment, f)` the first holds
-    /// (the one it last computed).
-    re: Mutex<(AllStates<f64>, DynamicStates<f64>, Option<(usize, usize)>)>,
+    /// State containers of the recomputation.
+    re: Mutex<Recompute>,
     /// States recomputed when the sweep entered their segment (not in advance).
     pub(crate) at_entry: AtomicUsize,
     utils: &'a DynamicStateUtils,
     p: &'a AllParams<f64>,
     opts: &'a IntegrateOptions,
     ext: &'a Externals<f64>,
+}
+
+/// The recomputation's state containers, and which state `(segment, f)` they hold (the one last
+/// computed).
+struct Recompute {
+    s: AllStates<f64>,
+    flat: DynamicStates<f64>,
+    holds: Option<(usize, usize)>,
 }
 
 /// The segment being swept (complete, in its orientation), and how many states of the one below
@@ -73,7 +80,11 @@ impl<'a> SweepStates<'a> {
                 .map(|_| Mutex::new(vec![0.0; dim]))
                 .collect(),
             held: Mutex::new(Held::default()),
-            re: Mutex::new((s_re, dyn_re, None)),
+            re: Mutex::new(Recompute {
+                s: s_re,
+                flat: dyn_re,
+                holds: None,
+            }),
             at_entry: AtomicUsize::new(0),
             utils,
             p,
@@ -92,7 +103,11 @@ impl<'a> SweepStates<'a> {
         let a = si * self.k;
         let (c, utils, o) = (&*self.utils.c, self.utils, self.opts);
         let mut re = lock(&self.re);
-        let (s_re, dyn_re, holds) = &mut *re;
+        let Recompute {
+            s: s_re,
+            flat: dyn_re,
+            holds,
+        } = &mut *re;
         // Segments are filled state after state: the step usually continues from the state the
         // containers hold (as the forward run did), with no copy in.
         if f == 0 || *holds != Some((si, f - 1)) {
