@@ -145,7 +145,8 @@ pub(crate) struct StepAdjoint {
     pub fin: Finish,
 }
 
-fn lock(p: &Mutex<Pass>) -> MutexGuard<'_, Pass> {
+/// A lock that ignores poisoning (a panicking thread ends the sweep anyway).
+pub(crate) fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
@@ -443,7 +444,7 @@ impl Plan {
         if let (Some(local), Some(lp)) = (&self.local, &pr.local) {
             // One task: the forward run of the local stages and the update partials.
             if pr.next.fetch_add(1, Ordering::Relaxed) == 0 {
-                let mut lp = lp.lock().unwrap_or_else(|e| e.into_inner());
+                let mut lp = lock(lp);
                 local.prepare(
                     &self.c,
                     &mut lp,
@@ -550,17 +551,15 @@ impl Plan {
     pub(crate) fn end(&self, pr: &Prepared, v_next: Option<&[f64]>) -> Result<()> {
         let c = &*self.c;
         let n = c.n_nodes();
-        let mut stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
+        let mut stage = lock(&pr.stage);
         let st = &mut *stage;
-        let solve = !(self.v_from_next && v_next.is_some());
+        // The new voltages, where they need no solve.
+        let v_next = v_next.filter(|_| self.v_from_next);
         // The local reverse mode's finish reads the forward arrays from its own buffers: copies
         // only for the solve.
-        let lp = pr
-            .local
-            .as_ref()
-            .map(|lp| lp.lock().unwrap_or_else(|e| e.into_inner()));
+        let lp = pr.local.as_ref().map(lock);
         if let Some(lp) = &lp {
-            if solve {
+            if v_next.is_none() {
                 st.v_old.copy_from_slice(&lp.s.data[..n]);
                 st.lin_v.copy_from_slice(&lp.s.ws.lin[..n]);
                 st.cst_v.copy_from_slice(&lp.s.ws.cst[..n]);
@@ -574,9 +573,9 @@ impl Plan {
                 st.cst_v[i] = ws.cst[i].re;
             }
         }
-        let v_new: &[f64] = match (self.v_from_next, v_next) {
-            (true, Some(v_new)) => v_new,
-            _ => {
+        let v_new: &[f64] = match v_next {
+            Some(v_new) => v_new,
+            None => {
                 // The voltage solve in f64.
                 let mut ws = step::take_workspace(c, &mut st.s);
                 st.s.data[..n].copy_from_slice(&st.v_old);
@@ -624,7 +623,7 @@ impl Plan {
         let c = &*self.c;
         let dl = &self.utils.layout;
         let n = c.n_nodes();
-        let stage = pr.stage.lock().unwrap_or_else(|e| e.into_inner());
+        let stage = lock(&pr.stage);
         // Cotangents per key and node.
         let nk = dl.keys.len();
         // (The local reverse mode reads the other keys' cotangents from `w`.)
@@ -638,10 +637,7 @@ impl Plan {
             fin.wn[kv * n + i] = 0.0; // a clamped voltage depends on nothing
         }
         // The local reverse mode's forward arrays are in its buffers (see `end`).
-        let mut lp = pr
-            .local
-            .as_ref()
-            .map(|lp| lp.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut lp = pr.local.as_ref().map(lock);
         let (lin, cst, v_old) = match &lp {
             Some(lp) => (&lp.s.ws.lin[..n], &lp.s.ws.cst[..n], &lp.s.data[..n]),
             None => (&stage.lin_v[..], &stage.cst_v[..], &stage.v_old[..]),

@@ -2,7 +2,7 @@
 //! segments), and the pipelined sweep that prepares step `n − 1` on some threads while it
 //! finishes step `n` on another.
 
-use super::step_vjp::{Finish, Plan, Prepared, spin_until};
+use super::step_vjp::{Finish, Plan, Prepared, lock, spin_until};
 use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
@@ -204,11 +204,6 @@ impl<'a> SweepStates<'a> {
     }
 }
 
-/// A lock that ignores poisoning (a panicking thread ends the sweep anyway).
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 /// The cotangent side of the sweep, which the finishing thread owns: the step's cotangent
 /// accumulators, the cotangent of the current state and the previous one's, and how the
 /// recordings' cotangents join them.
@@ -280,7 +275,7 @@ pub(crate) fn pipelined(
     let pr = Progress::default();
     let error: Mutex<Option<Error>> = Mutex::new(None);
     let fail = |e: Error| {
-        let mut g = error.lock().unwrap_or_else(|e| e.into_inner());
+        let mut g = lock(&error);
         g.get_or_insert(e);
         pr.abort.store(true, Ordering::Release);
     };
@@ -300,7 +295,7 @@ pub(crate) fn pipelined(
                 if aborted() {
                     return;
                 }
-                let mut r = rev.lock().unwrap_or_else(|e| e.into_inner());
+                let mut r = lock(&rev);
                 if let Err(e) = r.step(plan, cur, ext, t) {
                     return fail(e);
                 }
