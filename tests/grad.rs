@@ -471,14 +471,15 @@ fn pool(n: usize) -> std::sync::Arc<rayon::ThreadPool> {
     std::sync::Arc::new(pool.expect("a pool"))
 }
 
-/// The gradient of `pospischil()` over `t_max` ms (backward Euler, Hines) with the given threads
-/// and checkpointing.
+/// The gradient of `pospischil_with(pumps)` over `t_max` ms (backward Euler, Hines) with the
+/// given threads and checkpointing.
 fn pospischil_grad(
     parallelism: Parallelism,
     checkpointing: Checkpointing,
     t_max: f64,
+    pumps: bool,
 ) -> Result<Gradient> {
-    let (cell, ps) = pospischil()?;
+    let (cell, ps) = pospischil_with(pumps)?;
     let o = IntegrateOptions {
         parallelism,
         ..opts(Solver::BwdEuler, VoltageSolver::Hines, t_max)
@@ -489,44 +490,53 @@ fn pospischil_grad(
 
 /// Two threads (passes in parallel, the next step's passes while this one's cotangent is
 /// applied) give the serial gradient exactly, for every checkpointing (segments recomputed as
-/// the sweep enters them).
+/// the sweep enters them), with the dual-number passes (pumps) and with the local reverse mode
+/// (no pumps; with every state stored, its partials are computed during the forward run).
 #[test]
 fn parallel_sweep_equals_serial_exactly() -> Result<()> {
     // Two threads, and three (one helper beyond the finishing and the preparing thread, more
     // threads than this machine's cores).
     let pools = [pool(2), pool(3)];
-    for checkpointing in [
-        Checkpointing::All,
-        Checkpointing::Every(7),
-        Checkpointing::Auto,
-    ] {
-        let serial = pospischil_grad(Parallelism::Serial, checkpointing, 3.0)?;
-        assert!(flat(&serial).iter().any(|&g| g != 0.0));
-        for pool in &pools {
-            let parallel = pospischil_grad(Parallelism::Pool(pool.clone()), checkpointing, 3.0)?;
-            assert_eq!(serial.value, parallel.value);
-            assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}");
+    for pumps in [true, false] {
+        for checkpointing in [
+            Checkpointing::All,
+            Checkpointing::Every(7),
+            Checkpointing::Auto,
+        ] {
+            let serial = pospischil_grad(Parallelism::Serial, checkpointing, 3.0, pumps)?;
+            assert!(flat(&serial).iter().any(|&g| g != 0.0));
+            for pool in &pools {
+                let parallel =
+                    pospischil_grad(Parallelism::Pool(pool.clone()), checkpointing, 3.0, pumps)?;
+                assert_eq!(serial.value, parallel.value);
+                assert_eq!(flat(&serial), flat(&parallel), "{checkpointing:?}, {pumps}");
+            }
         }
     }
     Ok(())
 }
 
 /// Two gradients at once on the same 2-thread pool (as when a user fits several models in a
-/// `par_iter`): each pipelined sweep brings its own threads, so neither waits for a thread the
-/// other holds, and each equals the serial gradient.
+/// `par_iter`): each pipelined sweep (and each forward run's thread of partials) brings its own
+/// threads, so neither waits for a thread the other holds, and each equals the serial gradient.
 #[test]
 fn concurrent_gradients_in_one_pool_do_not_block_each_other() -> Result<()> {
     use rayon::prelude::*;
     let pool = pool(2);
-    let serial = pospischil_grad(Parallelism::Serial, Checkpointing::All, 10.0)?;
-    let all: Vec<Result<Gradient>> = pool.install(|| {
-        (0..4)
-            .into_par_iter()
-            .map(|_| pospischil_grad(Parallelism::Pool(pool.clone()), Checkpointing::All, 10.0))
-            .collect()
-    });
-    for g in all {
-        assert_eq!(flat(&g?), flat(&serial));
+    for pumps in [true, false] {
+        let serial = pospischil_grad(Parallelism::Serial, Checkpointing::All, 10.0, pumps)?;
+        let all: Vec<Result<Gradient>> = pool.install(|| {
+            (0..4)
+                .into_par_iter()
+                .map(|_| {
+                    let par = Parallelism::Pool(pool.clone());
+                    pospischil_grad(par, Checkpointing::All, 10.0, pumps)
+                })
+                .collect()
+        });
+        for g in all {
+            assert_eq!(flat(&g?), flat(&serial), "{pumps}");
+        }
     }
     Ok(())
 }
@@ -932,6 +942,36 @@ fn clamped_states_have_no_adjoint() -> Result<()> {
         let (adj, fwd, d) = adjoint_and_forward(&cell, &o, None)?;
         eprintln!("clamped {solver:?}: adjoint vs forward {d:e}");
         assert!(d < 1e-10, "{:?} vs {:?}", flat(&adj), flat(&fwd));
+    }
+    Ok(())
+}
+
+/// A forward run that fails (forward Euler, unstable on short compartments) ends the gradient
+/// with its error: serially, and while a second thread computes the partials from the stored
+/// states (every state stored, two threads), which then stops waiting for more.
+#[test]
+fn failing_forward_run_stops_the_thread_of_partials() -> Result<()> {
+    let mut comp = Compartment::new();
+    comp.set("length", 0.5)?;
+    let mut cell = Cell::new(&Branch::new(&comp, 20)?, &[-1])?;
+    cell.insert(HH)?;
+    cell.comp(0)?
+        .stimulate(&step_current(0.0, 1.0, 0.1, DT, 50.0, 0.0));
+    cell.comp(19)?.record("v")?;
+    cell.make_trainable("HH_gNa", None)?;
+    let go = GradOptions {
+        checkpointing: Checkpointing::All,
+    };
+    for parallelism in [Parallelism::Serial, Parallelism::Pool(pool(2))] {
+        let o = IntegrateOptions {
+            parallelism,
+            ..opts(Solver::FwdEuler, VoltageSolver::Hines, 50.0)
+        };
+        let e = value_and_grad(&cell, &o, &cell.get_parameters(), None, &MeanSq, &go).unwrap_err();
+        match e {
+            Error::NonFinite { step, .. } => assert!(step > 1 && step < 2000, "step {step}"),
+            other => panic!("expected a non-finite state, got {other:?}"),
+        }
     }
     Ok(())
 }

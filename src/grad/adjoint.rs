@@ -2,8 +2,8 @@
 
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
-use super::sweep;
 use super::{Gradient, chain, check_finite_loss};
+use super::{ahead, sweep};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::DynamicStateUtils;
 use crate::error::{Error, Result};
@@ -12,6 +12,7 @@ use crate::model::{Module, ParamGroup, ParamState};
 use crate::solver::Solver;
 use crate::state::AllStates;
 use nalgebra::DMatrix;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The loss with its gradient with respect to the recordings.
 pub(crate) type LossWithGrad<'a> = dyn Fn(&DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> + 'a;
@@ -52,7 +53,7 @@ fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>
 /// them: the stored states are read back only by the backward sweep, long after, so writing
 /// them around the caches saves reading every line of the destination first and keeps the
 /// step's own arrays in the caches.
-fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
+pub(super) fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
     assert!(
         store.capacity() - store.len() >= x.len(),
         "capacity reserved"
@@ -114,30 +115,6 @@ pub(crate) fn run(
     let mut flat = utils.remove_observables(&s)?;
     let n_check = steps.div_ceil(k);
     let mut store: Vec<f64> = Vec::with_capacity(n_check * dim);
-    step_fn.in_pool(|| -> Result<()> {
-        for t in 0..steps {
-            if t.is_multiple_of(k) {
-                utils.remove_observables_into(&s, &mut flat)?;
-                append_streaming(&mut store, &flat.data);
-            }
-            step_fn.step(&mut s, &p, ext.at(t), dt)?;
-            check_finite(&c, &s, t + 1, dt)?;
-            if (t + 1).is_multiple_of(every) {
-                record(&s, &mut rec, (t + 1) / every);
-            }
-        }
-        // The non-temporal stores are ordered before what follows, on the thread that made
-        // them (the pool's, which then hands its result back).
-        #[cfg(target_arch = "x86_64")]
-        // SAFETY: a fence has no preconditions.
-        unsafe {
-            std::arch::x86_64::_mm_sfence()
-        };
-        Ok(())
-    })?;
-    let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
-    let (value, grec) = loss(&rec)?;
-    check_finite_loss(value, &grec)?;
     // Which parameter arrays the trainables and data_set values change.
     let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
     touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
@@ -153,7 +130,6 @@ pub(crate) fn run(
             touched.push(g.into());
         }
     }
-    // Backward sweep.
     let mut sa = StepAdjoint::new(
         utils.clone(),
         opts.solver,
@@ -163,6 +139,68 @@ pub(crate) fn run(
         &touched,
         opts.parallelism.clone(),
     )?;
+    // With every state stored and a second thread, that thread computes the partials of every
+    // step but the last while the forward run goes on (where they do not depend on the
+    // cotangent: the local reverse mode); the sweep then only loads them.
+    let ahead_len = sa
+        .plan
+        .ahead_len()
+        .filter(|_| k == 1 && steps > 1 && opts.parallelism.threads() > 1);
+    let published = AtomicUsize::new(0);
+    let stop = AtomicBool::new(false);
+    let states_at = ahead::Shared(store.as_ptr());
+    let mut forward = || -> Result<()> {
+        step_fn.in_pool(|| -> Result<()> {
+            for t in 0..steps {
+                if t.is_multiple_of(k) {
+                    utils.remove_observables_into(&s, &mut flat)?;
+                    append_streaming(&mut store, &flat.data);
+                    if ahead_len.is_some() {
+                        // The state is visible to the thread of the partials.
+                        #[cfg(target_arch = "x86_64")]
+                        // SAFETY: a fence has no preconditions.
+                        unsafe {
+                            std::arch::x86_64::_mm_sfence()
+                        };
+                        published.store(t + 1, Ordering::Release);
+                    }
+                }
+                step_fn.step(&mut s, &p, ext.at(t), dt)?;
+                check_finite(&c, &s, t + 1, dt)?;
+                if (t + 1).is_multiple_of(every) {
+                    record(&s, &mut rec, (t + 1) / every);
+                }
+            }
+            // The non-temporal stores are ordered before what follows, on the thread that made
+            // them (the pool's, which then hands its result back).
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: a fence has no preconditions.
+            unsafe {
+                std::arch::x86_64::_mm_sfence()
+            };
+            Ok(())
+        })
+    };
+    let ahead_rows: Vec<f64> = std::thread::scope(|sc| -> Result<Vec<f64>> {
+        let worker = ahead_len.map(|len| {
+            let (plan, published, stop) = (&sa.plan, &published, &stop);
+            sc.spawn(move || ahead::run(plan, states_at, dim, steps - 1, len, published, stop))
+        });
+        // The thread of the partials stops waiting once the forward run ends, however it ends.
+        let done = {
+            let _stop = ahead::StopOnDrop(&stop);
+            forward()
+        };
+        let rows = match worker.map(|w| w.join()) {
+            Some(Ok(rows)) => rows,
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
+            None => Vec::new(),
+        };
+        done.map(|_| rows)
+    })?;
+    let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
+    let (value, grec) = loss(&rec)?;
+    check_finite_loss(value, &grec)?;
     let add_rec = |lam: &mut [f64], t: usize| {
         if t.is_multiple_of(every) {
             for (r, &slot) in slots.iter().enumerate() {
@@ -173,7 +211,7 @@ pub(crate) fn run(
     let mut lam = vec![0.0; dim];
     let mut lam_prev = vec![0.0; dim];
     add_rec(&mut lam, steps);
-    let states = sweep::SweepStates::new(
+    let mut states = sweep::SweepStates::new(
         &checkpoints,
         k,
         steps,
@@ -184,6 +222,9 @@ pub(crate) fn run(
         opts,
         &ext,
     );
+    if let Some(len) = ahead_len {
+        states = states.with_ahead(&ahead_rows, len);
+    }
     // With more than one thread, step n − 1's passes run while step n is finished.
     if opts.parallelism.threads() > 1 && steps > 1 {
         sa.next = Some(sa.plan.prepared());
@@ -223,7 +264,10 @@ pub(crate) fn run(
         }
         Ok(())
     })?;
-    let stored = (checkpoints.len() + states.slots.len()).max(1);
+    let states_len = states.slots.len();
+    drop(states);
+    ahead::give_back(ahead_rows);
+    let stored = (checkpoints.len() + states_len).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let (gp, gps) = chain::to_trainables(
         &init_fn,

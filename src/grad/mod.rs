@@ -34,6 +34,7 @@
 //! segment is recomputed during the sweep; the gradient is bit for bit the same for every k.
 
 pub(crate) mod adjoint;
+mod ahead;
 mod chain;
 mod checkpoint;
 mod compress;
