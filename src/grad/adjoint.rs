@@ -181,23 +181,34 @@ pub(crate) fn run(
             Ok(())
         })
     };
-    let ahead_rows: Vec<f64> = std::thread::scope(|sc| -> Result<Vec<f64>> {
-        let worker = ahead_len.map(|len| {
+    // The derivatives of `init` (for the chain rule to the trainables at the end) do not
+    // depend on the sweep either: with a second thread, it computes them first, during the
+    // forward run.
+    let init_jacobian = || chain::init_jacobian(&init_fn, params, param_state, dt, &utils);
+    let (jac, ahead_rows) = std::thread::scope(|sc| {
+        let worker = (opts.parallelism.threads() > 1).then(|| {
             let (plan, published, stop) = (&sa.plan, &published, &stop);
-            sc.spawn(move || ahead::run(plan, states_at, dim, steps - 1, len, published, stop))
+            let init_jacobian = &init_jacobian;
+            sc.spawn(move || {
+                let jac = init_jacobian();
+                let rows = ahead_len
+                    .map(|len| ahead::run(plan, states_at, dim, steps - 1, len, published, stop));
+                (jac, rows.unwrap_or_default())
+            })
         });
         // The thread of the partials stops waiting once the forward run ends, however it ends.
         let done = {
             let _stop = ahead::StopOnDrop(&stop);
             forward()
         };
-        let rows = match worker.map(|w| w.join()) {
-            Some(Ok(rows)) => rows,
+        let (jac, rows) = match worker.map(|w| w.join()) {
+            Some(Ok(out)) => out,
             Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => Vec::new(),
+            None => (init_jacobian(), Vec::new()),
         };
-        done.map(|_| rows)
+        done.map(|_| (jac, rows))
     })?;
+    let jac = jac?;
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
     check_finite_loss(value, &grec)?;
@@ -270,6 +281,7 @@ pub(crate) fn run(
     let stored = (checkpoints.len() + states_len).max(1);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let (gp, gps) = chain::to_trainables(
+        &jac,
         &init_fn,
         params,
         param_state,

@@ -27,17 +27,35 @@ struct Seed {
     i: usize,
 }
 
-/// `dθ = Σ p̄ · ∂all_params/∂θ + λ₀ · ∂x₀/∂θ` for every trainable value, then every
-/// `param_state` value.
-pub(crate) fn to_trainables(
+/// The derivatives of `all_params` and of the initial state with respect to every trainable
+/// value, then every `param_state` value, as the passes of `init` in dual numbers give them:
+/// independent of the cotangents, so they can be computed while the simulation runs.
+pub(crate) struct InitJacobian {
+    seeds: Vec<Seed>,
+    passes: Vec<PassJacobian>,
+}
+
+/// One pass's nonzero derivatives, per array in a fixed order (see [`Target`]): `(index,
+/// derivative, owner)`, the owner being the seed whose footprint holds the entry's node
+/// (`usize::MAX`: none; a pass of one seed owns everything).
+struct PassJacobian {
+    seeds: Vec<usize>,
+    entries: [Vec<(usize, f64, usize)>; 7],
+}
+
+/// The arrays a value's derivative reaches, in the order the contraction visits them: the
+/// parameter data, `inv_cm`, the tree coefficients (lower, upper, sum), the axial conductances,
+/// the initial flat state.
+const TARGETS: usize = 7;
+
+/// [`InitJacobian`] of `init_fn` at `params` and `param_state`.
+pub(crate) fn init_jacobian(
     init_fn: &InitFn,
     params: &[ParamGroup<f64>],
     param_state: Option<&[ParamState<f64>]>,
     dt: f64,
-    pbar: &ParamAdjoint,
     utils: &DynamicStateUtils,
-    lam0: &[f64],
-) -> Result<Grads> {
+) -> Result<InitJacobian> {
     let c = init_fn.compiled();
     let n = c.n_nodes();
     let trainables = &c.trainables;
@@ -141,8 +159,6 @@ pub(crate) fn to_trainables(
             }
         }
     }
-    let mut grads = vec![0.0; seeds.len()];
-    let tree = &pbar.tree;
     let mut owner = vec![usize::MAX; n];
     let set_eps = |dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: Seed, e| {
         if s.ps {
@@ -151,6 +167,7 @@ pub(crate) fn to_trainables(
             dp[s.g].values[s.i].eps = e;
         }
     };
+    let mut out = Vec::with_capacity(passes.len());
     for pass in &passes {
         for (si, fp) in &pass.seeds {
             set_eps(&mut dp, &mut dps, seeds[*si], 1.0);
@@ -165,40 +182,99 @@ pub(crate) fn to_trainables(
         let (s, p) = result?;
         let x0 = utils.remove_observables(&s)?;
         let single = pass.seeds.len() == 1;
-        let mut lost = false;
-        let mut add = |eps: &[Dual64], bar: &[f64], node: &[usize]| {
-            for ((e, &b), &i) in eps.iter().zip(bar).zip(node) {
-                if b == 0.0 || e.eps == 0.0 {
-                    continue;
-                }
-                if single {
-                    grads[pass.seeds[0].0] += e.eps * b;
-                } else if i < n && owner[i] != usize::MAX {
-                    grads[owner[i]] += e.eps * b;
-                } else {
-                    lost = true;
-                }
-            }
+        let nonzero = |eps: &[Dual64], node: &[usize]| -> Vec<(usize, f64, usize)> {
+            eps.iter()
+                .zip(node)
+                .enumerate()
+                .filter(|(_, (e, _))| e.eps != 0.0)
+                .map(|(k, (e, &i))| {
+                    let o = match single {
+                        true => pass.seeds[0].0,
+                        false if i < n => owner[i],
+                        false => usize::MAX,
+                    };
+                    (k, e.eps, o)
+                })
+                .collect()
         };
-        add(&p.data, &pbar.data, &data_node);
-        add(&p.inv_cm, &pbar.inv_cm, &node_id);
-        add(&p.h_lower, &tree.h_lower, &pos_node);
-        add(&p.h_upper, &tree.h_upper, &pos_node);
-        add(&p.h_gsum, &tree.h_gsum, &pos_node);
-        add(&p.axial, &tree.axial, &edge_node);
-        add(&x0.data, lam0, &x0_node);
+        out.push(PassJacobian {
+            seeds: pass.seeds.iter().map(|(si, _)| *si).collect(),
+            entries: [
+                nonzero(&p.data, &data_node),
+                nonzero(&p.inv_cm, &node_id),
+                nonzero(&p.h_lower, &pos_node),
+                nonzero(&p.h_upper, &pos_node),
+                nonzero(&p.h_gsum, &pos_node),
+                nonzero(&p.axial, &edge_node),
+                nonzero(&x0.data, &x0_node),
+            ],
+        });
         for (_, fp) in &pass.seeds {
             for &i in fp {
                 owner[i] = usize::MAX;
             }
         }
+    }
+    Ok(InitJacobian { seeds, passes: out })
+}
+
+/// `dθ = Σ p̄ · ∂all_params/∂θ + λ₀ · ∂x₀/∂θ` for every trainable value, then every
+/// `param_state` value, from the derivatives `jac` of `init_fn` (at the same values).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn to_trainables(
+    jac: &InitJacobian,
+    init_fn: &InitFn,
+    params: &[ParamGroup<f64>],
+    param_state: Option<&[ParamState<f64>]>,
+    dt: f64,
+    pbar: &ParamAdjoint,
+    utils: &DynamicStateUtils,
+    lam0: &[f64],
+) -> Result<Grads> {
+    let seeds = &jac.seeds;
+    let ps = param_state.unwrap_or(&[]);
+    let mut dp: Vec<ParamGroup<Dual64>> = params.iter().map(|p| p.cast()).collect();
+    let mut dps: Vec<ParamState<Dual64>> = ps.iter().map(|p| p.map(Dual64::from)).collect();
+    let set_eps = |dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: Seed, e| {
+        if s.ps {
+            dps[s.g].values[s.i].eps = e;
+        } else {
+            dp[s.g].values[s.i].eps = e;
+        }
+    };
+    let tree = &pbar.tree;
+    let bars: [&[f64]; TARGETS] = [
+        &pbar.data,
+        &pbar.inv_cm,
+        &tree.h_lower,
+        &tree.h_upper,
+        &tree.h_gsum,
+        &tree.axial,
+        lam0,
+    ];
+    let mut grads = vec![0.0; seeds.len()];
+    for pass in &jac.passes {
+        let mut lost = false;
+        for (entries, bar) in pass.entries.iter().zip(bars) {
+            for &(k, e, o) in entries {
+                let b = bar[k];
+                if b == 0.0 {
+                    continue;
+                }
+                if o != usize::MAX {
+                    grads[o] += e * b;
+                } else {
+                    lost = true;
+                }
+            }
+        }
         if lost {
             // Redo this pass value by value.
-            for (si, _) in &pass.seeds {
-                grads[*si] = 0.0;
+            for &si in &pass.seeds {
+                grads[si] = 0.0;
             }
-            for (si, _) in &pass.seeds {
-                let s = seeds[*si];
+            for &si in &pass.seeds {
+                let s = seeds[si];
                 set_eps(&mut dp, &mut dps, s, 1.0);
                 let result = init_fn.init(&dp, None, param_state.map(|_| &dps[..]), dt);
                 set_eps(&mut dp, &mut dps, s, 0.0);
@@ -211,7 +287,7 @@ pub(crate) fn to_trainables(
                         .map(|(e, b)| e.eps * b)
                         .sum()
                 };
-                grads[*si] = dot(&p.data, &pbar.data)
+                grads[si] = dot(&p.data, &pbar.data)
                     + dot(&p.inv_cm, &pbar.inv_cm)
                     + dot(&p.h_lower, &tree.h_lower)
                     + dot(&p.h_upper, &tree.h_upper)
