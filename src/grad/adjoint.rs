@@ -3,7 +3,7 @@
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
 use super::{Gradient, chain, check_finite_loss};
-use super::{ahead, sweep};
+use super::{ahead, buffers, sweep};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::DynamicStateUtils;
 use crate::error::{Error, Result};
@@ -114,7 +114,7 @@ pub(crate) fn run(
     record(&s, &mut rec, 0);
     let mut flat = utils.remove_observables(&s)?;
     let n_check = steps.div_ceil(k);
-    let mut store: Vec<f64> = Vec::with_capacity(n_check * dim);
+    let mut store = buffers::take(n_check * dim);
     // Which parameter arrays the trainables and data_set values change.
     let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
     touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
@@ -275,10 +275,11 @@ pub(crate) fn run(
         }
         Ok(())
     })?;
-    let states_len = states.slots.len();
+    let stored = (checkpoints.len() + states.slots.len()).max(1);
     drop(states);
-    ahead::give_back(ahead_rows);
-    let stored = (checkpoints.len() + states_len).max(1);
+    drop(checkpoints);
+    buffers::give_back(store);
+    buffers::give_back(ahead_rows);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let (gp, gps) = chain::to_trainables(
         &jac,

@@ -9,8 +9,7 @@
 //! would compute, to the last bit.
 
 use super::adjoint::append_streaming;
-use super::step_vjp::{Plan, lock, spin_until};
-use std::sync::Mutex;
+use super::step_vjp::{Plan, spin_until};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The start of the forward run's state store, read by the thread of the partials while the
@@ -44,7 +43,7 @@ pub(crate) fn run(
     stop: &AtomicBool,
 ) -> Vec<f64> {
     let (mut lp, mut v) = plan.ahead_buffers().expect("the local reverse mode");
-    let mut out = take_spare(rows * len);
+    let mut out = super::buffers::take(rows * len);
     for t in 0..rows {
         spin_until(|| published.load(Ordering::Acquire) > t || stop.load(Ordering::Acquire));
         if published.load(Ordering::Acquire) <= t {
@@ -64,31 +63,6 @@ pub(crate) fn run(
         std::arch::x86_64::_mm_sfence()
     };
     out
-}
-
-/// The largest buffer of partials a gradient has used, kept for the next one: fresh memory costs
-/// a page fault and a page of zeros per 4 KiB on first touch, which for buffers of tens of
-/// megabytes (more than the allocator keeps for reuse) costs as much as computing them.
-static SPARE: Mutex<Vec<f64>> = Mutex::new(Vec::new());
-
-/// An empty buffer of at least `cap` values: the spare one if it is large enough.
-fn take_spare(cap: usize) -> Vec<f64> {
-    let mut spare = lock(&SPARE);
-    if spare.capacity() >= cap {
-        let mut v = std::mem::take(&mut *spare);
-        v.clear();
-        v
-    } else {
-        Vec::with_capacity(cap)
-    }
-}
-
-/// Keeps `buf` for the next gradient if it is larger than the spare buffer.
-pub(crate) fn give_back(buf: Vec<f64>) {
-    let mut spare = lock(&SPARE);
-    if buf.capacity() > spare.capacity() {
-        *spare = buf;
-    }
 }
 
 #[cfg(test)]
