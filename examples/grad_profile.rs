@@ -2,7 +2,8 @@
 //! benchmark model of `benches/grad.rs`: an HH binary-tree cell of 1000 compartments, 250
 //! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
 //! [--channels [--no-pumps]]` (`--channels`: eight Pospischil mechanisms instead of HH;
-//! `--no-pumps`: without CaPump and CaNernstReversal).
+//! `--no-pumps`: without CaPump and CaNernstReversal). Environment: `REPS` runs of each (best
+//! shown), `ONLY=All|Auto` one mode, `T_MAX` the simulated time in ms (default 20).
 #[path = "../benches/common/grad_model.rs"]
 mod grad_model;
 
@@ -16,7 +17,11 @@ fn main() -> Result<()> {
     let cell = cell_with(flag("--channels"), !flag("--no-pumps"))?;
     let serial = std::env::args().any(|a| a == "--serial");
     let opts = IntegrateOptions {
-        t_max: Some(20.0),
+        t_max: Some(
+            std::env::var("T_MAX")
+                .map(|s| s.parse().unwrap())
+                .unwrap_or(20.0),
+        ),
         parallelism: if serial {
             Parallelism::Serial
         } else {

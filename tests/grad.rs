@@ -491,7 +491,7 @@ fn pospischil_grad(
 /// Two threads (passes in parallel, the next step's passes while this one's cotangent is
 /// applied) give the serial gradient exactly, for every checkpointing (segments recomputed as
 /// the sweep enters them), with the dual-number passes (pumps) and with the local reverse mode
-/// (no pumps; with every state stored, its partials are computed during the forward run).
+/// (no pumps).
 #[test]
 fn parallel_sweep_equals_serial_exactly() -> Result<()> {
     // Two threads, and three (one helper beyond the finishing and the preparing thread, more
@@ -517,7 +517,7 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
 }
 
 /// Two gradients at once on the same 2-thread pool (as when a user fits several models in a
-/// `par_iter`): each pipelined sweep (and each forward run's thread of partials) brings its own
+/// `par_iter`): each pipelined sweep (and each forward run's helper thread) brings its own
 /// threads, so neither waits for a thread the other holds, and each equals the serial gradient.
 #[test]
 fn concurrent_gradients_in_one_pool_do_not_block_each_other() -> Result<()> {
@@ -947,10 +947,10 @@ fn clamped_states_have_no_adjoint() -> Result<()> {
 }
 
 /// A forward run that fails (forward Euler, unstable on short compartments) ends the gradient
-/// with its error: serially, and while a second thread computes the partials from the stored
-/// states (every state stored, two threads), which then stops waiting for more.
+/// with its error: serially, and on two threads, where a second thread differentiates `init`
+/// meanwhile.
 #[test]
-fn failing_forward_run_stops_the_thread_of_partials() -> Result<()> {
+fn failing_forward_run_ends_the_gradient_with_its_error() -> Result<()> {
     let mut comp = Compartment::new();
     comp.set("length", 0.5)?;
     let mut cell = Cell::new(&Branch::new(&comp, 20)?, &[-1])?;

@@ -3,7 +3,7 @@
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
 use super::{Gradient, chain, check_finite_loss};
-use super::{ahead, buffers, sweep};
+use super::{buffers, sweep};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::DynamicStateUtils;
 use crate::error::{Error, Result};
@@ -12,7 +12,6 @@ use crate::model::{Module, ParamGroup, ParamState};
 use crate::solver::Solver;
 use crate::state::AllStates;
 use nalgebra::DMatrix;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The loss with its gradient with respect to the recordings.
 pub(crate) type LossWithGrad<'a> = dyn Fn(&DMatrix<f64>) -> Result<(f64, DMatrix<f64>)> + 'a;
@@ -53,7 +52,7 @@ fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>
 /// them: the stored states are read back only by the backward sweep, long after, so writing
 /// them around the caches saves reading every line of the destination first and keeps the
 /// step's own arrays in the caches.
-pub(super) fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
+fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
     assert!(
         store.capacity() - store.len() >= x.len(),
         "capacity reserved"
@@ -115,55 +114,12 @@ pub(crate) fn run(
     let mut flat = utils.remove_observables(&s)?;
     let n_check = steps.div_ceil(k);
     let mut store = buffers::take(n_check * dim);
-    // Which parameter arrays the trainables and data_set values change.
-    let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
-    touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
-    if touched.iter().any(|t| t == "radius" || t == "length") {
-        for g in [
-            "radius",
-            "length",
-            "area",
-            "volume",
-            "resistive_load_in",
-            "resistive_load_out",
-        ] {
-            touched.push(g.into());
-        }
-    }
-    let mut sa = StepAdjoint::new(
-        utils.clone(),
-        opts.solver,
-        opts.voltage_solver,
-        dt,
-        p.clone(),
-        &touched,
-        opts.parallelism.clone(),
-    )?;
-    // With every state stored and a second thread, that thread computes the partials of every
-    // step but the last while the forward run goes on (where they do not depend on the
-    // cotangent: the local reverse mode); the sweep then only loads them.
-    let ahead_len = sa
-        .plan
-        .ahead_len()
-        .filter(|_| k == 1 && steps > 1 && opts.parallelism.threads() > 1);
-    let published = AtomicUsize::new(0);
-    let stop = AtomicBool::new(false);
-    let states_at = ahead::Shared(store.as_ptr());
     let mut forward = || -> Result<()> {
         step_fn.in_pool(|| -> Result<()> {
             for t in 0..steps {
                 if t.is_multiple_of(k) {
                     utils.remove_observables_into(&s, &mut flat)?;
                     append_streaming(&mut store, &flat.data);
-                    if ahead_len.is_some() {
-                        // The state is visible to the thread of the partials.
-                        #[cfg(target_arch = "x86_64")]
-                        // SAFETY: a fence has no preconditions.
-                        unsafe {
-                            std::arch::x86_64::_mm_sfence()
-                        };
-                        published.store(t + 1, Ordering::Release);
-                    }
                 }
                 step_fn.step(&mut s, &p, ext.at(t), dt)?;
                 check_finite(&c, &s, t + 1, dt)?;
@@ -181,37 +137,48 @@ pub(crate) fn run(
             Ok(())
         })
     };
-    // The derivatives of `init` (for the chain rule to the trainables at the end) do not
-    // depend on the sweep either: with a second thread, it computes them first, during the
-    // forward run.
+    // The derivatives of `init` for the chain rule to the trainables at the end do not depend
+    // on the simulation: with a second thread, it computes them during the forward run.
     let init_jacobian = || chain::init_jacobian(&init_fn, params, param_state, dt, &utils);
-    let (jac, ahead_rows) = std::thread::scope(|sc| {
-        let worker = (opts.parallelism.threads() > 1).then(|| {
-            let (plan, published, stop) = (&sa.plan, &published, &stop);
-            let init_jacobian = &init_jacobian;
-            sc.spawn(move || {
-                let jac = init_jacobian();
-                let rows = ahead_len
-                    .map(|len| ahead::run(plan, states_at, dim, steps - 1, len, published, stop));
-                (jac, rows.unwrap_or_default())
-            })
-        });
-        // The thread of the partials stops waiting once the forward run ends, however it ends.
-        let done = {
-            let _stop = ahead::StopOnDrop(&stop);
-            forward()
-        };
-        let (jac, rows) = match worker.map(|w| w.join()) {
-            Some(Ok(out)) => out,
-            Some(Err(panic)) => std::panic::resume_unwind(panic),
-            None => (init_jacobian(), Vec::new()),
-        };
-        done.map(|_| (jac, rows))
-    })?;
-    let jac = jac?;
+    let (done, jac) = std::thread::scope(|sc| {
+        let worker = (opts.parallelism.threads() > 1).then(|| sc.spawn(init_jacobian));
+        let done = forward();
+        let jac = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (done, jac)
+    });
+    done?;
+    let jac = match jac {
+        Some(jac) => jac?,
+        None => init_jacobian()?,
+    };
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
     let (value, grec) = loss(&rec)?;
     check_finite_loss(value, &grec)?;
+    // Which parameter arrays the trainables and data_set values change.
+    let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
+    touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
+    if touched.iter().any(|t| t == "radius" || t == "length") {
+        for g in [
+            "radius",
+            "length",
+            "area",
+            "volume",
+            "resistive_load_in",
+            "resistive_load_out",
+        ] {
+            touched.push(g.into());
+        }
+    }
+    // Backward sweep.
+    let mut sa = StepAdjoint::new(
+        utils.clone(),
+        opts.solver,
+        opts.voltage_solver,
+        dt,
+        p.clone(),
+        &touched,
+        opts.parallelism.clone(),
+    )?;
     let add_rec = |lam: &mut [f64], t: usize| {
         if t.is_multiple_of(every) {
             for (r, &slot) in slots.iter().enumerate() {
@@ -222,7 +189,7 @@ pub(crate) fn run(
     let mut lam = vec![0.0; dim];
     let mut lam_prev = vec![0.0; dim];
     add_rec(&mut lam, steps);
-    let mut states = sweep::SweepStates::new(
+    let states = sweep::SweepStates::new(
         &checkpoints,
         k,
         steps,
@@ -233,9 +200,6 @@ pub(crate) fn run(
         opts,
         &ext,
     );
-    if let Some(len) = ahead_len {
-        states = states.with_ahead(&ahead_rows, len);
-    }
     // With more than one thread, step n − 1's passes run while step n is finished.
     if opts.parallelism.threads() > 1 && steps > 1 {
         sa.next = Some(sa.plan.prepared());
@@ -279,7 +243,6 @@ pub(crate) fn run(
     drop(states);
     drop(checkpoints);
     buffers::give_back(store);
-    buffers::give_back(ahead_rows);
     debug_assert!(steps == 0 || stored <= held_states(steps, k));
     let (gp, gps) = chain::to_trainables(
         &jac,

@@ -1,5 +1,5 @@
-//! The large buffers of [`super::value_and_grad`] (stored states, partials computed ahead),
-//! kept from one gradient to the next.
+//! The large buffers of [`super::value_and_grad`] (the stored states), kept from one gradient to
+//! the next.
 //!
 //! Fresh memory costs a page fault and a page of zeros per 4 KiB on first touch: on this
 //! project's VM about 0.4 ms per megabyte, so the 25 MB of stored states of a 1 000-compartment
@@ -10,7 +10,7 @@
 use super::step_vjp::lock;
 use std::sync::Mutex;
 
-/// How many buffers are kept (a gradient uses at most two).
+/// How many buffers are kept (a gradient uses one; two gradients may run at once).
 const KEEP: usize = 2;
 
 /// Kept buffers, largest capacity first.
@@ -55,8 +55,8 @@ pub(crate) fn give_back(buf: Vec<f64>) {
     lock(&SPARE).give_back(buf);
 }
 
-/// Frees the buffers [`crate::grad::value_and_grad`] keeps between calls (the stored states
-/// and partials of the largest recent gradients; see [`crate::grad::Checkpointing::All`]).
+/// Frees the buffers [`crate::grad::value_and_grad`] keeps between calls: the stored states of
+/// the two largest recent gradients (see [`crate::grad::Checkpointing`]).
 ///
 /// ```
 /// huxley::grad::release_buffers();

@@ -64,8 +64,6 @@ pub(crate) struct LocalPrep {
     g_bar: Vec<f64>,
     /// Per node: the cotangent of the voltage at the start of the step.
     v_bar: Vec<f64>,
-    /// Whether the next [`LocalVjp::partials`] finds the partials loaded.
-    loaded: bool,
 }
 
 /// One mechanism's buffers: the partials (`S` variables each), and for scattered nodes the
@@ -162,18 +160,18 @@ impl LocalVjp {
                 keys.push(k);
             }
             let (len, a) = (nodes.len(), start.unwrap_or(0));
-            let n_dp = if info.update_reads_params {
-                keys.len() * m.param_off.len()
-            } else {
-                0
-            };
             mechs.push(LocalMech {
                 mi,
                 start,
                 flat: keys.iter().map(|&k| dl.offsets[k]).collect(),
                 own_s: (0..keys.len()).map(|k| k * len).collect(),
                 own_p: (0..m.param_off.len()).map(|k| k * len).collect(),
-                own_dp: (0..n_dp).map(|k| k * len).collect(),
+                own_dp: match info.update_reads_params {
+                    true => (0..keys.len() * m.param_off.len())
+                        .map(|k| k * len)
+                        .collect(),
+                    false => Vec::new(),
+                },
                 own_1: [0],
                 at_node: [a],
                 at_s: m.state_off.iter().map(|&o| o + a).collect(),
@@ -226,14 +224,12 @@ impl LocalVjp {
             i_bar: vec![0.0; n],
             g_bar: vec![0.0; n],
             v_bar: vec![0.0; n],
-            loaded: false,
         }
     }
 
     /// Before the cotangent is known, at the state `x` (flat; `v_bp`: its voltages per node
-    /// with the branchpoints'): every mechanism's update partials (unless [`LocalVjp::load`]
-    /// has put them in), and the forward run of the currents in `f64` (which gives the voltage
-    /// solve its terms).
+    /// with the branchpoints'): every mechanism's update partials, and the forward run of the
+    /// currents in `f64` (which gives the voltage solve its terms).
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn prepare(
         &self,
@@ -246,31 +242,28 @@ impl LocalVjp {
         dt: f64,
     ) {
         let n = c.n_nodes();
-        self.partials(c, lp, x, v_bp, params, dt);
-        let mut ws = step::take_workspace(c, &mut lp.s);
-        step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws);
-        lp.s.ws = ws;
-        debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
-    }
-
-    /// The first half of [`LocalVjp::prepare`]: the voltages `v_bp` and every mechanism's
-    /// updated states and update partials at `x` in `lp` (computed, or as loaded).
-    #[allow(clippy::too_many_arguments)]
-    pub(crate) fn partials(
-        &self,
-        c: &Compiled,
-        lp: &mut LocalPrep,
-        x: &[f64],
-        v_bp: &[f64],
-        params: &AllParams<f64>,
-        dt: f64,
-    ) {
-        let n = c.n_nodes();
-        let loaded = std::mem::take(&mut lp.loaded);
         // The voltages; the mechanisms' states are written updated, below.
         lp.s.data[..n].copy_from_slice(v_bp);
         for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
             let m = &c.mechs[lm.mi];
+            let s = Vars {
+                data: x,
+                off: &lm.flat,
+            };
+            let (ds_dv, ds_ds, ds_dp) = (
+                VarsMut {
+                    data: &mut b.ds_dv,
+                    off: &lm.own_s,
+                },
+                VarsMut {
+                    data: &mut b.ds_ds,
+                    off: &lm.own_s,
+                },
+                VarsMut {
+                    data: &mut b.ds_dp,
+                    off: &lm.own_dp,
+                },
+            );
             let len = lm.nodes.len();
             // Consecutive nodes: read and write the model's arrays in place; otherwise copies.
             let contiguous = lm.start.is_some();
@@ -280,109 +273,40 @@ impl LocalVjp {
                     lm.gather(&mut b.p[k * len..(k + 1) * len], &params.data[off..]);
                 }
             }
-            if !loaded {
-                m.mech.update_partials(&mut PartialsArgs {
-                    len,
-                    dt,
-                    v: Vars {
-                        data: if contiguous { v_bp } else { &b.v },
-                        off: lm.off(&lm.at_node, &lm.own_1),
+            m.mech.update_partials(&mut PartialsArgs {
+                len,
+                dt,
+                v: Vars {
+                    data: if contiguous { v_bp } else { &b.v },
+                    off: lm.off(&lm.at_node, &lm.own_1),
+                },
+                s,
+                p: Vars {
+                    data: if contiguous { &params.data } else { &b.p },
+                    off: lm.off(&lm.at_p, &lm.own_p),
+                },
+                s_new: VarsMut {
+                    data: if contiguous {
+                        &mut lp.s.data
+                    } else {
+                        &mut b.s_new
                     },
-                    s: Vars {
-                        data: x,
-                        off: &lm.flat,
-                    },
-                    p: Vars {
-                        data: if contiguous { &params.data } else { &b.p },
-                        off: lm.off(&lm.at_p, &lm.own_p),
-                    },
-                    s_new: VarsMut {
-                        data: if contiguous {
-                            &mut lp.s.data
-                        } else {
-                            &mut b.s_new
-                        },
-                        off: lm.off(&lm.at_s, &lm.own_s),
-                    },
-                    ds_dv: VarsMut {
-                        data: &mut b.ds_dv,
-                        off: &lm.own_s,
-                    },
-                    ds_ds: VarsMut {
-                        data: &mut b.ds_ds,
-                        off: &lm.own_s,
-                    },
-                    ds_dp: VarsMut {
-                        data: &mut b.ds_dp,
-                        off: &lm.own_dp,
-                    },
-                });
-            }
+                    off: lm.off(&lm.at_s, &lm.own_s),
+                },
+                ds_dv,
+                ds_ds,
+                ds_dp,
+            });
             if !contiguous {
                 for (k, &off) in m.state_off.iter().enumerate() {
                     lm.scatter(&mut lp.s.data[off..], &b.s_new[k * len..(k + 1) * len]);
                 }
             }
         }
-    }
-
-    /// The length of what [`LocalVjp::save`] gives for one step.
-    pub(crate) fn saved_len(&self, c: &Compiled) -> usize {
-        self.mechs
-            .iter()
-            .map(|lm| {
-                let len = lm.nodes.len();
-                3 * c.mechs[lm.mi].state_off.len() * len + lm.own_dp.len() * len
-            })
-            .sum()
-    }
-
-    /// What [`LocalVjp::partials`] computed, as slices in a fixed order (per mechanism: updated
-    /// states, `∂s'/∂v`, `∂s'/∂s`, `∂s'/∂p`), for [`LocalVjp::load`] to put back, so that the
-    /// partials of a step can be computed ahead, on another thread.
-    pub(crate) fn save(&self, c: &Compiled, lp: &LocalPrep, mut put: impl FnMut(&[f64])) {
-        for (lm, b) in self.mechs.iter().zip(&lp.bufs) {
-            let m = &c.mechs[lm.mi];
-            let len = lm.nodes.len();
-            match lm.start {
-                Some(_) => {
-                    for &off in &lm.at_s {
-                        put(&lp.s.data[off..off + len]);
-                    }
-                }
-                None => put(&b.s_new[..m.state_off.len() * len]),
-            }
-            put(&b.ds_dv);
-            put(&b.ds_ds);
-            put(&b.ds_dp);
-        }
-    }
-
-    /// Puts what [`LocalVjp::save`] gave (`src`, [`LocalVjp::saved_len`] long) into `lp`: the
-    /// next [`LocalVjp::partials`] takes them instead of computing them.
-    pub(crate) fn load(&self, c: &Compiled, lp: &mut LocalPrep, src: &[f64]) {
-        assert_eq!(src.len(), self.saved_len(c), "saved partials of one step");
-        let mut at = 0;
-        let mut take = |dst: &mut [f64]| {
-            dst.copy_from_slice(&src[at..at + dst.len()]);
-            at += dst.len();
-        };
-        for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
-            let m = &c.mechs[lm.mi];
-            let len = lm.nodes.len();
-            match lm.start {
-                Some(_) => {
-                    for &off in &lm.at_s {
-                        take(&mut lp.s.data[off..off + len]);
-                    }
-                }
-                None => take(&mut b.s_new[..m.state_off.len() * len]),
-            }
-            take(&mut b.ds_dv);
-            take(&mut b.ds_ds);
-            take(&mut b.ds_dp);
-        }
-        lp.loaded = true;
+        let mut ws = step::take_workspace(c, &mut lp.s);
+        step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws);
+        lp.s.ws = ws;
+        debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
     }
 
     /// With the voltage stage's cotangents `adj` and the step's output cotangent `w` (flat):
@@ -406,7 +330,6 @@ impl LocalVjp {
             i_bar,
             g_bar,
             v_bar,
-            ..
         } = lp;
         // The forward stage's arrays: the voltages and the voltage solve's terms.
         let (v_old, lin, cst) = (&fwd.data[..n], &fwd.ws.lin[..n], &fwd.ws.cst[..n]);

@@ -34,7 +34,6 @@
 //! segment is recomputed during the sweep; the gradient is bit for bit the same for every k.
 
 pub(crate) mod adjoint;
-mod ahead;
 mod buffers;
 mod chain;
 mod checkpoint;
@@ -61,13 +60,9 @@ use nalgebra::DMatrix;
 pub enum Checkpointing {
     /// Every state of the forward run (fastest, memory `O(steps)`).
     ///
-    /// With two or more threads, and a model the adjoint's local reverse mode covers (channels
-    /// with independent states: no synapses, pumps, clamps or point neurons), a second thread
-    /// also computes each step's update partials during the forward run, which the backward
-    /// sweep then loads instead of computing: per step and compartment of a mechanism with `S`
-    /// states, `3 S` more values (`S` more per parameter if its update reads its parameters; for
-    /// HH 9, against the 4 of the stored state), with the same results to the last bit. The largest such buffer is kept for the next gradient, since touching tens
-    /// of megabytes of fresh memory costs about as much as filling them.
+    /// The memory of the stored states is kept for the next gradient (touching tens of
+    /// megabytes of fresh memory costs about as much as the forward run);
+    /// [`release_buffers`] frees it.
     All,
     /// Every k-th state; the states of each segment are recomputed during the sweep (at most
     /// `steps / k + k` states held).

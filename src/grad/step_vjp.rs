@@ -386,7 +386,7 @@ impl Plan {
         ext: ExternalsAt<'_, f64>,
         v_next: Option<&[f64]>,
     ) -> Result<()> {
-        self.begin(pr, x, None);
+        self.begin(pr, x);
         let workers = self.parallelism.threads().min(self.n_tasks(pr));
         self.parallelism
             .for_each(workers, |_| self.run_tasks(pr, ext));
@@ -396,36 +396,6 @@ impl Plan {
     /// The model's node count.
     pub(crate) fn n_nodes(&self) -> usize {
         self.c.n_nodes()
-    }
-
-    /// The length of one step's partials computed ahead ([`Plan::partials_ahead`]), if the step
-    /// has them: in the local reverse mode, where they do not depend on the cotangent.
-    pub(crate) fn ahead_len(&self) -> Option<usize> {
-        self.local.as_ref().map(|l| l.saved_len(&self.c))
-    }
-
-    /// Buffers for [`Plan::partials_ahead`] (local reverse mode only).
-    pub(crate) fn ahead_buffers(&self) -> Option<(LocalPrep, Vec<f64>)> {
-        let local = self.local.as_ref()?;
-        Some((local.prep(&self.c), vec![0.0; self.c.n_nodes()]))
-    }
-
-    /// The local reverse mode's updated states and partials at `x` (flat), given to `put` in
-    /// pieces ([`LocalVjp::save`]) for [`Plan::begin`] to take later; `lp`, `v`: the buffers of
-    /// [`Plan::ahead_buffers`].
-    pub(crate) fn partials_ahead(
-        &self,
-        lp: &mut LocalPrep,
-        v: &mut [f64],
-        x: &[f64],
-        put: impl FnMut(&[f64]),
-    ) {
-        let local = self.local.as_ref().expect("the local reverse mode");
-        let dl = &self.utils.layout;
-        // The partials read the voltages of compartments only, not of branchpoints.
-        dl.scatter_key(self.kv, &x[dl.range(self.kv)], v);
-        local.partials(&self.c, lp, x, v, &self.params, self.dt);
-        local.save(&self.c, lp, put);
     }
 
     /// How many threads the sweep may use.
@@ -440,12 +410,8 @@ impl Plan {
 
     /// Starts preparing at `x`: takes the state, computes the branchpoint voltages (read by
     /// nothing that reaches a compartment, but kept finite and as the plain step has them) and
-    /// opens the queue of passes. `saved`: the local reverse mode's updated states and partials
-    /// at `x`, if computed ahead ([`LocalVjp::save`]).
-    pub(crate) fn begin(&self, pr: &Prepared, x: &[f64], saved: Option<&[f64]>) {
-        if let (Some(src), Some(local), Some(lp)) = (saved, &self.local, &pr.local) {
-            local.load(&self.c, &mut lock(lp), src);
-        }
+    /// opens the queue of passes.
+    pub(crate) fn begin(&self, pr: &Prepared, x: &[f64]) {
         let dl = &self.utils.layout;
         let mut input = pr.input.write().unwrap_or_else(|e| e.into_inner());
         let Input {

@@ -34,9 +34,6 @@ pub(crate) struct SweepStates<'a> {
     re: Mutex<Recompute>,
     /// States recomputed when the sweep entered their segment (not in advance).
     pub(crate) at_entry: AtomicUsize,
-    /// The local reverse mode's partials of steps `0..rows`, computed during the forward run
-    /// (rows of `len`), if they were.
-    ahead: Option<(&'a [f64], usize)>,
     utils: &'a DynamicStateUtils,
     p: &'a AllParams<f64>,
     opts: &'a IntegrateOptions,
@@ -89,26 +86,11 @@ impl<'a> SweepStates<'a> {
                 holds: None,
             }),
             at_entry: AtomicUsize::new(0),
-            ahead: None,
             utils,
             p,
             opts,
             ext,
         }
-    }
-
-    /// With the partials of steps `0..rows` computed ahead, in rows of `len` (see
-    /// [`Plan::partials_ahead`]).
-    pub(crate) fn with_ahead(mut self, rows: &'a [f64], len: usize) -> Self {
-        self.ahead = Some((rows, len));
-        self
-    }
-
-    /// The partials of step `t`, if computed ahead.
-    pub(crate) fn ahead(&self, t: usize) -> Option<&'a [f64]> {
-        let (rows, len) = self.ahead?;
-        // (Every step but the last has its row; `len` may be 0.)
-        (t + 1 < self.steps).then(|| &rows[t * len..(t + 1) * len])
     }
 
     /// The slot of the `f`-th state (from the checkpoint up, 0-based) of a segment.
@@ -320,12 +302,11 @@ pub(crate) fn pipelined(
                 drop(r);
                 pr.finished.store(i + 1, Ordering::Release);
                 // While the others prepare step t − 1: one step of the segment below, and the
-                // state that step t − 2's preparation will copy brought into a cache (unless
-                // the partials were computed ahead: then this thread is the one waited for).
+                // state that step t − 2's preparation will copy brought into a cache.
                 if let Err(e) = states.advance(t) {
                     return fail(e);
                 }
-                if t >= 2 && states.ahead.is_none() {
+                if t >= 2 {
                     states.warm(t - 2);
                 }
             }
@@ -342,7 +323,7 @@ pub(crate) fn pipelined(
                 if aborted() {
                     return;
                 }
-                if let Err(e) = states.with(t - 1, |x| plan.begin(next, x, states.ahead(t - 1))) {
+                if let Err(e) = states.with(t - 1, |x| plan.begin(next, x)) {
                     return fail(e);
                 }
                 pr.exited.store(0, Ordering::Relaxed);
