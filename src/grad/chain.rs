@@ -35,12 +35,21 @@ pub(crate) struct InitJacobian {
     passes: Vec<PassJacobian>,
 }
 
-/// One pass's nonzero derivatives, per array in a fixed order (see [`Target`]): `(index,
+/// One pass's nonzero derivatives, per array in a fixed order (see [`TARGETS`]): `(index,
 /// derivative, owner)`, the owner being the seed whose footprint holds the entry's node
 /// (`usize::MAX`: none; a pass of one seed owns everything).
 struct PassJacobian {
     seeds: Vec<usize>,
-    entries: [Vec<(usize, f64, usize)>; 7],
+    entries: [Vec<(usize, f64, usize)>; TARGETS],
+}
+
+/// Sets the derivative part of seed `s`'s value to `e`.
+fn set_eps(dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: Seed, e: f64) {
+    if s.ps {
+        dps[s.g].values[s.i].eps = e;
+    } else {
+        dp[s.g].values[s.i].eps = e;
+    }
 }
 
 /// The arrays a value's derivative reaches, in the order the contraction visits them: the
@@ -160,13 +169,6 @@ pub(crate) fn init_jacobian(
         }
     }
     let mut owner = vec![usize::MAX; n];
-    let set_eps = |dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: Seed, e| {
-        if s.ps {
-            dps[s.g].values[s.i].eps = e;
-        } else {
-            dp[s.g].values[s.i].eps = e;
-        }
-    };
     let mut out = Vec::with_capacity(passes.len());
     for pass in &passes {
         for (si, fp) in &pass.seeds {
@@ -235,13 +237,6 @@ pub(crate) fn to_trainables(
     let ps = param_state.unwrap_or(&[]);
     let mut dp: Vec<ParamGroup<Dual64>> = params.iter().map(|p| p.cast()).collect();
     let mut dps: Vec<ParamState<Dual64>> = ps.iter().map(|p| p.map(Dual64::from)).collect();
-    let set_eps = |dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: Seed, e| {
-        if s.ps {
-            dps[s.g].values[s.i].eps = e;
-        } else {
-            dp[s.g].values[s.i].eps = e;
-        }
-    };
     let tree = &pbar.tree;
     let bars: [&[f64]; TARGETS] = [
         &pbar.data,
