@@ -326,12 +326,22 @@ impl DynamicStateUtils {
         all_states: &AllStates<T>,
         out: &mut DynamicStates<T>,
     ) -> Result<()> {
-        self.check_states(all_states)?;
         self.check_dynamic(out)?;
+        self.remove_observables_to(all_states, &mut out.data)
+    }
+
+    /// [`DynamicStateUtils::remove_observables_into`] a plain slice (of the flat length).
+    pub(crate) fn remove_observables_to<T: Scalar>(
+        &self,
+        all_states: &AllStates<T>,
+        out: &mut [T],
+    ) -> Result<()> {
+        self.check_states(all_states)?;
+        assert_eq!(out.len(), self.len(), "a flat state's length");
         let dl = &self.layout;
         for k in 0..dl.entries.len() {
             let src = &all_states.data[dl.states.range(dl.all_key[k])];
-            dl.gather_key(k, src, &mut out.data[dl.range(k)]);
+            dl.gather_key(k, src, &mut out[dl.range(k)]);
         }
         Ok(())
     }

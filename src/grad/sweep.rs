@@ -131,8 +131,8 @@ impl<'a> SweepStates<'a> {
             self.ext.at(a + f),
             o.delta_t,
         )?;
-        utils.remove_observables_into(s_re, dyn_re)?;
-        lock(&self.slots[self.slot(f, reversed)]).copy_from_slice(&dyn_re.data);
+        // Straight into the slot (the flat container is only the scatter's scratch).
+        utils.remove_observables_to(s_re, &mut lock(&self.slots[self.slot(f, reversed)]))?;
         *holds = Some((si, f));
         Ok(())
     }
