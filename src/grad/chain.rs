@@ -15,6 +15,7 @@ use crate::error::Result;
 use crate::integrate::InitFn;
 use crate::model::{ParamGroup, ParamState};
 use crate::scalar::Dual64;
+use crate::state::AllParams;
 
 /// The gradients of the trainable values and of the `param_state` values.
 type Grads = (Vec<ParamGroup<f64>>, Vec<ParamState<f64>>);
@@ -56,6 +57,13 @@ fn set_eps(dp: &mut [ParamGroup<Dual64>], dps: &mut [ParamState<Dual64>], s: See
 /// parameter data, `inv_cm`, the tree coefficients (lower, upper, sum), the axial conductances,
 /// the initial flat state.
 const TARGETS: usize = 7;
+
+/// The arrays of [`TARGETS`] in `init`'s dual-number output `p` and initial flat state `x0`.
+fn targets<'a>(p: &'a AllParams<Dual64>, x0: &'a [Dual64]) -> [&'a [Dual64]; TARGETS] {
+    [
+        &p.data, &p.inv_cm, &p.h_lower, &p.h_upper, &p.h_gsum, &p.axial, x0,
+    ]
+}
 
 /// [`InitJacobian`] of `init_fn` at `params` and `param_state`.
 pub(crate) fn init_jacobian(
@@ -199,17 +207,13 @@ pub(crate) fn init_jacobian(
                 })
                 .collect()
         };
+        let nodes: [&[usize]; TARGETS] = [
+            &data_node, &node_id, &pos_node, &pos_node, &pos_node, &edge_node, &x0_node,
+        ];
+        let eps = targets(&p, &x0.data);
         out.push(PassJacobian {
             seeds: pass.seeds.iter().map(|(si, _)| *si).collect(),
-            entries: [
-                nonzero(&p.data, &data_node),
-                nonzero(&p.inv_cm, &node_id),
-                nonzero(&p.h_lower, &pos_node),
-                nonzero(&p.h_upper, &pos_node),
-                nonzero(&p.h_gsum, &pos_node),
-                nonzero(&p.axial, &edge_node),
-                nonzero(&x0.data, &x0_node),
-            ],
+            entries: std::array::from_fn(|j| nonzero(eps[j], nodes[j])),
         });
         for (_, fp) in &pass.seeds {
             for &i in fp {
@@ -282,13 +286,11 @@ pub(crate) fn to_trainables(
                         .map(|(e, b)| e.eps * b)
                         .sum()
                 };
-                grads[si] = dot(&p.data, &pbar.data)
-                    + dot(&p.inv_cm, &pbar.inv_cm)
-                    + dot(&p.h_lower, &tree.h_lower)
-                    + dot(&p.h_upper, &tree.h_upper)
-                    + dot(&p.h_gsum, &tree.h_gsum)
-                    + dot(&p.axial, &tree.axial)
-                    + dot(&x0.data, lam0);
+                grads[si] = targets(&p, &x0.data)
+                    .into_iter()
+                    .zip(bars)
+                    .map(|(eps, bar)| dot(eps, bar))
+                    .sum();
             }
         }
     }
