@@ -320,6 +320,7 @@ fn init<T: Scalar>(
         exp_euler: None,
         uniform: vec![],
         uniform_node: vec![],
+        syn_affine: vec![],
         compiled: c.clone(),
     };
     check_geometry(c, &p)?;
@@ -524,9 +525,28 @@ pub(crate) fn derive<T: Scalar>(c: &Compiled, p: &mut AllParams<T>) {
         .iter()
         .map(|m| m.nodes.iter().next().unwrap_or(0))
         .collect();
+    p.syn_affine = syn_affine(c, p);
     p.axial = axial;
     p.ion_axial = ion_axial;
     p.ion_hines = ion_hines;
+}
+
+/// Per synapse type: whether the parameters its affine update reads
+/// ([`crate::Synapse::PRE_AFFINE_PARAMS`]) have one value, derivative parts included, on all
+/// its edges (see [`AllParams`]'s `syn_affine`). Recomputed by whoever changes parameter values
+/// without [`derive`].
+pub(crate) fn syn_affine<T: Scalar>(c: &Compiled, p: &AllParams<T>) -> Vec<bool> {
+    c.syns
+        .iter()
+        .map(|y| {
+            let read = y.syn.info().pre_affine.as_deref().unwrap_or(&[]);
+            read.iter().all(|&k| {
+                let off = y.param_off[k];
+                let values = &p.data[off..off + y.pre.len()];
+                values.iter().all(|&x| x.same(values[0]))
+            })
+        })
+        .collect()
 }
 
 /// Options of [`integrate`] (Jaxley's keyword arguments).

@@ -10,7 +10,7 @@
 
 use crate::math;
 use crate::mechanisms::driver::{CurrentArgs, DynMechanism, UpdateArgs};
-use crate::synapses::driver::{DynSynapse, SynCurrentArgs, SynUpdateArgs};
+use crate::synapses::driver::{DynSynapse, SynCurrentArgs, SynPreAffineArgs, SynUpdateArgs};
 use nalgebra::RealField;
 pub use num_dual::Dual64;
 use std::fmt::Debug;
@@ -51,6 +51,8 @@ pub trait Scalar:
     #[doc(hidden)]
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Self>);
     #[doc(hidden)]
+    fn run_syn_pre_affine(y: &dyn DynSynapse, args: &mut SynPreAffineArgs<'_, Self>);
+    #[doc(hidden)]
     fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Self>);
     #[doc(hidden)]
     fn run_syn_current(y: &dyn DynSynapse, args: &mut SynCurrentArgs<'_, Self>);
@@ -90,6 +92,9 @@ impl Scalar for f64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, f64>) {
         m.current_f64(args)
+    }
+    fn run_syn_pre_affine(y: &dyn DynSynapse, args: &mut SynPreAffineArgs<'_, f64>) {
+        y.pre_affine_f64(args)
     }
     fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, f64>) {
         y.update_f64(args)
@@ -139,6 +144,9 @@ impl Scalar for Dual64 {
     }
     fn run_current(m: &dyn DynMechanism, args: &mut CurrentArgs<'_, Dual64>) {
         m.current_dual(args)
+    }
+    fn run_syn_pre_affine(y: &dyn DynSynapse, args: &mut SynPreAffineArgs<'_, Dual64>) {
+        y.pre_affine_dual(args)
     }
     fn run_syn_update(y: &dyn DynSynapse, args: &mut SynUpdateArgs<'_, Dual64>) {
         y.update_dual(args)

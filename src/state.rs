@@ -48,6 +48,10 @@ pub struct AllParams<T> {
     pub(crate) uniform: Vec<Vec<bool>>,
     /// Per mechanism: the node where its uniform parameters are read.
     pub(crate) uniform_node: Vec<usize>,
+    /// Per synapse type: whether the parameters its affine update reads
+    /// ([`crate::Synapse::PRE_AFFINE_PARAMS`]) have one value on all its edges, so that the
+    /// coefficients can be computed per pre-synaptic node.
+    pub(crate) syn_affine: Vec<bool>,
     /// The model these parameters belong to (to recompute what is derived after `set`).
     pub(crate) compiled: Arc<Compiled>,
 }
@@ -73,6 +77,9 @@ pub(crate) struct Workspace<T> {
     /// Voltages of the pre-synaptic nodes (see `Compiled::pre_nodes`), gathered before the
     /// synapses run.
     pub v_pre: Vec<T>,
+    /// Coefficients of the affine synapse updates per pre-synaptic node (see
+    /// `CompiledSyn::affine_off`), computed before the synapses run.
+    pub pre_affine: Vec<T>,
     /// Per chunk: whether the voltages it solved are all finite.
     pub chunk_finite: Vec<bool>,
     /// Set by the step when it knows that every voltage is finite (saves `integrate` a pass).
@@ -109,6 +116,7 @@ impl<T> Default for Workspace<T> {
             tmp2: vec![],
             iext: vec![],
             v_pre: vec![],
+            pre_affine: vec![],
             chunk_finite: vec![],
             v_finite: false,
             lu: Default::default(),
@@ -135,6 +143,7 @@ impl<T: Scalar> Workspace<T> {
             tmp2: z(n),
             iext: z(n),
             v_pre: z(c.pre_nodes.len()),
+            pre_affine: z(c.pre_affine_len),
             chunk_finite: vec![false; c.chunks.len()],
             v_finite: false,
             lu: Default::default(),
@@ -159,6 +168,7 @@ impl<T: Scalar> Workspace<T> {
             tmp2: z(&self.tmp2),
             iext: z(&self.iext),
             v_pre: z(&self.v_pre),
+            pre_affine: z(&self.pre_affine),
             chunk_finite: vec![false; self.chunk_finite.len()],
             v_finite: false,
             lu: Default::default(),
@@ -180,7 +190,8 @@ impl<T: Scalar> Workspace<T> {
             + self.tmp.len()
             + self.tmp2.len()
             + self.iext.len()
-            + self.v_pre.len();
+            + self.v_pre.len()
+            + self.pre_affine.len();
         len * std::mem::size_of::<T>()
     }
 }
@@ -381,6 +392,7 @@ impl<T: Scalar> AllParams<T> {
                 .map(|(dt, m)| (*dt, m.map(|x| U::from(x.re())))),
             uniform: self.uniform.clone(),
             uniform_node: self.uniform_node.clone(),
+            syn_affine: self.syn_affine.clone(),
             compiled: self.compiled.clone(),
         }
     }

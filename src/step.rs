@@ -7,8 +7,9 @@
 //!    node, with the new states and the voltage after step 1 (it differs only where a
 //!    mechanism writes the voltage);
 //! 3. voltage terms: channel terms ×1000 plus the external current density;
-//! 4. synapses ending in the chunk: states advance with the voltages at the start of the step,
-//!    then their currents (as densities on the post-synaptic node, linearised by perturbing
+//! 4. synapses ending in the chunk: states advance with the voltages at the start of the step
+//!    (for types whose update is affine per pre-synaptic node, `Synapse::PRE_AFFINE`, with
+//!    coefficients computed once per pre-synaptic node before the region), then their currents (as densities on the post-synaptic node, linearised by perturbing
 //!    both voltages) are added edge after edge; everything is divided by the capacitance;
 //! 5. pumped ions that do not diffuse advance by implicit Euler;
 //! 6. the cable equation of the chunk's cells is solved (and diffused ions on the same tree).
@@ -29,7 +30,7 @@ use crate::scalar::Scalar;
 use crate::solver::hines::{self, Coefficients};
 use crate::solver::{Solver, VoltageSolver, exp_euler, explicit, sparse_lu};
 use crate::state::{AllParams, AllStates, Workspace};
-use crate::synapses::driver::SynCurrentArgs;
+use crate::synapses::driver::{SynCurrentArgs, SynPreAffineArgs};
 
 /// Conversion of a point current (nA) into a density (µA/cm²) on a compartment of area `area`
 /// (µm²): `I / area · 1e5`.
@@ -54,6 +55,10 @@ struct Ctx<'a, T> {
     v_old: *mut T,
     v_pre: *const T,
     n_pre: usize,
+    /// Coefficients of the affine synapse updates (`Workspace::pre_affine`), read-only
+    /// during the region.
+    pre_affine: *const T,
+    pre_affine_len: usize,
     lin: *mut T,
     cst: *mut T,
     cur: *mut T,
@@ -268,7 +273,7 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
             }
         }
         let area = &p.data[p.layout.range(c.area_key)];
-        for y in &c.syns {
+        for (t, y) in c.syns.iter().enumerate() {
             let list = &y.by_chunk[y.chunk_ptr[ci]..y.chunk_ptr[ci + 1]];
             if list.is_empty() {
                 continue;
@@ -301,6 +306,7 @@ unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
                     lin: SharedSlice::from_raw_parts(x.lin, n),
                     cst: SharedSlice::from_raw_parts(x.cst, n),
                     update_dt: Some(x.dt),
+                    pre_affine: affine_coefficients(x, t),
                 };
                 T::run_syn_current(y.syn.as_ref(), &mut cu);
             }
@@ -550,9 +556,54 @@ pub(crate) fn compute_currents<T: Scalar>(
                 lin: SharedSlice::from_raw_parts(x.lin, n),
                 cst: SharedSlice::from_raw_parts(x.cst, n),
                 update_dt: None,
+                pre_affine: None,
             };
             T::run_syn_current(y.syn.as_ref(), &mut cu);
         }
+    }
+}
+
+/// The coefficients of synapse type `t`'s affine update per pre-synaptic node, if the step
+/// computed them (see [`pre_affine`]).
+///
+/// # Safety
+/// `x` points at live arrays, and nobody writes the coefficients during the region.
+#[inline(always)]
+unsafe fn affine_coefficients<'a, T: Scalar>(x: &Ctx<'a, T>, t: usize) -> Option<&'a [T]> {
+    let y = &x.c.syns[t];
+    let off = y
+        .affine_off
+        .filter(|_| x.p.syn_affine.get(t) == Some(&true))?;
+    let len = 2 * y.state_off.len() * x.n_pre;
+    assert!(
+        off + len <= x.pre_affine_len,
+        "affine coefficients out of range"
+    );
+    // SAFETY: in bounds (just checked); the caller's guarantee.
+    Some(unsafe { x.slice(x.pre_affine, off, len) })
+}
+
+/// Computes, for every synapse type whose update is affine per pre-synaptic node
+/// (`CompiledSyn::affine_off`) and whose coefficients' parameters are the same on all its
+/// edges, the coefficients at every pre-synaptic voltage: once per node instead of once per
+/// edge. Serial, before the region that reads them.
+fn pre_affine<T: Scalar>(c: &Compiled, p: &AllParams<T>, v_pre: &[T], out: &mut [T], dt: T) {
+    for (t, y) in c.syns.iter().enumerate() {
+        let Some(off) = y.affine_off.filter(|_| p.syn_affine.get(t) == Some(&true)) else {
+            continue;
+        };
+        let len = 2 * y.state_off.len() * v_pre.len();
+        T::run_syn_pre_affine(
+            y.syn.as_ref(),
+            &mut SynPreAffineArgs {
+                params: &p.data,
+                param_off: &y.param_off,
+                edge: 0,
+                v_pre,
+                dt,
+                out: &mut out[off..off + len],
+            },
+        );
     }
 }
 
@@ -591,6 +642,8 @@ fn ctx<'a, T: Scalar>(
         v_old: ws.v_old.as_mut_ptr(),
         v_pre: ws.v_pre.as_mut_ptr() as *const T,
         n_pre: ws.v_pre.len(),
+        pre_affine: ws.pre_affine.as_ptr(),
+        pre_affine_len: ws.pre_affine.len(),
         lin: ws.lin.as_mut_ptr(),
         cst: ws.cst.as_mut_ptr(),
         cur: ws.cur.as_mut_ptr(),
@@ -684,6 +737,7 @@ fn run_chunks<T: Scalar, E: Scalar>(
     if !two_phase {
         gather_pre(c, &s.data, &mut ws.v_pre);
         set_pre_eps(&mut ws.v_pre, &ws.pre_eps);
+        pre_affine(c, p, &ws.v_pre, &mut ws.pre_affine, h);
     }
     {
         let x = ctx(c, p, s, ws, h, solve);
@@ -695,10 +749,12 @@ fn run_chunks<T: Scalar, E: Scalar>(
                 for (k, &node) in c.pre_nodes.iter().enumerate() {
                     *(x.v_pre as *mut T).add(k) = *x.data.add(node as usize);
                 }
+                let v_pre = std::slice::from_raw_parts_mut(x.v_pre as *mut T, x.n_pre);
                 if pre_eps.is_some() {
-                    let v_pre = std::slice::from_raw_parts_mut(x.v_pre as *mut T, x.n_pre);
                     set_pre_eps(v_pre, &pre_eps);
                 }
+                let out = std::slice::from_raw_parts_mut(x.pre_affine as *mut T, x.pre_affine_len);
+                pre_affine(c, p, v_pre, out, h);
             }
             par.for_each(n_chunks, |ci| run_chunk_rest(&x, ci));
         } else {

@@ -13,8 +13,9 @@ const DT: f64 = 0.025;
 const CHILD_OUT: &str = "HUXLEY_SIMD_TEST_OUT";
 
 /// A small network that runs every kind of kernel loop: HH over whole cells (contiguous and
-/// padded ranges), Pospischil channels and a leak on some branches (node lists), ionotropic and
-/// test synapses, and tiles cut short at the ends of ranges.
+/// padded ranges), Pospischil channels and a leak on some branches (node lists), ionotropic
+/// synapses (with coefficients per pre-synaptic node) and test synapses (edge by edge), and
+/// tiles cut short at the ends of ranges.
 fn model() -> Result<Network> {
     let mut cell = Cell::new(&Branch::new(&Compartment::new(), 3)?, &[-1, 0, 0, 1, 1])?;
     cell.branch(0)?.insert(HH)?;
@@ -25,9 +26,11 @@ fn model() -> Result<Network> {
     let mut hh = Cell::new(&Branch::new(&Compartment::new(), 5)?, &[-1, 0, 0])?;
     hh.insert(HH)?;
     let mut net = Network::new(&[cell.clone(), hh.clone(), cell, hh])?;
-    let pre = net.cells_at(&[0, 1])?.selection();
-    let post = net.cells_at(&[1, 2, 3])?.selection();
-    fully_connect(&mut net, &pre, &post, IonotropicSynapse)?;
+    // Every cell to every other: three edges per pre-synaptic node, so the ionotropic
+    // synapses' update coefficients are computed per node (`Synapse::PRE_AFFINE`); the two test
+    // synapses are updated edge by edge.
+    let all = net.all().selection();
+    fully_connect(&mut net, &all, &all, IonotropicSynapse)?;
     let pre = net.cells_at(&[2, 3])?.selection();
     let post = net.cells_at(&[0])?.selection();
     fully_connect(&mut net, &pre, &post, TestSynapse)?;

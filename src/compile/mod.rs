@@ -77,6 +77,10 @@ pub(crate) struct CompiledSyn {
     pub chunk_ptr: Vec<usize>,
     /// Per chunk: whether its edges are consecutive indices.
     pub chunk_contiguous: Vec<bool>,
+    /// For a type whose update is affine per pre-synaptic node ([`crate::Synapse::PRE_AFFINE`])
+    /// with at least two edges per pre-synaptic node of the network: where its coefficients
+    /// start in the step's workspace (`2 · states · pre_nodes` values).
+    pub affine_off: Option<usize>,
 }
 
 /// The nodes of a mechanism within one chunk.
@@ -162,6 +166,9 @@ pub struct Compiled {
     /// Every pre-synaptic node, once, ascending: the step gathers their voltages before the
     /// parallel region.
     pub(crate) pre_nodes: Vec<u32>,
+    /// Length of the step's workspace for the coefficients of affine synapse updates (see
+    /// [`CompiledSyn::affine_off`]).
+    pub(crate) pre_affine_len: usize,
     /// Solve units of cells split over several chunks (solved after the chunks).
     pub(crate) deferred_units: Vec<usize>,
     /// Whether a mechanism writes the voltage (then synapses read the voltage after the
@@ -480,6 +487,7 @@ impl Compiled {
         };
         let pre_nodes: Vec<u32> = sorted(module.edges.pre.iter().map(|&p| p as u32).collect());
         let mut syns = Vec::new();
+        let mut pre_affine_len = 0;
         let mut chunk_has_syn = vec![false; chunk_ranges.len()];
         for (t, y) in syn_types.iter().enumerate() {
             let info = y.info();
@@ -512,7 +520,16 @@ impl Compiled {
                 .iter()
                 .map(|p| pre_nodes.binary_search(p).expect("listed") as u32)
                 .collect();
+            // Coefficients per pre-synaptic node pay when they are shared by several edges.
+            let affine_off = (info.pre_affine.is_some()
+                && !edges.is_empty()
+                && edges.len() >= 2 * pre_nodes.len())
+            .then(|| {
+                pre_affine_len += 2 * info.states.len() * pre_nodes.len();
+                pre_affine_len - 2 * info.states.len() * pre_nodes.len()
+            });
             syns.push(CompiledSyn {
+                affine_off,
                 syn: y.clone(),
                 pre,
                 post,
@@ -635,6 +652,7 @@ impl Compiled {
             bp_edges,
             bp_with_parent,
             pre_nodes,
+            pre_affine_len,
             deferred_units,
             sets_voltage,
             init_states,

@@ -416,6 +416,8 @@ impl Pass {
                 for &e in edges {
                     p.data[range.start + e as usize].eps = 1.0;
                 }
+                // Seeding some edges may make a parameter non-uniform.
+                p.syn_affine = crate::integrate::syn_affine(c, &p);
                 Some(p)
             }
             _ => None,

@@ -8,14 +8,15 @@ use crate::scalar::{Scalar, c};
 
 /// The open fraction of Jaxley's ionotropic synapses advanced by exponential Euler towards
 /// `s∞ = 1/(1 + e^{(v_th − v_pre)/δ})` with time constant `τ = (1 − s∞)/k_minus`:
-/// `s·e + s∞·(1 − e)`, `e = save_exp(−dt/τ)`. (Jaxley divides twice, `slope = −1/τ`; one
-/// division `−k_minus/(1 − s∞)` gives the same up to rounding.)
+/// `s·e + s∞·(1 − e)`, `e = save_exp(−dt/τ)`, returned as the pair `(e, s∞·(1 − e))`.
+/// (Jaxley divides twice, `slope = −1/τ`; one division `−k_minus/(1 − s∞)` gives the same up to
+/// rounding.)
 #[inline(always)]
-fn open_fraction<T: Scalar>(s: T, v_pre: T, v_th: T, delta: T, k_minus: T, dt: T) -> T {
+fn open_fraction<T: Scalar>(v_pre: T, v_th: T, delta: T, k_minus: T, dt: T) -> (T, T) {
     let s_inf = c::<T>(1.0) / (c::<T>(1.0) + save_exp((v_th - v_pre) / delta));
     let slope = -(k_minus / (c::<T>(1.0) - s_inf));
     let e = save_exp(slope * dt);
-    s * e + s_inf * (c::<T>(1.0) - e)
+    (e, s_inf * (c::<T>(1.0) - e))
 }
 
 /// A generic ionotropic synapse (Abbott & Marder 1998), as Jaxley's `IonotropicSynapse`.
@@ -45,7 +46,14 @@ impl Synapse<5, 1> for IonotropicSynapse {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 1], p: &[T; 5], v_pre: T, _v_post: T, dt: T) {
-        s[0] = open_fraction(s[0], v_pre, p[3], p[4], p[2], dt);
+        let (a, b) = open_fraction(v_pre, p[3], p[4], p[2], dt);
+        s[0] = s[0] * a + b;
+    }
+    const PRE_AFFINE: bool = true;
+    const PRE_AFFINE_PARAMS: &'static [usize] = &[2, 3, 4];
+    #[inline(always)]
+    fn pre_affine<T: Scalar>(&self, p: &[T; 5], v_pre: T, dt: T) -> [(T, T); 1] {
+        [open_fraction(v_pre, p[3], p[4], p[2], dt)]
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 5], _v_pre: T, v_post: T) -> T {
@@ -71,7 +79,13 @@ impl Synapse<1, 1> for TestSynapse {
     }
     #[inline(always)]
     fn update_states<T: Scalar>(&self, s: &mut [T; 1], _p: &[T; 1], v_pre: T, _v_post: T, dt: T) {
-        s[0] = open_fraction(s[0], v_pre, c(-35.0), c(10.0), c(1.0 / 40.0), dt);
+        let [(a, b)] = self.pre_affine(&[T::zero()], v_pre, dt);
+        s[0] = s[0] * a + b;
+    }
+    const PRE_AFFINE: bool = true;
+    #[inline(always)]
+    fn pre_affine<T: Scalar>(&self, _p: &[T; 1], v_pre: T, dt: T) -> [(T, T); 1] {
+        [open_fraction(v_pre, c(-35.0), c(10.0), c(1.0 / 40.0), dt)]
     }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 1], _v_pre: T, v_post: T) -> T {

@@ -76,6 +76,29 @@ pub struct SynCurrentArgs<'a, T> {
     /// If given, the states are first advanced by this time step (ms), edge by edge in the same
     /// pass: the same as a state update followed by the current, in one sweep over the edges.
     pub update_dt: Option<T>,
+    /// For a type with [`Synapse::PRE_AFFINE`], the coefficients of its update per
+    /// pre-synaptic node, as [`SynPreAffineArgs::out`] holds them: the update then reads them
+    /// instead of calling [`Synapse::update_states`] (only with `update_dt`).
+    pub pre_affine: Option<&'a [T]>,
+}
+
+/// Arguments of the per-pre-synaptic-node coefficients of an affine update
+/// ([`Synapse::PRE_AFFINE`]).
+pub struct SynPreAffineArgs<'a, T> {
+    /// The parameter store.
+    pub params: &'a [T],
+    /// Offset of each parameter array of the type in `params`.
+    pub param_off: &'a [usize],
+    /// The edge (within the type) whose parameters are used: those the coefficients read are
+    /// the same on every edge.
+    pub edge: usize,
+    /// Pre-synaptic voltages.
+    pub v_pre: &'a [T],
+    /// Time step (ms).
+    pub dt: T,
+    /// Per state `k`: `a` at `2k·n + j` and `b` at `(2k + 1)·n + j` for pre-synaptic voltage
+    /// `j` (`n = v_pre.len()`).
+    pub out: &'a mut [T],
 }
 
 /// Object-safe face of a synapse type: one method per supported scalar type.
@@ -90,6 +113,11 @@ pub trait DynSynapse: Send + Sync {
     fn current_f64(&self, args: &mut SynCurrentArgs<'_, f64>);
     /// The same with dual numbers.
     fn current_dual(&self, args: &mut SynCurrentArgs<'_, Dual64>);
+    /// The coefficients of an affine update per pre-synaptic node in `f64` (types with
+    /// [`Synapse::PRE_AFFINE`]; others leave `out` alone).
+    fn pre_affine_f64(&self, args: &mut SynPreAffineArgs<'_, f64>);
+    /// The same with dual numbers.
+    fn pre_affine_dual(&self, args: &mut SynPreAffineArgs<'_, Dual64>);
 }
 
 /// A synapse together with its resolved names.
@@ -284,9 +312,10 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
 ) {
     // Whether states advance is a parameter of the loop's type, not a branch inside it (see
     // the mechanism driver's `update_tiles`).
-    match a.update_dt {
-        Some(dt) => current_loop_with::<Y, T, P, S, true>(y, a, dt),
-        None => current_loop_with::<Y, T, P, S, false>(y, a, T::zero()),
+    match (a.update_dt, a.pre_affine.filter(|_| Y::PRE_AFFINE)) {
+        (Some(dt), Some(_)) => current_loop_with::<Y, T, P, S, true, true>(y, a, dt),
+        (Some(dt), None) => current_loop_with::<Y, T, P, S, true, false>(y, a, dt),
+        (None, _) => current_loop_with::<Y, T, P, S, false, false>(y, a, T::zero()),
     }
 }
 
@@ -297,6 +326,7 @@ fn current_loop_with<
     const P: usize,
     const S: usize,
     const UPDATE: bool,
+    const AFFINE: bool,
 >(
     y: &Y,
     a: &mut SynCurrentArgs<'_, T>,
@@ -339,6 +369,17 @@ fn current_loop_with<
     let mut slope = [T::zero(); LANES];
     let mut c = [T::zero(); LANES];
     let checked = check_range(&a.edges, lim, a.pre, a.post, a.v_pre.len(), n_nodes);
+    // The affine coefficients: `2·S` arrays of `n_pre` values, indexed like `v_pre`.
+    let n_pre = a.v_pre.len();
+    let coef = match a.pre_affine {
+        Some(x) if AFFINE => {
+            check(x.len() >= 2 * S * n_pre, "affine coefficients too short");
+            x.as_ptr()
+        }
+        _ => std::ptr::null(),
+    };
+    let mut ca = [[T::zero(); LANES]; S];
+    let mut cb = [[T::zero(); LANES]; S];
     let mut i = 0;
     while i < n {
         let idx = tile_edges(&a.edges, i, n);
@@ -346,7 +387,8 @@ fn current_loop_with<
             check(tile_max(&idx) < lim, "edge index out of range");
         }
         let w = LANES.min(n - i);
-        // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller.
+        // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller;
+        // the coefficients hold `2·S·n_pre` values (checked above) and `pn < n_pre`.
         unsafe {
             let base = tile_base(&a.edges, i, n);
             let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes, checked);
@@ -354,6 +396,14 @@ fn current_loop_with<
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
                 ar[l] = *area.add(qn[l]);
+            }
+            if AFFINE {
+                for k in 0..S {
+                    for l in 0..LANES {
+                        ca[k][l] = *coef.add(2 * k * n_pre + pn[l]);
+                        cb[k][l] = *coef.add((2 * k + 1) * n_pre + pn[l]);
+                    }
+                }
             }
             for k in 0..S {
                 load(store, soff[k], base, &idx, &mut s[k]);
@@ -370,7 +420,12 @@ fn current_loop_with<
                 for k in 0..P {
                     pl[k] = p[k][l];
                 }
-                if UPDATE {
+                if AFFINE {
+                    for k in 0..S {
+                        sl[k] = sl[k] * ca[k][l] + cb[k][l];
+                        s[k][l] = sl[k];
+                    }
+                } else if UPDATE {
                     y.update_states(&mut sl, &pl, vpre[l], vpost[l], dt);
                     for k in 0..S {
                         s[k][l] = sl[k];
@@ -415,9 +470,61 @@ fn current_loop_with<
     }
 }
 
+/// The coefficients of an affine update for every pre-synaptic voltage, in tiles of [`LANES`]
+/// (the synapse run lane by lane over small arrays, which vectorises).
+#[inline(always)]
+fn pre_affine_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynPreAffineArgs<'_, T>,
+) {
+    let n = a.v_pre.len();
+    check(a.out.len() >= 2 * S * n, "affine coefficients too short");
+    let mut p = [T::zero(); P];
+    for k in 0..P {
+        p[k] = a.params[a.param_off[k] + a.edge];
+    }
+    let mut v = [T::zero(); LANES];
+    let mut ra = [[T::zero(); LANES]; S];
+    let mut rb = [[T::zero(); LANES]; S];
+    let mut j = 0;
+    while j < n {
+        let w = LANES.min(n - j);
+        for l in 0..LANES {
+            v[l] = a.v_pre[j + l.min(w - 1)];
+        }
+        for l in 0..LANES {
+            let ab = y.pre_affine(&p, v[l], a.dt);
+            for k in 0..S {
+                (ra[k][l], rb[k][l]) = ab[k];
+            }
+        }
+        for k in 0..S {
+            a.out[2 * k * n + j..][..w].copy_from_slice(&ra[k][..w]);
+            a.out[(2 * k + 1) * n + j..][..w].copy_from_slice(&rb[k][..w]);
+        }
+        j += LANES;
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::*;
+
+    #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+    pub(super) fn pre_affine_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynPreAffineArgs<'_, T>,
+    ) {
+        pre_affine_loop::<Y, T, P, S>(y, a)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    pub(super) fn pre_affine_avx2<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+        y: &Y,
+        a: &mut SynPreAffineArgs<'_, T>,
+    ) {
+        pre_affine_loop::<Y, T, P, S>(y, a)
+    }
 
     #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
     pub(super) fn update_avx512<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
@@ -494,7 +601,31 @@ fn dispatch_current<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>
     current_loop::<Y, T, P, S>(y, a)
 }
 
+fn dispatch_pre_affine<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
+    y: &Y,
+    a: &mut SynPreAffineArgs<'_, T>,
+) {
+    check(a.param_off.len() == P, "wrong number of parameters");
+    if !Y::PRE_AFFINE || a.v_pre.is_empty() {
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    match simd_level() {
+        // SAFETY: the CPU supports the features (checked by `simd_level`).
+        SimdLevel::Avx512 => return unsafe { x86::pre_affine_avx512::<Y, T, P, S>(y, a) },
+        SimdLevel::Avx2 => return unsafe { x86::pre_affine_avx2::<Y, T, P, S>(y, a) },
+        SimdLevel::Baseline => {}
+    }
+    pre_affine_loop::<Y, T, P, S>(y, a)
+}
+
 impl<Y: Synapse<P, S>, const P: usize, const S: usize> DynSynapse for WrappedSynapse<Y, P, S> {
+    fn pre_affine_f64(&self, a: &mut SynPreAffineArgs<'_, f64>) {
+        dispatch_pre_affine(&self.syn, a)
+    }
+    fn pre_affine_dual(&self, a: &mut SynPreAffineArgs<'_, Dual64>) {
+        dispatch_pre_affine(&self.syn, a)
+    }
     fn info(&self) -> &SynapseInfo {
         &self.info
     }

@@ -85,6 +85,31 @@ pub trait Synapse<const P: usize, const S: usize>: Clone + Send + Sync + 'static
         dt: T,
     );
 
+    /// Whether the state update is affine in the states with coefficients that depend only on
+    /// the parameters listed in [`Synapse::PRE_AFFINE_PARAMS`], the pre-synaptic voltage and
+    /// the time step: `s_new[k] = s[k]·a[k] + b[k]` with `(a[k], b[k]) = pre_affine(..)[k]`,
+    /// bit for bit what [`Synapse::update_states`] computes (Jaxley's exponential-Euler synapses
+    /// are of this kind).
+    ///
+    /// Edges that leave the same node then share the coefficients: when those parameters have
+    /// one value on every edge of the type and the type has at least two edges per
+    /// pre-synaptic node, the step computes them once per pre-synaptic node instead of once per
+    /// edge. The results are the same either way.
+    const PRE_AFFINE: bool = false;
+
+    /// The parameters (indices into [`Synapse::params`]) that [`Synapse::pre_affine`] reads.
+    const PRE_AFFINE_PARAMS: &'static [usize] = &[];
+
+    /// The coefficients `(a, b)` of each state's update (see [`Synapse::PRE_AFFINE`]). Only
+    /// called if `PRE_AFFINE` is `true`, and then it may read only the parameters of
+    /// `PRE_AFFINE_PARAMS` (the others are those of an arbitrary edge). The default is the
+    /// identity.
+    #[inline(always)]
+    fn pre_affine<T: Scalar>(&self, params: &[T; P], v_pre: T, dt: T) -> [(T, T); S] {
+        let _ = (params, v_pre, dt);
+        [(T::one(), T::zero()); S]
+    }
+
     /// The current through the synapse (nA, positive out of the post-synaptic cell).
     fn compute_current<T: Scalar>(
         &self,
@@ -128,6 +153,12 @@ impl<Y: Synapse<P, S>, const P: usize, const S: usize> Synapse<P, S> for Renamed
     fn update_states<T: Scalar>(&self, s: &mut [T; S], p: &[T; P], v_pre: T, v_post: T, dt: T) {
         self.inner.update_states(s, p, v_pre, v_post, dt)
     }
+    const PRE_AFFINE: bool = Y::PRE_AFFINE;
+    const PRE_AFFINE_PARAMS: &'static [usize] = Y::PRE_AFFINE_PARAMS;
+    #[inline(always)]
+    fn pre_affine<T: Scalar>(&self, p: &[T; P], v_pre: T, dt: T) -> [(T, T); S] {
+        self.inner.pre_affine(p, v_pre, dt)
+    }
     #[inline(always)]
     fn compute_current<T: Scalar>(&self, s: &[T; S], p: &[T; P], v_pre: T, v_post: T) -> T {
         self.inner.compute_current(s, p, v_pre, v_post)
@@ -145,6 +176,9 @@ pub struct SynapseInfo {
     pub params: Vec<(String, f64)>,
     /// Full state names with defaults, in declaration order.
     pub states: Vec<(String, f64)>,
+    /// If the update is affine with per-pre-synaptic-node coefficients
+    /// ([`Synapse::PRE_AFFINE`]): the parameters they read ([`Synapse::PRE_AFFINE_PARAMS`]).
+    pub pre_affine: Option<Vec<usize>>,
 }
 
 impl SynapseInfo {
@@ -161,6 +195,7 @@ impl SynapseInfo {
             current_name: format!("i_{name}"),
             params: y.params().iter().map(|v| (full(v), v.default)).collect(),
             states: y.states().iter().map(|v| (full(v), v.default)).collect(),
+            pre_affine: Y::PRE_AFFINE.then(|| Y::PRE_AFFINE_PARAMS.to_vec()),
             name,
         }
     }
