@@ -207,48 +207,8 @@ pub(crate) fn voltage_adjoint(
     let dt = st.dt;
     match st.solver {
         Solver::BwdEuler | Solver::CrankNicolson => {
-            // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
-            // h = dt/2 and v_new = 2 v_half − v_old.
             let cn = st.solver == Solver::CrankNicolson;
-            let h = if cn { dt / 2.0 } else { dt };
-            for (l, x) in adj.lambda.iter_mut().zip(w) {
-                *l = if cn { 2.0 * x } else { *x };
-            }
-            hines::solve_transpose(
-                c,
-                st.params,
-                st.lin,
-                h,
-                &mut adj.lambda,
-                &mut adj.d,
-                &mut adj.r,
-            );
-            let lambda = &adj.lambda;
-            for i in 0..n {
-                adj.lin[i] = -h * lambda[i] * st.v_sol[i];
-                adj.cst[i] = h * lambda[i];
-                adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
-            }
-            if let Some(tree) = tree {
-                // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
-                // A[parent, node] = −h upper. In elimination positions: the solve leaves λ
-                // there in `r`, and `d` (free after it) takes the voltages.
-                let ord = &c.hines;
-                let (lam, vs) = (&adj.r[..n], &mut adj.d[..n]);
-                for (x, &i) in vs.iter_mut().zip(&ord.order) {
-                    *x = st.v_sol[i as usize];
-                }
-                for k in 0..n {
-                    let (l, v) = (h * lam[k], vs[k]);
-                    tree.h_gsum[k] -= l * v;
-                    let pp = ord.parent_pos[k];
-                    if pp != u32::MAX {
-                        let pp = pp as usize;
-                        tree.h_lower[k] += l * vs[pp];
-                        tree.h_upper[k] += h * lam[pp] * v;
-                    }
-                }
-            }
+            implicit_adjoint_dispatch(st, w, adj, tree, cn);
         }
         Solver::FwdEuler => {
             // v_new = v + dt (cst − lin v + G v) on the compartments.
@@ -311,6 +271,103 @@ pub(crate) fn voltage_adjoint(
         }
     }
     Ok(())
+}
+
+/// [`voltage_adjoint`] of an implicit step (backward Euler, or Crank–Nicolson with `cn`),
+/// compiled for the best instruction set of this CPU as the step's kernels are (the same
+/// operations in the same order, so the same numbers).
+fn implicit_adjoint_dispatch(
+    st: &VoltageStage<'_>,
+    w: &[f64],
+    adj: &mut VoltageAdjoint,
+    tree: Option<&mut TreeAdjoint>,
+    cn: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::mechanisms::driver::{SimdLevel, simd_level};
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512(
+            st: &VoltageStage<'_>,
+            w: &[f64],
+            adj: &mut VoltageAdjoint,
+            tree: Option<&mut TreeAdjoint>,
+            cn: bool,
+        ) {
+            implicit_adjoint(st, w, adj, tree, cn)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(
+            st: &VoltageStage<'_>,
+            w: &[f64],
+            adj: &mut VoltageAdjoint,
+            tree: Option<&mut TreeAdjoint>,
+            cn: bool,
+        ) {
+            implicit_adjoint(st, w, adj, tree, cn)
+        }
+        match simd_level() {
+            // SAFETY: the CPU supports the features (checked by `simd_level`).
+            SimdLevel::Avx512 => return unsafe { avx512(st, w, adj, tree, cn) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(st, w, adj, tree, cn) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    implicit_adjoint(st, w, adj, tree, cn)
+}
+
+#[inline(always)]
+fn implicit_adjoint(
+    st: &VoltageStage<'_>,
+    w: &[f64],
+    adj: &mut VoltageAdjoint,
+    tree: Option<&mut TreeAdjoint>,
+    cn: bool,
+) {
+    let (c, dt) = (st.c, st.dt);
+    let n = c.n_nodes();
+    // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
+    // h = dt/2 and v_new = 2 v_half − v_old.
+    let h = if cn { dt / 2.0 } else { dt };
+    for (l, x) in adj.lambda.iter_mut().zip(w) {
+        *l = if cn { 2.0 * x } else { *x };
+    }
+    hines::solve_transpose(
+        c,
+        st.params,
+        st.lin,
+        h,
+        &mut adj.lambda,
+        &mut adj.d,
+        &mut adj.r,
+    );
+    let lambda = &adj.lambda;
+    for i in 0..n {
+        adj.lin[i] = -h * lambda[i] * st.v_sol[i];
+        adj.cst[i] = h * lambda[i];
+        adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
+    }
+    if let Some(tree) = tree {
+        // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
+        // A[parent, node] = −h upper. In elimination positions: the solve leaves λ
+        // there in `r`, and `d` (free after it) takes the voltages.
+        let ord = &c.hines;
+        let (lam, vs) = (&adj.r[..n], &mut adj.d[..n]);
+        for (x, &i) in vs.iter_mut().zip(&ord.order) {
+            *x = st.v_sol[i as usize];
+        }
+        for k in 0..n {
+            let (l, v) = (h * lam[k], vs[k]);
+            tree.h_gsum[k] -= l * v;
+            let pp = ord.parent_pos[k];
+            if pp != u32::MAX {
+                let pp = pp as usize;
+                tree.h_lower[k] += l * vs[pp];
+                tree.h_upper[k] += h * lam[pp] * v;
+            }
+        }
+    }
 }
 
 /// One dual-number pass through the local stages of a step (mechanisms, currents, synapses,

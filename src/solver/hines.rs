@@ -273,6 +273,7 @@ fn eliminate_unit<T: Scalar>(
 /// matrix with the two off-diagonal entries of every edge swapped, so this is the same
 /// elimination — the adjoint of one implicit step, used by vector–Jacobian products.
 /// `d` and `r` are scratch arrays of length `n_nodes`.
+#[inline(always)]
 pub fn solve_transpose<T: Scalar>(
     c: &Compiled,
     p: &AllParams<T>,
