@@ -394,6 +394,15 @@ fn update_loop<
     let mut v = [T::zero(); LANES];
     let mut s = [[T::zero(); LANES]; S];
     let mut p = [[T::zero(); LANES]; P];
+    // Uniform parameters are broadcast once, not once per tile: the tile loop loads only the
+    // others (a broadcast per tile was four vector stores per parameter, read back by the lane
+    // loop).
+    for k in 0..P {
+        if uniform[k] {
+            // SAFETY: `first` is a node of the mechanism, inside every parameter array.
+            p[k] = [unsafe { *params.add(poff[k] + first) }; LANES];
+        }
+    }
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
@@ -410,9 +419,7 @@ fn update_loop<
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                if uniform[k] {
-                    p[k] = [*params.add(poff[k] + first); LANES];
-                } else {
+                if !uniform[k] {
                     load_tile(params, poff[k], base, &idx, &mut p[k]);
                 }
             }
@@ -505,6 +512,13 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
     let mut i0 = [T::zero(); LANES];
     let mut slope = [T::zero(); LANES];
     let mut c = [T::zero(); LANES];
+    // Uniform parameters: broadcast once (see `update_loop`).
+    for k in 0..P {
+        if uniform[k] {
+            // SAFETY: `first` is a node of the mechanism, inside every parameter array.
+            p[k] = [unsafe { *params.add(poff[k] + first) }; LANES];
+        }
+    }
     let mut i = 0;
     while i < n {
         let idx = tile_nodes(ix, i, n);
@@ -520,9 +534,7 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
                 load_tile(store, soff[k], base, &idx, &mut s[k]);
             }
             for k in 0..P {
-                if uniform[k] {
-                    p[k] = [*params.add(poff[k] + first); LANES];
-                } else {
+                if !uniform[k] {
                     load_tile(params, poff[k], base, &idx, &mut p[k]);
                 }
             }
