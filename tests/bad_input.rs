@@ -549,3 +549,114 @@ fn wrong_mechanism_declarations_are_reported() {
     );
     assert!(huxley::mechanisms::check_declarations(&HH).is_ok());
 }
+
+/// A synapse with a `PRE_AFFINE` declaration, wrong in one of three ways or right (`BROKEN`):
+/// 0, its coefficients are off by 1e-9 (for a synapse whose update does not use them); 1, they
+/// read a parameter not listed; 2, the list names a parameter that does not exist; 3, right.
+#[derive(Clone)]
+struct Relax<const BROKEN: u8>;
+
+impl<const BROKEN: u8> huxley::synapses::Synapse<2, 1> for Relax<BROKEN> {
+    fn name(&self) -> &str {
+        "Relax"
+    }
+    fn params(&self) -> [Var; 2] {
+        [own("g", 1e-3), own("tau", 5.0)]
+    }
+    fn states(&self) -> [Var; 1] {
+        [own("x", 0.0)]
+    }
+    fn update_states<T: Scalar>(&self, s: &mut [T; 1], p: &[T; 2], v_pre: T, _v_post: T, dt: T) {
+        let [(a, b)] = self.pre_affine(p, v_pre, dt);
+        s[0] = s[0] * a + b;
+    }
+    const PRE_AFFINE: bool = true;
+    const PRE_AFFINE_PARAMS: &'static [usize] = if BROKEN == 2 { &[1, 2] } else { &[1] };
+    fn pre_affine<T: Scalar>(&self, p: &[T; 2], v_pre: T, dt: T) -> [(T, T); 1] {
+        let e = math::exp(-dt / p[1]);
+        let target = T::from(1.0) / (T::from(1.0) + math::save_exp(-v_pre));
+        match BROKEN {
+            0 => [(e + T::from(1e-9), target * (T::from(1.0) - e))],
+            1 => [(e, p[0] * target * (T::from(1.0) - e))],
+            _ => [(e, target * (T::from(1.0) - e))],
+        }
+    }
+    fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 2], _v_pre: T, v_post: T) -> T {
+        p[0] * s[0] * v_post
+    }
+}
+
+#[test]
+fn wrong_synapse_declarations_are_reported_when_connecting() {
+    let net = || Network::new(&[Cell::default(), Cell::default()]).unwrap();
+    let connect_with = |what: &dyn Fn(&mut Network) -> Result<()>| {
+        let mut n = net();
+        let err = what(&mut n).unwrap_err();
+        assert_eq!(n.n_edges(), 0, "no edge is added");
+        err
+    };
+    let pre_post = |n: &mut Network| {
+        (
+            n.cell(0).unwrap().selection(),
+            n.cell(1).unwrap().selection(),
+        )
+    };
+    let err = connect_with(&|n| {
+        let (a, b) = pre_post(n);
+        // The update computes with its own coefficients, the declaration differs by 1e-9.
+        #[derive(Clone)]
+        struct Off;
+        impl huxley::synapses::Synapse<2, 1> for Off {
+            fn name(&self) -> &str {
+                "Off"
+            }
+            fn params(&self) -> [Var; 2] {
+                Relax::<2>.params()
+            }
+            fn states(&self) -> [Var; 1] {
+                Relax::<2>.states()
+            }
+            fn update_states<T: Scalar>(&self, s: &mut [T; 1], p: &[T; 2], v: T, w: T, dt: T) {
+                Relax::<2>.update_states(s, p, v, w, dt)
+            }
+            const PRE_AFFINE: bool = true;
+            const PRE_AFFINE_PARAMS: &'static [usize] = &[1];
+            fn pre_affine<T: Scalar>(&self, p: &[T; 2], v_pre: T, dt: T) -> [(T, T); 1] {
+                Relax::<0>.pre_affine(p, v_pre, dt)
+            }
+            fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 2], v: T, w: T) -> T {
+                Relax::<2>.compute_current(s, p, v, w)
+            }
+        }
+        connect(n, &a, &b, Off)
+    });
+    assert!(
+        matches!(&err, Error::WrongDeclaration { mechanism, what }
+            if mechanism == "Off" && what.contains("s·a + b")),
+        "{err}"
+    );
+    let err = connect_with(&|n| {
+        let all = n.all().selection();
+        fully_connect(n, &all, &all, Relax::<1>)
+    });
+    assert!(
+        matches!(&err, Error::WrongDeclaration { what, .. } if what.contains("parameter `g`")),
+        "{err}"
+    );
+    let err = connect_with(&|n| {
+        let all = n.all().selection();
+        sparse_connect(n, &all, &all, Relax::<2>, 1.0, 1).map(|_| ())
+    });
+    assert!(
+        matches!(&err, Error::WrongDeclaration { what, .. } if what.contains("parameter 2")),
+        "{err}"
+    );
+    // Correct declarations pass, the built-ins' included.
+    assert!(huxley::synapses::check_pre_affine(&IonotropicSynapse).is_ok());
+    assert!(huxley::synapses::check_pre_affine(&TestSynapse).is_ok());
+    let mut n = net();
+    let (a, b) = pre_post(&mut n);
+    connect(&mut n, &a, &b, Relax::<3>).unwrap();
+    connect(&mut n, &a, &b, IonotropicSynapse).unwrap();
+    assert_eq!(n.n_edges(), 2);
+}

@@ -418,6 +418,7 @@ fn add_edges<Y: Synapse<P, S>, const P: usize, const S: usize>(
     syn: Y,
     pairs: &[(usize, usize)],
 ) -> Result<()> {
+    crate::synapses::check_pre_affine(&syn)?;
     let info = SynapseInfo::from_synapse(&syn);
     let wrapped = Arc::new(WrappedSynapse::<Y, P, S> { syn, info });
     let table = &net.table;

@@ -132,6 +132,75 @@ pub trait Synapse<const P: usize, const S: usize>: Clone + Send + Sync + 'static
     }
 }
 
+/// Checks a synapse's [`Synapse::PRE_AFFINE`] declaration (nothing to check without it):
+/// at pre-synaptic voltages from −90 to 35 mV, two post-synaptic voltages, states across
+/// (0, 1) and the default parameters, [`Synapse::update_states`] must give exactly
+/// `s·a + b` with the coefficients of [`Synapse::pre_affine`] (whatever the post-synaptic
+/// voltage), and the coefficients may not depend on a parameter outside
+/// [`Synapse::PRE_AFFINE_PARAMS`] (their derivatives by dual numbers must be exactly zero).
+/// `connect` and the other connection functions run it, so a wrong declaration is an error
+/// ([`crate::Error::WrongDeclaration`]) instead of wrong numbers.
+///
+/// ```
+/// use huxley::synapses::check_pre_affine;
+/// use huxley::{IonotropicSynapse, TestSynapse};
+/// check_pre_affine(&IonotropicSynapse)?;
+/// check_pre_affine(&TestSynapse)?;
+/// # Ok::<(), huxley::Error>(())
+/// ```
+pub fn check_pre_affine<Y: Synapse<P, S>, const P: usize, const S: usize>(
+    y: &Y,
+) -> crate::Result<()> {
+    use crate::scalar::Dual64;
+    if !Y::PRE_AFFINE {
+        return Ok(());
+    }
+    let fail = |what: String| {
+        Err(crate::Error::WrongDeclaration {
+            mechanism: y.name().to_string(),
+            what,
+        })
+    };
+    if let Some(&k) = Y::PRE_AFFINE_PARAMS.iter().find(|&&k| k >= P) {
+        return fail(format!(
+            "PRE_AFFINE_PARAMS lists parameter {k}, but the synapse has {P}"
+        ));
+    }
+    let p0: [f64; P] = y.params().map(|v| v.default);
+    let dt = 0.025;
+    for v_pre in [-90.0, -65.0, -40.0, -10.0, 0.0, 35.0] {
+        let ab = y.pre_affine(&p0, v_pre, dt);
+        for v_post in [-70.0, 20.0] {
+            for s0 in [0.05, 0.4, 0.9] {
+                let s: [f64; S] = std::array::from_fn(|j| s0 + 0.03 * j as f64);
+                let mut new = s;
+                y.update_states(&mut new, &p0, v_pre, v_post, dt);
+                for k in 0..S {
+                    let affine = s[k] * ab[k].0 + ab[k].1;
+                    if affine.to_bits() != new[k].to_bits() {
+                        return fail(format!(
+                            "declares PRE_AFFINE, but at v_pre = {v_pre}, v_post = {v_post}                              state {k} updates to {} while s·a + b = {affine}",
+                            new[k]
+                        ));
+                    }
+                }
+            }
+        }
+        for q in (0..P).filter(|q| !Y::PRE_AFFINE_PARAMS.contains(q)) {
+            let pd: [Dual64; P] =
+                std::array::from_fn(|j| Dual64::new(p0[j], f64::from(u8::from(j == q))));
+            let abd = y.pre_affine(&pd, Dual64::from(v_pre), Dual64::from(dt));
+            if abd.iter().any(|(a, b)| a.eps != 0.0 || b.eps != 0.0) {
+                return fail(format!(
+                    "its update coefficients depend on parameter `{}`, which                      PRE_AFFINE_PARAMS does not list",
+                    y.params()[q].name
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A synapse under another name; see [`Synapse::rename`].
 #[derive(Clone, Debug)]
 pub struct RenamedSynapse<Y> {
