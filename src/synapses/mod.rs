@@ -17,6 +17,11 @@
 //! slope and constant are added to the post-synaptic node, after the channel terms (×1000) and
 //! the external current, and everything is divided by the capacitance.
 //!
+//! A synapse whose update is `s ← s·a + b` with `a` and `b` depending only on the pre-synaptic
+//! voltage and some parameters (exponential-Euler synapses such as the built-in ones) can say
+//! so with [`Synapse::PRE_AFFINE`]: edges leaving one node then share the coefficients, computed
+//! once per node (checked by [`check_pre_affine`] when the synapse is connected).
+//!
 //! Write your own synapse by implementing [`Synapse`]:
 //!
 //! ```
