@@ -9,8 +9,9 @@
 //! 3. voltage terms: channel terms ×1000 plus the external current density;
 //! 4. synapses ending in the chunk: states advance with the voltages at the start of the step
 //!    (for types whose update is affine per pre-synaptic node, `Synapse::PRE_AFFINE`, with
-//!    coefficients computed once per pre-synaptic node before the region), then their currents (as densities on the post-synaptic node, linearised by perturbing
-//!    both voltages) are added edge after edge; everything is divided by the capacitance;
+//!    coefficients computed once per pre-synaptic node before the region), then their
+//!    currents (as densities on the post-synaptic node, linearised by perturbing both
+//!    voltages) are added edge after edge; everything is divided by the capacitance;
 //! 5. pumped ions that do not diffuse advance by implicit Euler;
 //! 6. the cable equation of the chunk's cells is solved (and diffused ions on the same tree).
 //!
@@ -563,6 +564,14 @@ pub(crate) fn compute_currents<T: Scalar>(
     }
 }
 
+/// Where synapse type `t`'s coefficients per pre-synaptic node are in the workspace, if the
+/// step computes them: the type is compiled for it and its parameters allow it.
+fn affine_off<T>(c: &Compiled, p: &AllParams<T>, t: usize) -> Option<usize> {
+    c.syns[t]
+        .affine_off
+        .filter(|_| p.syn_affine.get(t) == Some(&true))
+}
+
 /// The coefficients of synapse type `t`'s affine update per pre-synaptic node, if the step
 /// computed them (see [`pre_affine`]).
 ///
@@ -570,11 +579,8 @@ pub(crate) fn compute_currents<T: Scalar>(
 /// `x` points at live arrays, and nobody writes the coefficients during the region.
 #[inline(always)]
 unsafe fn affine_coefficients<'a, T: Scalar>(x: &Ctx<'a, T>, t: usize) -> Option<&'a [T]> {
-    let y = &x.c.syns[t];
-    let off = y
-        .affine_off
-        .filter(|_| x.p.syn_affine.get(t) == Some(&true))?;
-    let len = 2 * y.state_off.len() * x.n_pre;
+    let off = affine_off(x.c, x.p, t)?;
+    let len = 2 * x.c.syns[t].state_off.len() * x.n_pre;
     assert!(
         off + len <= x.pre_affine_len,
         "affine coefficients out of range"
@@ -589,7 +595,7 @@ unsafe fn affine_coefficients<'a, T: Scalar>(x: &Ctx<'a, T>, t: usize) -> Option
 /// edge. Serial, before the region that reads them.
 fn pre_affine<T: Scalar>(c: &Compiled, p: &AllParams<T>, v_pre: &[T], out: &mut [T], dt: T) {
     for (t, y) in c.syns.iter().enumerate() {
-        let Some(off) = y.affine_off.filter(|_| p.syn_affine.get(t) == Some(&true)) else {
+        let Some(off) = affine_off(c, p, t) else {
             continue;
         };
         let len = 2 * y.state_off.len() * v_pre.len();

@@ -11,17 +11,6 @@ use nalgebra::DMatrix;
 
 const DT: f64 = 0.025;
 
-/// `mean((recordings + 65)^2)`, as the reference scripts.
-struct MeanSq;
-impl Loss for MeanSq {
-    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
-        let n = T::from(rec.len() as f64);
-        rec.iter().fold(T::zero(), |acc, &v| {
-            acc + (v + T::from(65.0)) * (v + T::from(65.0))
-        }) / n
-    }
-}
-
 fn opts(solver: Solver, vsolver: VoltageSolver, t_max: f64) -> IntegrateOptions {
     IntegrateOptions {
         t_max: Some(t_max),

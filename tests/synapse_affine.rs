@@ -2,7 +2,10 @@
 //! numbers of the update computed edge by edge: the built-in synapses against copies of
 //! themselves that do not declare it, in simulations and in gradients.
 
-use huxley::grad::{Checkpointing, GradOptions, Gradient, Loss};
+mod common;
+
+use common::MeanSq;
+use huxley::grad::{Checkpointing, GradOptions, Gradient};
 use huxley::mechanisms::Var;
 use huxley::synapses::Synapse;
 use huxley::*;
@@ -107,17 +110,6 @@ fn edges_with_their_own_threshold_fall_back_to_per_edge_updates() -> Result<()> 
         &uniform.rows(14, 1).into()
     ));
     Ok(())
-}
-
-/// `mean((recordings + 65)^2)`.
-struct MeanSq;
-impl Loss for MeanSq {
-    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
-        let n = T::from(rec.len() as f64);
-        rec.iter().fold(T::zero(), |acc, &v| {
-            acc + (v + T::from(65.0)) * (v + T::from(65.0))
-        }) / n
-    }
 }
 
 fn flat(g: &Gradient) -> Vec<f64> {

@@ -521,13 +521,13 @@ impl Compiled {
                 .map(|p| pre_nodes.binary_search(p).expect("listed") as u32)
                 .collect();
             // Coefficients per pre-synaptic node pay when they are shared by several edges.
-            let affine_off = (info.pre_affine.is_some()
+            let shared = info.pre_affine.is_some()
                 && !edges.is_empty()
-                && edges.len() >= 2 * pre_nodes.len())
-            .then(|| {
+                && edges.len() >= 2 * pre_nodes.len();
+            let affine_off = shared.then_some(pre_affine_len);
+            if shared {
                 pre_affine_len += 2 * info.states.len() * pre_nodes.len();
-                pre_affine_len - 2 * info.states.len() * pre_nodes.len()
-            });
+            }
             syns.push(CompiledSyn {
                 affine_off,
                 syn: y.clone(),

@@ -1,9 +1,21 @@
 //! Shared helpers of the integration tests: reference data written by `tools/reference/`.
 #![allow(dead_code)]
 
-use huxley::{Module, Recording};
+use huxley::grad::Loss;
+use huxley::{Module, Recording, Scalar};
 use nalgebra::DMatrix;
 use serde_json::Value;
+
+/// `mean((recordings + 65)^2)`, as the reference scripts.
+pub struct MeanSq;
+impl Loss for MeanSq {
+    fn value<T: Scalar>(&self, rec: &DMatrix<T>) -> T {
+        let n = T::from(rec.len() as f64);
+        rec.iter().fold(T::zero(), |acc, &v| {
+            acc + (v + T::from(65.0)) * (v + T::from(65.0))
+        }) / n
+    }
+}
 
 /// Reads `tests/data/<name>`.
 pub fn load(name: &str) -> Value {
