@@ -132,12 +132,12 @@ pub(crate) struct Diffused {
 pub(crate) const CHUNK_NODES: usize = 512;
 /// ... and, in models large enough to make [`MIN_CHUNKS`] chunks of more, of up to this many:
 /// longer runs of the same kernel over contiguous arrays (the 1 000-cell benchmark network:
-/// about 5 % faster on one thread with chunks of 2 048 nodes than of 512, 10 000 cells about
-/// 15 % faster on two threads).
+/// about 5 % faster on one thread with chunks of 1 062 nodes than of 512, 10 000 cells about
+/// 12 % faster on one or two threads with 2 048).
 pub(crate) const MAX_CHUNK_NODES: usize = 2048;
 /// The number of chunks a model large enough for it is split into at least (work for that
 /// many threads), whatever the number of threads it runs on.
-pub(crate) const MIN_CHUNKS: usize = 8;
+pub(crate) const MIN_CHUNKS: usize = 16;
 
 /// The chunk size of small cells in a model of `n` nodes: `n / MIN_CHUNKS` within
 /// [`CHUNK_NODES`]..=[`MAX_CHUNK_NODES`]. It depends on the model alone.
@@ -849,9 +849,9 @@ mod tests {
             // 1 700 nodes: a chunk closes at 512 nodes or more (31 cells), so 3 of them and
             // the remaining 7 cells.
             (100, 7 * 17, 31 * 17, 4),
-            // 17 000 nodes: 17 000 / 8 = 2 125, capped at 2 048 (121 cells); 8 chunks and the
-            // remaining 32 cells.
-            (1000, 32 * 17, 121 * 17, 9),
+            // 17 000 nodes: 17 000 / 16 = 1 062 (63 cells); 15 chunks and the remaining 55
+            // cells.
+            (1000, 55 * 17, 63 * 17, 16),
             // 170 000 nodes: the cap; 82 chunks and 78 cells.
             (10_000, 78 * 17, 121 * 17, 83),
         ] {
