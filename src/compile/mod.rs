@@ -132,7 +132,7 @@ pub(crate) struct Diffused {
 pub(crate) const CHUNK_NODES: usize = 512;
 /// ... and, in models large enough to make [`MIN_CHUNKS`] chunks of more, of up to this many:
 /// longer runs of the same kernel over contiguous arrays (the 1 000-cell benchmark network:
-/// about 5 % faster on one thread with chunks of 1 062 nodes than of 512, 10 000 cells about
+/// about 5 % faster on one thread with chunks of about 1 070 nodes than of 512, 10 000 cells about
 /// 12 % faster on one or two threads with 2 048).
 pub(crate) const MAX_CHUNK_NODES: usize = 2048;
 /// The number of chunks a model large enough for it is split into at least (work for that
