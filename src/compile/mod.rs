@@ -130,19 +130,22 @@ pub(crate) struct Diffused {
 
 /// Small cells are grouped into chunks of at least this many nodes.
 pub(crate) const CHUNK_NODES: usize = 512;
-/// ... and, in models large enough to make [`MIN_CHUNKS`] chunks of more, of up to this many:
-/// longer runs of the same kernel over contiguous arrays (the 1 000-cell benchmark network:
-/// about 5 % faster on one thread with chunks of about 1 070 nodes than of 512, 10 000 cells about
-/// 12 % faster on one or two threads with 2 048).
-pub(crate) const MAX_CHUNK_NODES: usize = 2048;
-/// The number of chunks a model large enough for it is split into at least (work for that
-/// many threads), whatever the number of threads it runs on.
-pub(crate) const MIN_CHUNKS: usize = 16;
+/// ... and, in models large enough for [`CHUNK_GROUPS`] chunks of more, of about this many:
+/// longer runs of the same kernel over contiguous arrays (the 10 000-cell benchmark network:
+/// about 12 % faster on one or two threads than with chunks of 512 nodes).
+pub(crate) const CHUNK_TARGET: usize = 2048;
+/// The number of chunks is a multiple of this (at least this): work in equal shares for 2, 4,
+/// 8 or 16 threads, whatever the number of threads the model runs on, and enough chunks for a
+/// thread that finishes early to take work from one that is held up (with 8 chunks at 1 000
+/// cells two threads ran 1.69–1.74× faster than one, with 16 and 33 about 1.8×).
+pub(crate) const CHUNK_GROUPS: usize = 16;
 
-/// The chunk size of small cells in a model of `n` nodes: `n / MIN_CHUNKS` within
-/// [`CHUNK_NODES`]..=[`MAX_CHUNK_NODES`]. It depends on the model alone.
+/// The chunk size of small cells in a model of `n` nodes: `n` split into a multiple of
+/// [`CHUNK_GROUPS`] chunks of about [`CHUNK_TARGET`] nodes (`n / 16` below 32 768 nodes), but
+/// at least [`CHUNK_NODES`]. It depends on the model alone.
 fn chunk_nodes(n: usize) -> usize {
-    (n / MIN_CHUNKS).clamp(CHUNK_NODES, MAX_CHUNK_NODES)
+    let chunks = (n / CHUNK_TARGET / CHUNK_GROUPS * CHUNK_GROUPS).max(CHUNK_GROUPS);
+    n.div_ceil(chunks).max(CHUNK_NODES)
 }
 /// Cells with more nodes than this are split into several chunks (parallel mechanism updates)
 /// and keep one serial Hines solve.
@@ -849,11 +852,14 @@ mod tests {
             // 1 700 nodes: a chunk closes at 512 nodes or more (31 cells), so 3 of them and
             // the remaining 7 cells.
             (100, 7 * 17, 31 * 17, 4),
-            // 17 000 nodes: 17 000 / 16 = 1 062 (63 cells); 15 chunks and the remaining 55
-            // cells.
+            // 17 000 nodes: 16 chunks of 1 063 nodes or more (63 cells): 15 of them and the
+            // remaining 55 cells.
             (1000, 55 * 17, 63 * 17, 16),
-            // 170 000 nodes: the cap; 82 chunks and 78 cells.
-            (10_000, 78 * 17, 121 * 17, 83),
+            // 170 000 nodes: 83 chunks of 2 048 rounded down to 80, of 2 125 nodes.
+            (10_000, 125 * 17, 125 * 17, 80),
+            // 1 020 000 nodes: 498 chunks of 2 048 rounded down to 496, of 2 057 nodes (121
+            // cells); the last one has the remaining 105 cells.
+            (60_000, 105 * 17, 121 * 17, 496),
         ] {
             let (chunks, units, deferred) = partition(&cells(n_cells, 17));
             assert_eq!(chunks.len(), n_chunks, "{n_cells} cells");
