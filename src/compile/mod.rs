@@ -132,7 +132,7 @@ pub(crate) struct Diffused {
 pub(crate) const CHUNK_NODES: usize = 512;
 /// ... and, in models large enough for [`CHUNK_GROUPS`] chunks of more, of about this many:
 /// longer runs of the same kernel over contiguous arrays (the 10 000-cell benchmark network:
-/// about 12 % faster on one or two threads than with chunks of 512 nodes).
+/// about 10 % faster on one thread than with chunks of 512 nodes).
 pub(crate) const CHUNK_TARGET: usize = 2048;
 /// The number of chunks is a multiple of this (at least this): work in equal shares for 2, 4,
 /// 8 or 16 threads, whatever the number of threads the model runs on, and enough chunks for a
