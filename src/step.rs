@@ -251,8 +251,18 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
 /// As for [`chunk_update`].
 #[inline(always)]
 unsafe fn chunk_rest<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
+    // SAFETY: the caller's guarantee.
+    unsafe { chunk_rest_of(x, ci, &x.c.chunks[ci]) }
+}
+
+/// Stages 3–6 for the chunk `ch` (`ci`: its index in [`Compiled::chunks`], read only if it has
+/// synapses or a solve unit).
+///
+/// # Safety
+/// As for [`chunk_update`].
+#[inline(always)]
+unsafe fn chunk_rest_of<T: Scalar>(x: &Ctx<'_, T>, ci: usize, ch: &Chunk) {
     let (c, n, p) = (x.c, x.n, x.p);
-    let ch = &c.chunks[ci];
     // SAFETY: the caller's guarantee.
     unsafe { chunk_currents(x, ch, true) };
     let (a, len) = (ch.nodes.start, ch.nodes.len());
@@ -492,7 +502,22 @@ unsafe fn chunk_update_only<T: Scalar>(x: &Ctx<'_, T>, ci: usize) {
     unsafe { chunk_update(x, &x.c.chunks[ci]) }
 }
 
+/// Stages 1–5 for a chunk outside the model's (see [`Compiled::chunk_of`]).
+///
+/// # Safety
+/// As for [`chunk_update`].
+#[inline(always)]
+unsafe fn chunk_other<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
+    debug_assert!(ch.unit.is_none() && !ch.has_syn);
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        chunk_update(x, ch);
+        chunk_rest_of(x, usize::MAX, ch);
+    }
+}
+
 simd_variants!(run_chunk_all, chunk_all, ci: usize);
+simd_variants!(run_chunk_other, chunk_other, ch: &Chunk);
 simd_variants!(run_chunk_update, chunk_update_only, ci: usize);
 simd_variants!(run_chunk_rest, chunk_rest, ci: usize);
 /// The solve of a split cell's unit, after every chunk assembled its rows.
@@ -828,6 +853,39 @@ pub(crate) fn pre_solve<T: Scalar, E: Scalar>(
     ws: &mut Workspace<T>,
 ) {
     run_chunks(c, &Parallelism::Serial, s, p, ext, T::from(dt), None, ws);
+    clamp_states(c, s, ext);
+}
+
+/// [`pre_solve`] for the nodes of `ch` only (see [`Compiled::chunk_of`]; a model without
+/// synapses): the other nodes' states and terms are left alone, so that threads with containers
+/// of their own each take a part of the model.
+pub(crate) fn pre_solve_chunk<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    ch: &Chunk,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
+    debug_assert!(c.syns.is_empty());
+    let area = &p.data[p.layout.range(c.area_key)];
+    let stimuli = || ext.ext.series.iter().filter(|x| x.key_id == usize::MAX);
+    for series in stimuli() {
+        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
+            let node = node as usize;
+            ws.iext[node] += point_to_density(T::lift(i), area[node]);
+        }
+    }
+    {
+        let x = ctx(c, p, s, ws, T::from(dt), None);
+        run_chunk_other(&x, ch);
+    }
+    for series in stimuli() {
+        for &node in &series.nodes {
+            ws.iext[node as usize] = T::zero();
+        }
+    }
     clamp_states(c, s, ext);
 }
 

@@ -264,7 +264,77 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
     v
 }
 
+/// Bounds `(lo, hi)` of the entries of the sorted `list` inside `r`.
+fn bounds(list: &[u32], r: &Range<usize>) -> (usize, usize) {
+    let lo = list.partition_point(|&x| (x as usize) < r.start);
+    let hi = list.partition_point(|&x| (x as usize) < r.end);
+    (lo, hi)
+}
+
+/// The chunk of nodes `r`, without a solve unit or synapses (the caller sets those).
+fn make_chunk(
+    r: Range<usize>,
+    compiled_mechs: &[CompiledMech],
+    bp_nodes: &[u32],
+    currents: &[usize],
+    euler_targets: &[usize],
+    targets: &[usize],
+    states: &Layout,
+) -> Chunk {
+    let bps = bounds(bp_nodes, &r);
+    let n_comps = r.len() - (bps.1 - bps.0);
+    let mechs: Vec<SubSet> = compiled_mechs
+        .iter()
+        .map(|m| match &m.nodes {
+            NodeSet::Range(start, len) => {
+                let a = (*start).max(r.start);
+                let b = (start + len).min(r.end);
+                SubSet::Range(a, b.saturating_sub(a))
+            }
+            NodeSet::List(l) => {
+                let (lo, hi) = bounds(l, &r);
+                if hi - lo == n_comps && n_comps > 0 && !m.mech.info().sets_voltage {
+                    SubSet::Padded(r.start, r.len())
+                } else {
+                    SubSet::List(lo, hi)
+                }
+            }
+        })
+        .collect();
+    Chunk {
+        padded: mechs.iter().any(|m| matches!(m, SubSet::Padded(..))),
+        mechs,
+        bps,
+        currents: currents
+            .iter()
+            .map(|&k| bounds(states.defined(k), &r))
+            .collect(),
+        euler: euler_targets
+            .iter()
+            .map(|&t| bounds(states.defined(targets[t]), &r))
+            .collect(),
+        nodes: r,
+        unit: None,
+        has_syn: false,
+    }
+}
+
 impl Compiled {
+    /// A chunk of the nodes `r` outside [`Compiled::chunks`], without a solve unit, for a model
+    /// without synapses: what [`crate::step::pre_solve_chunk`] runs.
+    pub(crate) fn chunk_of(&self, r: Range<usize>) -> Chunk {
+        debug_assert!(self.syns.is_empty(), "a chunk of a model without synapses");
+        make_chunk(
+            r,
+            &self.mechs,
+            &self.bp_nodes,
+            &self.currents,
+            &self.euler_targets,
+            &self.targets,
+            &self.states,
+        )
+    }
+
     /// Compiles a module.
     pub fn new(module: &Module) -> Result<Compiled> {
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
@@ -497,12 +567,6 @@ impl Compiled {
 
         // Chunks.
         let chunk_of = |node: usize| chunk_ranges.partition_point(|(r, _)| r.end <= node);
-        let bounds = |list: &[u32], r: &std::ops::Range<usize>| {
-            (
-                list.partition_point(|&x| (x as usize) < r.start),
-                list.partition_point(|&x| (x as usize) < r.end),
-            )
-        };
         let pre_nodes: Vec<u32> = sorted(module.edges.pre.iter().map(|&p| p as u32).collect());
         let mut syns = Vec::new();
         let mut pre_affine_len = 0;
@@ -589,44 +653,18 @@ impl Compiled {
             .iter()
             .enumerate()
             .map(|(ci, (r, unit))| {
-                let bps = bounds(&bp_nodes, r);
-                let n_comps = r.len() - (bps.1 - bps.0);
-                let mechs: Vec<SubSet> = compiled_mechs
-                    .iter()
-                    .map(|m| match &m.nodes {
-                        NodeSet::Range(start, len) => {
-                            let a = (*start).max(r.start);
-                            let b = (start + len).min(r.end);
-                            SubSet::Range(a, b.saturating_sub(a))
-                        }
-                        NodeSet::List(l) => {
-                            let (lo, hi) = bounds(l, r);
-                            if hi - lo == n_comps && n_comps > 0 && !m.mech.info().sets_voltage {
-                                SubSet::Padded(r.start, r.len())
-                            } else {
-                                SubSet::List(lo, hi)
-                            }
-                        }
-                    })
-                    .collect();
-                let padded = mechs.iter().any(|m| matches!(m, SubSet::Padded(..)));
-                (ci, r, unit, mechs, bps, padded)
-            })
-            .map(|(ci, r, unit, mechs, bps, padded)| Chunk {
-                nodes: r.clone(),
-                unit: *unit,
-                mechs,
-                bps,
-                padded,
-                currents: currents
-                    .iter()
-                    .map(|&k| bounds(states.defined(k), r))
-                    .collect(),
-                euler: euler_targets
-                    .iter()
-                    .map(|&t| bounds(states.defined(targets[t]), r))
-                    .collect(),
-                has_syn: chunk_has_syn[ci],
+                let mut ch = make_chunk(
+                    r.clone(),
+                    &compiled_mechs,
+                    &bp_nodes,
+                    &currents,
+                    &euler_targets,
+                    &targets,
+                    &states,
+                );
+                ch.unit = *unit;
+                ch.has_syn = chunk_has_syn[ci];
+                ch
             })
             .collect();
         let sets_voltage = mechs.iter().any(|m| m.info().sets_voltage);

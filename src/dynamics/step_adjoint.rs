@@ -29,6 +29,11 @@ pub(crate) struct VoltageAdjoint {
 }
 
 impl VoltageAdjoint {
+    /// λ of the transposed solve per node (see [`implicit_solve`]).
+    pub(crate) fn lambda(&self) -> &[f64] {
+        &self.lambda
+    }
+
     pub(crate) fn new(c: &Compiled) -> Self {
         let n = c.n_nodes();
         let z = || vec![0.0; n];
@@ -86,6 +91,7 @@ impl BpAround {
 }
 
 /// Cotangents of the arrays of `all_params` that the voltage stage reads (accumulated).
+#[derive(Clone)]
 pub(crate) struct TreeAdjoint {
     /// Per Hines position, of `h_lower`, `h_upper`, `h_gsum`.
     pub h_lower: Vec<f64>,
@@ -330,18 +336,7 @@ fn implicit_adjoint(
     // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
     // h = dt/2 and v_new = 2 v_half − v_old.
     let h = if cn { dt / 2.0 } else { dt };
-    for (l, x) in adj.lambda.iter_mut().zip(w) {
-        *l = if cn { 2.0 * x } else { *x };
-    }
-    hines::solve_transpose(
-        c,
-        st.params,
-        st.lin,
-        h,
-        &mut adj.lambda,
-        &mut adj.d,
-        &mut adj.r,
-    );
+    implicit_lambda(st, w, adj, h, cn);
     let lambda = &adj.lambda;
     for i in 0..n {
         adj.lin[i] = -h * lambda[i] * st.v_sol[i];
@@ -366,6 +361,94 @@ fn implicit_adjoint(
                 tree.h_lower[k] += l * vs[pp];
                 tree.h_upper[k] += h * lam[pp] * v;
             }
+        }
+    }
+}
+
+/// The transposed solve of an implicit step with step `h`: λ per node into `adj.lambda`, and
+/// per elimination position into `adj.r`.
+#[inline(always)]
+fn implicit_lambda(st: &VoltageStage<'_>, w: &[f64], adj: &mut VoltageAdjoint, h: f64, cn: bool) {
+    for (l, x) in adj.lambda.iter_mut().zip(w) {
+        *l = if cn { 2.0 * x } else { *x };
+    }
+    hines::solve_transpose(
+        st.c,
+        st.params,
+        st.lin,
+        h,
+        &mut adj.lambda,
+        &mut adj.d,
+        &mut adj.r,
+    );
+}
+
+/// The first half of [`voltage_adjoint`] for an implicit step, split so that threads share the
+/// second ([`implicit_terms`]): the transposed solve, λ per node into `adj.lambda` and per
+/// elimination position into `adj.r`. Compiled for the best instruction set of this CPU.
+pub(crate) fn implicit_solve(st: &VoltageStage<'_>, w: &[f64], adj: &mut VoltageAdjoint) {
+    let cn = st.solver == Solver::CrankNicolson;
+    debug_assert!(cn || st.solver == Solver::BwdEuler);
+    let h = if cn { st.dt / 2.0 } else { st.dt };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::mechanisms::driver::{SimdLevel, simd_level};
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512(st: &VoltageStage<'_>, w: &[f64], adj: &mut VoltageAdjoint, h: f64, cn: bool) {
+            implicit_lambda(st, w, adj, h, cn)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(st: &VoltageStage<'_>, w: &[f64], adj: &mut VoltageAdjoint, h: f64, cn: bool) {
+            implicit_lambda(st, w, adj, h, cn)
+        }
+        match simd_level() {
+            // SAFETY: the CPU supports the features (checked by `simd_level`).
+            SimdLevel::Avx512 => return unsafe { avx512(st, w, adj, h, cn) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(st, w, adj, h, cn) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    implicit_lambda(st, w, adj, h, cn)
+}
+
+/// The second half of [`voltage_adjoint`] for an implicit step (after [`implicit_solve`], whose
+/// λ per node is `lambda`), at the nodes `nodes` into `out` and at the elimination positions
+/// `positions` into `tree`: the same operations as the whole adjoint's, so the same numbers.
+/// `st.v_sol` and `w` (the voltages' output cotangents per node) as for [`voltage_adjoint`],
+/// needed at `nodes` and at the nodes of `positions` and their parents.
+pub(crate) fn implicit_terms(
+    st: &VoltageStage<'_>,
+    w: &[f64],
+    lambda: &[f64],
+    nodes: std::ops::Range<usize>,
+    positions: &[u32],
+    out: &mut VoltageAdjoint,
+    tree: &mut TreeAdjoint,
+) {
+    let cn = st.solver == Solver::CrankNicolson;
+    let h = if cn { st.dt / 2.0 } else { st.dt };
+    for i in nodes {
+        out.lin[i] = -h * lambda[i] * st.v_sol[i];
+        out.cst[i] = h * lambda[i];
+        out.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
+    }
+    let ord = &st.c.hines;
+    // λ and the voltage at a position.
+    let at = |k: usize| {
+        let i = ord.order[k] as usize;
+        (lambda[i], st.v_sol[i])
+    };
+    for &k in positions {
+        let k = k as usize;
+        let (lam, v) = at(k);
+        let l = h * lam;
+        tree.h_gsum[k] -= l * v;
+        let pp = ord.parent_pos[k];
+        if pp != u32::MAX {
+            let (lam_p, v_p) = at(pp as usize);
+            tree.h_lower[k] += l * v_p;
+            tree.h_upper[k] += h * lam_p * v;
         }
     }
 }

@@ -3,7 +3,7 @@
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
 use super::{Gradient, chain, check_finite_loss};
-use super::{buffers, sweep};
+use super::{buffers, split, sweep};
 use crate::compile::{Compiled, KeyKind};
 use crate::dynamics::DynamicStateUtils;
 use crate::error::{Error, Result};
@@ -200,8 +200,11 @@ pub(crate) fn run(
         opts,
         &ext,
     );
-    // With more than one thread, step n − 1's passes run while step n is finished.
-    if opts.parallelism.threads() > 1 && steps > 1 {
+    // With more than one thread: the sweep split by nodes where the local reverse mode covers
+    // the model; otherwise step n − 1's passes run while step n is finished.
+    let threads = opts.parallelism.threads();
+    let split = split::applies(&sa.plan, threads);
+    if threads > 1 && steps > 1 && !split {
         sa.next = Some(sa.plan.prepared());
     }
     // On a worker thread of the pool, so that the parallel passes of every step are cheap.
@@ -224,6 +227,9 @@ pub(crate) fn run(
             lam_prev: &mut lam_prev,
             add_rec: &add_rec,
         };
+        if split {
+            return split::sweep(plan, prep, &mut rev, &states, &ext, steps, threads);
+        }
         if let Some(next) = next {
             return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &states, &ext, steps);
         }

@@ -12,7 +12,7 @@
 //! `ḡ = k (λ_lin + λ_cst v)` and `Ī = −k λ_cst`, the voltage directly as `λ_cst lin`, and
 //! `1/Cm` as `(λ_lin lin + λ_cst cst) Cm`.
 
-use crate::compile::Compiled;
+use crate::compile::{Chunk, Compiled};
 use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::VoltageAdjoint;
 use crate::externals::ExternalsAt;
@@ -20,13 +20,20 @@ use crate::mechanisms::vjp::{PartialsArgs, StateVjpArgs, Vars, VarsMut};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 
-/// Which models the local reverse mode covers, and its index maps.
+/// Which models the local reverse mode covers, and its index maps: for the whole model, or for
+/// a part of its nodes (see [`super::split`]).
 pub(crate) struct LocalVjp {
+    /// The mechanisms at the nodes it covers.
     mechs: Vec<LocalMech>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
     /// Whether the cotangent of `1/Cm` is wanted (the capacitance is trained or set).
     inv_cm: bool,
+    /// The nodes it covers, and their entries of `v` in the flat state.
+    nodes: std::ops::Range<usize>,
+    v_entries: std::ops::Range<usize>,
+    /// For a part of the model: the chunk of its nodes, whose currents it computes.
+    chunk: Option<Chunk>,
 }
 
 /// One mechanism's compartments and where its variables live.
@@ -64,6 +71,13 @@ pub(crate) struct LocalPrep {
     g_bar: Vec<f64>,
     /// Per node: the cotangent of the voltage at the start of the step.
     v_bar: Vec<f64>,
+}
+
+impl LocalPrep {
+    /// The forward run's slopes of the voltage solve, per node.
+    pub(crate) fn fwd_lin(&self) -> &[f64] {
+        &self.s.ws.lin[..self.v_bar.len()]
+    }
 }
 
 /// One mechanism's buffers: the partials (`S` variables each), and for scattered nodes the
@@ -126,6 +140,19 @@ impl LocalVjp {
         kv: usize,
         inv_cm: bool,
     ) -> Option<LocalVjp> {
+        Self::for_nodes(c, utils, kv, inv_cm, 0..c.n_nodes())
+    }
+
+    /// [`LocalVjp::new`] for the nodes `range` only: the partials, currents and pull-back at
+    /// those nodes, with containers that hold the other nodes' values only where the model
+    /// couples them (the voltages).
+    pub(crate) fn for_nodes(
+        c: &Compiled,
+        utils: &DynamicStateUtils,
+        kv: usize,
+        inv_cm: bool,
+        range: std::ops::Range<usize>,
+    ) -> Option<LocalVjp> {
         if !c.syns.is_empty() || c.sets_voltage {
             return None;
         }
@@ -159,11 +186,18 @@ impl LocalVjp {
                 owned[k] = true;
                 keys.push(k);
             }
-            let (len, a) = (nodes.len(), start.unwrap_or(0));
+            // The mechanism's compartments in `range`: `nodes[j0..j1]`.
+            let j0 = nodes.partition_point(|&i| i < range.start);
+            let j1 = nodes.partition_point(|&i| i < range.end);
+            if j0 == j1 {
+                continue;
+            }
+            let nodes = nodes[j0..j1].to_vec();
+            let (len, a) = (nodes.len(), start.map_or(0, |a| a + j0));
             mechs.push(LocalMech {
                 mi,
-                start,
-                flat: keys.iter().map(|&k| dl.offsets[k]).collect(),
+                start: start.map(|_| a),
+                flat: keys.iter().map(|&k| dl.offsets[k] + j0).collect(),
                 own_s: (0..keys.len()).map(|k| k * len).collect(),
                 own_p: (0..m.param_off.len()).map(|k| k * len).collect(),
                 own_dp: match info.update_reads_params {
@@ -180,10 +214,28 @@ impl LocalVjp {
             });
         }
         // Any other dynamic key (a current a mechanism reads, an ion) is not covered.
-        owned
-            .iter()
-            .all(|&o| o)
-            .then_some(LocalVjp { mechs, kv, inv_cm })
+        let ev = &dl.entries[kv];
+        let v_entries = ev.partition_point(|&i| (i as usize) < range.start)
+            ..ev.partition_point(|&i| (i as usize) < range.end);
+        let whole = range == (0..c.n_nodes());
+        owned.iter().all(|&o| o).then(|| LocalVjp {
+            mechs,
+            kv,
+            inv_cm,
+            chunk: (!whole).then(|| c.chunk_of(range.clone())),
+            nodes: range,
+            v_entries,
+        })
+    }
+
+    /// Whether the cotangent of `1/Cm` is wanted.
+    pub(crate) fn inv_cm(&self) -> bool {
+        self.inv_cm
+    }
+
+    /// The nodes it covers.
+    pub(crate) fn nodes(&self) -> std::ops::Range<usize> {
+        self.nodes.clone()
     }
 
     /// A set of buffers.
@@ -304,7 +356,10 @@ impl LocalVjp {
             }
         }
         let mut ws = step::take_workspace(c, &mut lp.s);
-        step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws);
+        match &self.chunk {
+            Some(ch) => step::pre_solve_chunk(c, ch, &mut lp.s, params, ext, dt, &mut ws),
+            None => step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws),
+        }
         lp.s.ws = ws;
         debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
     }
@@ -333,7 +388,7 @@ impl LocalVjp {
         } = lp;
         // The forward stage's arrays: the voltages and the voltage solve's terms.
         let (v_old, lin, cst) = (&fwd.data[..n], &fwd.ws.lin[..n], &fwd.ws.cst[..n]);
-        for i in 0..n {
+        for i in self.nodes.clone() {
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             let k = 1000.0 * params.inv_cm[i];
             g_bar[i] = k * (l + cb * v_old[i]);
@@ -341,7 +396,8 @@ impl LocalVjp {
             v_bar[i] = adj.v[i] + cb * lin[i];
         }
         // `1/Cm` scales the terms of compartments (branchpoints have none).
-        for &i in dl.entries[self.kv].iter().filter(|_| self.inv_cm) {
+        let v_entries = &dl.entries[self.kv][self.v_entries.clone()];
+        for &i in v_entries.iter().filter(|_| self.inv_cm) {
             let i = i as usize;
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             t.inv_cm[i] += (l * lin[i] + cb * cst[i]) / params.inv_cm[i];
@@ -425,7 +481,10 @@ impl LocalVjp {
                 lm.scatter_add(v_bar, &b.v_bar);
             }
         }
-        dl.gather_key(self.kv, v_bar, &mut t.out[dl.range(self.kv)]);
+        let out_v = &mut t.out[dl.range(self.kv)][self.v_entries.clone()];
+        for (o, &i) in out_v.iter_mut().zip(v_entries) {
+            *o = v_bar[i as usize];
+        }
     }
 }
 

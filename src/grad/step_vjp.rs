@@ -11,7 +11,9 @@ use super::local::{LocalPrep, LocalTargets, LocalVjp};
 use super::passes::{self, Pass, SynInfo, Targets};
 use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
-use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint, VoltageStage, voltage_adjoint};
+use crate::dynamics::step_adjoint::{
+    TreeAdjoint, VoltageAdjoint, VoltageStage, implicit_solve, implicit_terms, voltage_adjoint,
+};
 use crate::error::Result;
 use crate::externals::ExternalsAt;
 use crate::parallel::Parallelism;
@@ -412,7 +414,6 @@ impl Plan {
     /// nothing that reaches a compartment, but kept finite and as the plain step has them) and
     /// opens the queue of passes.
     pub(crate) fn begin(&self, pr: &Prepared, x: &[f64]) {
-        let dl = &self.utils.layout;
         let mut input = pr.input.write().unwrap_or_else(|e| e.into_inner());
         let Input {
             x: xs,
@@ -421,17 +422,164 @@ impl Plan {
             bp_den,
         } = &mut *input;
         xs.copy_from_slice(x);
-        dl.scatter_key(self.kv, &x[dl.range(self.kv)], v_bp);
-        crate::solver::explicit::branchpoint_voltages(
-            &self.c,
-            &self.params.axial,
-            v_bp,
-            bp_num,
-            bp_den,
-        );
+        self.voltages(x, v_bp, bp_num, bp_den);
         pr.next.store(0, Ordering::Relaxed);
         pr.done.store(0, Ordering::Relaxed);
         pr.diag_done.store(false, Ordering::Relaxed);
+    }
+
+    /// The voltages per node of the flat state `x`, the branchpoints' computed from the
+    /// compartments (`num`, `den`: scratch).
+    pub(crate) fn voltages(&self, x: &[f64], v_bp: &mut [f64], num: &mut [f64], den: &mut [f64]) {
+        let dl = &self.utils.layout;
+        dl.scatter_key(self.kv, &x[dl.range(self.kv)], v_bp);
+        crate::solver::explicit::branchpoint_voltages(&self.c, &self.params.axial, v_bp, num, den);
+    }
+
+    /// Whether the sweep can be split by nodes over threads (see [`super::split`]): the local
+    /// reverse mode covers the model, and a step's new voltages are those of the next state.
+    pub(crate) fn splittable(&self) -> bool {
+        self.local.is_some() && self.v_from_next
+    }
+
+    /// The local reverse mode at the nodes `range` (see [`super::split`]).
+    pub(crate) fn local_part(&self, range: std::ops::Range<usize>) -> Option<LocalVjp> {
+        let inv_cm = self.local.as_ref()?.inv_cm();
+        LocalVjp::for_nodes(&self.c, &self.utils, self.kv, inv_cm, range)
+    }
+
+    /// The model.
+    pub(crate) fn compiled(&self) -> &Compiled {
+        &self.c
+    }
+
+    /// The flat state's layout.
+    pub(crate) fn utils(&self) -> &DynamicStateUtils {
+        &self.utils
+    }
+
+    /// Before the cotangent is known, at the flat state `x`: the local reverse mode's forward
+    /// run at the nodes of `part` into `lp` (`v_bp`, `num`, `den`: scratch; `v_bp` receives
+    /// the voltages per node).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn prepare_part(
+        &self,
+        part: &LocalVjp,
+        lp: &mut LocalPrep,
+        x: &[f64],
+        ext: ExternalsAt<'_, f64>,
+        v_bp: &mut [f64],
+        num: &mut [f64],
+        den: &mut [f64],
+    ) {
+        self.voltages(x, v_bp, num, den);
+        part.prepare(&self.c, lp, x, v_bp, &self.params, ext, self.dt);
+    }
+
+    /// The transposed voltage solve of a split step (see [`super::split`]): `lin`, the
+    /// solve's slopes; `v_new`, `v_old`, the voltages per node after and before the step; `wn`
+    /// the voltages' output cotangents per node. λ into `adj` (see
+    /// [`crate::dynamics::step_adjoint::implicit_solve`]), the voltages the solve saw into
+    /// `v_sol`.
+    pub(crate) fn solve_split(
+        &self,
+        lin: &[f64],
+        v_new: &[f64],
+        v_old: &[f64],
+        v_sol: &mut [f64],
+        wn: &[f64],
+        adj: &mut VoltageAdjoint,
+    ) {
+        debug_assert!(self.splittable());
+        self.v_sol(v_new, v_old, v_sol);
+        implicit_solve(&self.stage(lin, v_sol, v_old), wn, adj);
+    }
+
+    /// The rest of the voltage stage's adjoint of a split step at the nodes `nodes` (into
+    /// `out`) and the elimination positions `positions` (into `tree`), from λ per node of the
+    /// solve (see [`Plan::solve_split`]); `v_new`, `v_old`, `wn` as for the solve (needed at
+    /// `nodes` and the nodes of `positions` and their parents), `v_sol` scratch.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn terms_split(
+        &self,
+        lambda: &[f64],
+        v_new: &[f64],
+        v_old: &[f64],
+        v_sol: &mut [f64],
+        wn: &[f64],
+        nodes: std::ops::Range<usize>,
+        positions: &[u32],
+        out: &mut VoltageAdjoint,
+        tree: &mut TreeAdjoint,
+    ) {
+        self.v_sol(v_new, v_old, v_sol);
+        // (`lin` and `v_old` are the solve's only.)
+        let stage = self.stage(v_sol, v_sol, v_sol);
+        implicit_terms(&stage, wn, lambda, nodes, positions, out, tree);
+    }
+
+    /// The voltages the solve's bilinear term sees: the new ones (backward Euler) or the
+    /// midpoint (Crank–Nicolson), as [`Plan::end`] has them.
+    fn v_sol(&self, v_new: &[f64], v_old: &[f64], v_sol: &mut [f64]) {
+        let cn = self.solver == Solver::CrankNicolson;
+        for ((s, &a), &b) in v_sol.iter_mut().zip(v_new).zip(v_old) {
+            *s = if cn { 0.5 * (a + b) } else { a };
+        }
+    }
+
+    /// The voltage stage with these arrays (`cst` is read by forward Euler only, which does
+    /// not split).
+    fn stage<'a>(&'a self, lin: &'a [f64], v_sol: &'a [f64], v_old: &'a [f64]) -> VoltageStage<'a> {
+        VoltageStage {
+            c: &self.c,
+            solver: self.solver,
+            dt: self.dt,
+            params: &self.params,
+            lin,
+            cst: lin,
+            v_sol,
+            v_old,
+        }
+    }
+
+    /// The finishing half at the nodes of `part` (see [`super::split`]), with the voltage
+    /// stage's cotangents `adj`.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn finish_part(
+        &self,
+        part: &LocalVjp,
+        lp: &mut LocalPrep,
+        adj: &VoltageAdjoint,
+        ext: ExternalsAt<'_, f64>,
+        w: &[f64],
+        t: &mut LocalTargets<'_>,
+    ) {
+        if self.area_stimuli {
+            self.area_from_stimuli(adj, ext, t.data, part.nodes());
+        }
+        part.finish(&self.c, &self.utils, lp, &self.params, adj, w, t);
+    }
+
+    /// Adds the area's cotangent from the stimuli at the nodes `range`: `cst_v ∋ I / area · 1e5
+    /// · inv_cm` at every stimulated node.
+    fn area_from_stimuli(
+        &self,
+        adj: &VoltageAdjoint,
+        ext: ExternalsAt<'_, f64>,
+        data: &mut [f64],
+        range: std::ops::Range<usize>,
+    ) {
+        let area_off = self.c.params.offset(self.c.area_key);
+        for series in ext.ext.series.iter().filter(|s| s.key_id == usize::MAX) {
+            for (&node, &i_amp) in series.nodes.iter().zip(series.at(ext.t)) {
+                let node = node as usize;
+                if range.contains(&node) {
+                    let area = self.params.data[area_off + node];
+                    data[area_off + node] -=
+                        adj.cst[node] * i_amp * 1e5 / (area * area) * self.params.inv_cm[node];
+                }
+            }
+        }
     }
 
     /// Runs passes from the queue until none is left; any number of threads may call it at
@@ -659,16 +807,7 @@ impl Plan {
             Some(&mut fin.pbar.tree),
         )?;
         if self.area_stimuli {
-            // cst_v ∋ I / area · 1e5 · inv_cm at every stimulated node.
-            let area_off = c.params.offset(c.area_key);
-            for series in ext.ext.series.iter().filter(|s| s.key_id == usize::MAX) {
-                for (&node, &i_amp) in series.nodes.iter().zip(series.at(ext.t)) {
-                    let node = node as usize;
-                    let area = self.params.data[area_off + node];
-                    fin.pbar.data[area_off + node] -=
-                        fin.adj.cst[node] * i_amp * 1e5 / (area * area) * self.params.inv_cm[node];
-                }
-            }
+            self.area_from_stimuli(&fin.adj, ext, &mut fin.pbar.data, 0..n);
         }
         if let (Some(local), Some(lp)) = (&self.local, lp.as_mut()) {
             local.finish(

@@ -9,7 +9,12 @@ use crate::externals::Externals;
 use crate::integrate::IntegrateOptions;
 use crate::state::{AllParams, AllStates};
 use crate::step;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
+
+/// A read lock that ignores poisoning (a panicking thread ends the sweep anyway).
+fn read<T>(p: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    p.read().unwrap_or_else(|e| e.into_inner())
+}
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The forward states the backward sweep reads: the checkpoints (every `k`-th state), and the
@@ -27,9 +32,14 @@ pub(crate) struct SweepStates<'a> {
     k: usize,
     steps: usize,
     /// The `k − 1` slots.
-    pub slots: Vec<Mutex<Vec<f64>>>,
+    /// (Read-locked by the sweep, so that threads that split a step read a state at once.)
+    pub slots: Vec<RwLock<Vec<f64>>>,
     /// Which segments the slots hold.
     held: Mutex<Held>,
+    /// Taken by [`SweepStates::advance`] for its whole work, and by a thread entering a
+    /// segment: so that an advance for the segment a thread has left is over before the entry
+    /// fills the slots (the split sweep reads states on several threads).
+    adv: Mutex<()>,
     /// State containers of the recomputation.
     re: Mutex<Recompute>,
     /// States recomputed when the sweep entered their segment (not in advance).
@@ -77,9 +87,10 @@ impl<'a> SweepStates<'a> {
             k,
             steps,
             slots: (1..k.min(steps.max(1)))
-                .map(|_| Mutex::new(vec![0.0; dim]))
+                .map(|_| RwLock::new(vec![0.0; dim]))
                 .collect(),
             held: Mutex::new(Held::default()),
+            adv: Mutex::new(()),
             re: Mutex::new(Recompute {
                 s: s_re,
                 flat: dyn_re,
@@ -91,6 +102,11 @@ impl<'a> SweepStates<'a> {
             opts,
             ext,
         }
+    }
+
+    /// Whether states between checkpoints are recomputed (see [`SweepStates::advance`]).
+    pub(crate) fn recomputes(&self) -> bool {
+        self.k > 1 && self.steps > 1
     }
 
     /// The slot of the `f`-th state (from the checkpoint up, 0-based) of a segment.
@@ -116,7 +132,7 @@ impl<'a> SweepStates<'a> {
             } else {
                 dyn_re
                     .data
-                    .copy_from_slice(&lock(&self.slots[self.slot(f - 1, reversed)]));
+                    .copy_from_slice(&read(&self.slots[self.slot(f - 1, reversed)]));
             }
             utils.scatter(dyn_re, self.p, s_re)?;
         }
@@ -132,7 +148,10 @@ impl<'a> SweepStates<'a> {
             o.delta_t,
         )?;
         // Straight into the slot (the flat container is only the scatter's scratch).
-        utils.remove_observables_to(s_re, &mut lock(&self.slots[self.slot(f, reversed)]))?;
+        let mut slot = self.slots[self.slot(f, reversed)]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        utils.remove_observables_to(s_re, &mut slot)?;
         *holds = Some((si, f));
         Ok(())
     }
@@ -144,6 +163,9 @@ impl<'a> SweepStates<'a> {
         if t == a {
             return Ok(f(self.checkpoints[si]));
         }
+        // Entering a segment waits for an advance in flight (see `adv`).
+        let entering = lock(&self.held).cur != Some(si);
+        let _adv = entering.then(|| lock(&self.adv));
         let mut held = lock(&self.held);
         if held.cur != Some(si) {
             // Entering the segment: the states not recomputed in advance, now.
@@ -166,7 +188,7 @@ impl<'a> SweepStates<'a> {
         }
         let slot = self.slot(t - a - 1, held.reversed);
         drop(held);
-        Ok(f(&lock(&self.slots[slot])))
+        Ok(f(&read(&self.slots[slot])))
     }
 
     /// Reads one value per cache line of `x_t` if it is a checkpoint (no recomputation), so that
@@ -190,9 +212,13 @@ impl<'a> SweepStates<'a> {
         if si == 0 || t == si * self.k {
             return Ok(());
         }
+        let _adv = lock(&self.adv);
         let (f, reversed) = {
             let held = lock(&self.held);
-            debug_assert_eq!(held.cur, Some(si), "the sweep reads step t's segment");
+            if held.cur != Some(si) {
+                // A thread has entered the segment below already, and filled it.
+                return Ok(());
+            }
             (held.next_filled, !held.reversed)
         };
         if f + 1 >= self.k {
@@ -233,7 +259,7 @@ impl Reverse<'_> {
 
 /// Tells the other threads to stop waiting when this one panics (the scope then passes the
 /// panic on).
-struct AbortOnPanic<'a>(&'a AtomicBool);
+pub(crate) struct AbortOnPanic<'a>(pub &'a AtomicBool);
 
 impl Drop for AbortOnPanic<'_> {
     fn drop(&mut self) {

@@ -1,0 +1,359 @@
+//! The backward sweep split by nodes over threads, for the models the local reverse mode covers
+//! (see [`super::local`]) with backward Euler or Crank–Nicolson.
+//!
+//! Each thread owns a part of the nodes: it runs the forward half (update partials and currents)
+//! and the finishing half (the pull-back through the mechanisms) of every step at its nodes, in
+//! containers of its own. The calling thread (part 0) also solves the transposed cable equation,
+//! the one stage that couples the nodes, alone. What crosses between cores per step is what that
+//! solve couples: the slopes of the solve and the voltages' cotangents of the other parts' nodes,
+//! and λ back. (The pipelined sweep of [`super::sweep::pipelined`], which finishes one step on
+//! one core while it prepares the next on another, moves every prepared array across, about
+//! 130 KB per step on the benchmark cell: in the minutes when this project's VM placed its two
+//! cores far apart, its gradient took twice as long; the split one about 20 % longer.)
+//!
+//! Per step `t`, from the last: part 0 solves once every part has prepared `t` and finished
+//! `t + 1`; then every part finishes `t` and prepares `t − 1`. The other parts prepare `t − 1`
+//! while part 0 solves `t`; part 0's share of the nodes balances the two (see [`SHARE0`]).
+//! Every node's operations are those of the serial sweep in the same order, and every value is
+//! accumulated by one part: the gradient is the same to the last bit.
+
+use super::local::{LocalPrep, LocalTargets, LocalVjp};
+use super::step_vjp::{Plan, Prepared, lock, spin_until};
+use super::sweep::{AbortOnPanic, Reverse, SweepStates};
+use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint};
+use crate::error::{Error, Result};
+use crate::externals::Externals;
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Mutex, RwLock};
+
+/// Part 0's share of the nodes when every state is stored: it also solves the transposed cable
+/// equation (about a seventh of a step's work on one thread, more with the exchange) while the
+/// others prepare the next step. (Two threads, the benchmark cell, five alternating rounds:
+/// 35.8–37.8 ms with 35 %, 36.1–38.6 with 40 %, 37.9–50.7 with 45 %.)
+const SHARE0: f64 = 0.35;
+/// ... and when part 1 also recomputes a state of the segment below per step (checkpointing;
+/// 55–75 % were within the VM's noise).
+const SHARE0_RECOMPUTING: f64 = 0.65;
+
+/// One part of the nodes: its local reverse mode and containers.
+struct Part {
+    lv: LocalVjp,
+    /// Prepared steps: `t` in `sets[t % 2]`.
+    sets: [Mutex<LocalPrep>; 2],
+    /// The flat cotangent of `x_t` in `lam[t % 2]`; correct at this part's entries.
+    lam: [Mutex<Vec<f64>>; 2],
+    /// Cotangents of the parameters (per key and node) and of `1/Cm`; at this part's nodes.
+    data: Mutex<Vec<f64>>,
+    inv_cm: Mutex<Vec<f64>>,
+    /// The voltages per node of the states it prepared, and scratch.
+    volts: Mutex<Volts>,
+    /// The elimination positions of its nodes.
+    positions: Vec<u32>,
+    /// The voltage stage's cotangents at its nodes, and the tree coefficients' at its
+    /// positions.
+    adj: Mutex<VoltageAdjoint>,
+    tree: Mutex<TreeAdjoint>,
+}
+
+/// Per-node arrays of a part: the voltages of `x_t` in `hist[t % 3]` (the branchpoints'
+/// computed), and scratch.
+struct Volts {
+    hist: [Vec<f64>; 3],
+    num: Vec<f64>,
+    den: Vec<f64>,
+    v_sol: Vec<f64>,
+    wn: Vec<f64>,
+}
+
+/// Where the threads are, in steps counted from the end (step `t` is `steps − t`).
+struct Progress {
+    /// Per part: the last step prepared, and finished.
+    prepared: Vec<AtomicUsize>,
+    finished: Vec<AtomicUsize>,
+    /// The last step whose voltage stage part 0 has solved.
+    solved: AtomicUsize,
+    abort: AtomicBool,
+}
+
+/// Node ranges of `threads` parts of `n` nodes: part 0 with `share0` of them, the others equal.
+fn ranges(n: usize, threads: usize, share0: f64) -> Vec<Range<usize>> {
+    let n0 = ((n as f64 * share0).round() as usize).clamp(1, n - (threads - 1));
+    let rest = n - n0;
+    // Part p ≥ 1 ends at `bound(p)`; part 0 at n0.
+    let bound = |p: usize| n0 + rest * p / (threads - 1);
+    std::iter::once(0..n0)
+        .chain((1..threads).map(|p| bound(p - 1)..bound(p)))
+        .collect()
+}
+
+/// Whether the sweep of `plan` splits over `threads` threads: the local reverse mode with new
+/// voltages from the next state, and at least one node per thread.
+pub(crate) fn applies(plan: &Plan, threads: usize) -> bool {
+    threads > 1 && plan.splittable() && plan.compiled().n_nodes() >= 2 * threads
+}
+
+/// The backward sweep from step `steps − 1` down to 0, with `prep` prepared at step
+/// `steps − 1`, split by nodes over `threads` threads (the calling thread and threads of its
+/// own; see the module documentation). Leaves in `rev` what the serial sweep leaves.
+pub(crate) fn sweep(
+    plan: &Plan,
+    prep: &Prepared,
+    rev: &mut Reverse<'_>,
+    states: &SweepStates<'_>,
+    ext: &Externals<f64>,
+    steps: usize,
+    threads: usize,
+) -> Result<()> {
+    if steps == 0 {
+        return Ok(());
+    }
+    // The last step serially, as the serial sweep does (its new voltages come from a solve).
+    rev.step(plan, prep, ext, steps - 1)?;
+    if steps == 1 {
+        return Ok(());
+    }
+    let c = plan.compiled();
+    let n = c.n_nodes();
+    let share0 = if states.recomputes() {
+        SHARE0_RECOMPUTING
+    } else {
+        SHARE0
+    };
+    // The voltages of x_{steps−1}, which `prep` started from.
+    let mut v_last = vec![0.0; n];
+    prep.copy_voltages(&mut v_last);
+    let dl = &plan.utils().layout;
+    let kv = dl.keys.iter().position(|k| k == "v").expect("v is dynamic");
+    let (v_entries, v_off) = (&dl.entries[kv], dl.offsets[kv]);
+    // The entries of `v` in the flat state at the nodes `r`.
+    let v_range = |r: &Range<usize>| {
+        v_entries.partition_point(|&i| (i as usize) < r.start)
+            ..v_entries.partition_point(|&i| (i as usize) < r.end)
+    };
+    let parts: Vec<Part> = ranges(n, threads, share0)
+        .into_iter()
+        .map(|r| {
+            let lv = plan.local_part(r.clone()).ok_or_else(|| {
+                Error::Unsupported("a split sweep without the local reverse mode".into())
+            })?;
+            let last = (steps - 1) % 2;
+            let mut lam = [vec![0.0; rev.lam.len()], vec![0.0; rev.lam.len()]];
+            lam[last].copy_from_slice(rev.lam);
+            let pos = &c.hines.pos;
+            Ok(Part {
+                positions: r.clone().map(|i| pos[i]).collect(),
+                adj: Mutex::new(VoltageAdjoint::new(c)),
+                tree: Mutex::new(rev.fin.pbar.tree.clone()),
+                sets: [Mutex::new(lv.prep(c)), Mutex::new(lv.prep(c))],
+                lv,
+                lam: lam.map(Mutex::new),
+                data: Mutex::new(rev.fin.pbar.data.clone()),
+                inv_cm: Mutex::new(rev.fin.pbar.inv_cm.clone()),
+                volts: Mutex::new(Volts {
+                    hist: std::array::from_fn(|_| v_last.clone()),
+                    num: vec![0.0; n],
+                    den: vec![0.0; n],
+                    v_sol: vec![0.0; n],
+                    wn: vec![0.0; n],
+                }),
+            })
+        })
+        .collect::<Result<_>>()?;
+    let pr = Progress {
+        prepared: parts.iter().map(|_| AtomicUsize::new(0)).collect(),
+        finished: parts.iter().map(|_| AtomicUsize::new(1)).collect(),
+        solved: AtomicUsize::new(1),
+        abort: AtomicBool::new(false),
+    };
+    let failed = {
+        let error: Mutex<Option<Error>> = Mutex::new(None);
+        let fail = |e: Error| {
+            lock(&error).get_or_insert(e);
+            pr.abort.store(true, Ordering::Release);
+        };
+        // λ of part 0's solve.
+        let solved = RwLock::new(VoltageAdjoint::new(c));
+        let add_rec = rev.add_rec;
+        // Prepares step `t` at part `p`.
+        let prepare = |p: usize, t: usize| -> Result<()> {
+            let part = &parts[p];
+            {
+                let mut volts = lock(&part.volts);
+                let Volts { hist, num, den, .. } = &mut *volts;
+                let mut lp = lock(&part.sets[t % 2]);
+                states.with(t, |x| {
+                    let v_bp = &mut hist[t % 3];
+                    plan.prepare_part(&part.lv, &mut lp, x, ext.at(t), v_bp, num, den)
+                })?;
+            }
+            pr.prepared[p].store(steps - t, Ordering::Release);
+            Ok(())
+        };
+        // Finishes step `t` at part `p` (after part 0's solve of it).
+        let finish = |p: usize, t: usize| {
+            let part = &parts[p];
+            {
+                let (w, mut out) = (lock(&part.lam[(t + 1) % 2]), lock(&part.lam[t % 2]));
+                let (mut data, mut inv_cm) = (lock(&part.data), lock(&part.inv_cm));
+                let mut adj = lock(&part.adj);
+                {
+                    let mut volts = lock(&part.volts);
+                    let Volts {
+                        hist, v_sol, wn, ..
+                    } = &mut *volts;
+                    // The voltages' output cotangents at its nodes, from its cotangent.
+                    let (r, vr) = (part.lv.nodes(), v_range(&part.lv.nodes()));
+                    for j in vr {
+                        wn[v_entries[j] as usize] = w[v_off + j];
+                    }
+                    let (v_new, v_old) = (&hist[(t + 1) % 3], &hist[t % 3]);
+                    plan.terms_split(
+                        solved.read().unwrap_or_else(|e| e.into_inner()).lambda(),
+                        v_new,
+                        v_old,
+                        v_sol,
+                        wn,
+                        r,
+                        &part.positions,
+                        &mut adj,
+                        &mut lock(&part.tree),
+                    );
+                }
+                plan.finish_part(
+                    &part.lv,
+                    &mut lock(&part.sets[t % 2]),
+                    &adj,
+                    ext.at(t),
+                    &w,
+                    &mut LocalTargets {
+                        out: &mut out,
+                        data: &mut data,
+                        inv_cm: &mut inv_cm,
+                    },
+                );
+                add_rec(&mut out, t);
+            }
+            pr.finished[p].store(steps - t, Ordering::Release);
+        };
+        // Part 0's solve of step `t`'s voltage stage.
+        let (mut lin, mut wn, mut v_sol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let mut solve = |t: usize| {
+            for part in &parts {
+                let r = part.lv.nodes();
+                lin[r.clone()].copy_from_slice(&lock(&part.sets[t % 2]).fwd_lin()[r.clone()]);
+                let lam = lock(&part.lam[(t + 1) % 2]);
+                for j in v_range(&r) {
+                    wn[v_entries[j] as usize] = lam[v_off + j];
+                }
+            }
+            let volts = lock(&parts[0].volts);
+            let (v_new, v_old) = (&volts.hist[(t + 1) % 3], &volts.hist[t % 3]);
+            let mut adj = solved.write().unwrap_or_else(|e| e.into_inner());
+            plan.solve_split(&lin, v_new, v_old, &mut v_sol, &wn, &mut adj);
+            drop((adj, volts));
+            pr.solved.store(steps - t, Ordering::Release);
+        };
+        let helper = |p: usize| {
+            let _guard = AbortOnPanic(&pr.abort);
+            let aborted = || pr.abort.load(Ordering::Acquire);
+            if let Err(e) = prepare(p, steps - 2) {
+                return fail(e);
+            }
+            for t in (0..steps - 1).rev() {
+                // Step t − 1 while part 0 solves step t.
+                if t > 0
+                    && let Err(e) = prepare(p, t - 1)
+                {
+                    return fail(e);
+                }
+                spin_until(|| pr.solved.load(Ordering::Acquire) >= steps - t || aborted());
+                if aborted() {
+                    return;
+                }
+                finish(p, t);
+                if p == 1
+                    && let Err(e) = states.advance(t)
+                {
+                    return fail(e);
+                }
+            }
+        };
+        std::thread::scope(|sc| {
+            for p in 1..parts.len() {
+                let helper = &helper;
+                sc.spawn(move || helper(p));
+            }
+            let _guard = AbortOnPanic(&pr.abort);
+            let aborted = || pr.abort.load(Ordering::Acquire);
+            for t in (0..steps - 1).rev() {
+                if t == steps - 2
+                    && let Err(e) = prepare(0, t)
+                {
+                    return fail(e);
+                }
+                let ready = |p: usize| {
+                    pr.prepared[p].load(Ordering::Acquire) >= steps - t
+                        && pr.finished[p].load(Ordering::Acquire) >= steps - t - 1
+                };
+                spin_until(|| (1..parts.len()).all(ready) || aborted());
+                if aborted() {
+                    return;
+                }
+                solve(t);
+                finish(0, t);
+                if t > 0
+                    && let Err(e) = prepare(0, t - 1)
+                {
+                    return fail(e);
+                }
+            }
+        });
+        error.into_inner().unwrap_or_else(|e| e.into_inner())
+    };
+    if let Some(e) = failed {
+        return Err(e);
+    }
+    // Every part's values at its nodes: the cotangent of x_0 and the parameters'.
+    let dl = &plan.utils().layout;
+    let pbar = &mut rev.fin.pbar;
+    for part in &parts {
+        let r = part.lv.nodes();
+        let lam = lock(&part.lam[0]);
+        for (k, entries) in dl.entries.iter().enumerate() {
+            let j0 = entries.partition_point(|&i| (i as usize) < r.start);
+            let j1 = entries.partition_point(|&i| (i as usize) < r.end);
+            let f = dl.offsets[k];
+            rev.lam[f + j0..f + j1].copy_from_slice(&lam[f + j0..f + j1]);
+        }
+        let data = lock(&part.data);
+        for k in 0..c.params.len() {
+            let f = c.params.offset(k);
+            pbar.data[f + r.start..f + r.end].copy_from_slice(&data[f + r.start..f + r.end]);
+        }
+        pbar.inv_cm[r.clone()].copy_from_slice(&lock(&part.inv_cm)[r]);
+        let tree = lock(&part.tree);
+        for &k in &part.positions {
+            let k = k as usize;
+            pbar.tree.h_gsum[k] = tree.h_gsum[k];
+            pbar.tree.h_lower[k] = tree.h_lower[k];
+            pbar.tree.h_upper[k] = tree.h_upper[k];
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parts cover the nodes in order, part 0 with its share, the others equal, each with at
+    /// least one node.
+    #[test]
+    fn parts_cover_the_nodes_with_part_0_taking_its_share() {
+        assert_eq!(ranges(1000, 2, 0.35), vec![0..350, 350..1000]);
+        assert_eq!(ranges(1000, 3, 0.55), vec![0..550, 550..775, 775..1000]);
+        assert_eq!(ranges(4, 2, 0.0), vec![0..1, 1..4]);
+        assert_eq!(ranges(4, 4, 0.9), vec![0..1, 1..2, 2..3, 3..4]);
+    }
+}
