@@ -346,6 +346,20 @@ impl DynamicStateUtils {
         Ok(())
     }
 
+    /// The flat state of `all_states` as slices of it, in order (runs of consecutive nodes of
+    /// each dynamic key): [`DynamicStateUtils::remove_observables_to`] without a copy.
+    pub(crate) fn flat_runs<'a, T: Scalar>(
+        &'a self,
+        all_states: &'a AllStates<T>,
+    ) -> Result<impl Iterator<Item = &'a [T]> + 'a> {
+        self.check_states(all_states)?;
+        let dl = &self.layout;
+        Ok((0..dl.entries.len()).flat_map(move |k| {
+            let src = &all_states.data[dl.states.range(dl.all_key[k])];
+            dl.runs[k].iter().map(move |&(a, len)| &src[a..a + len])
+        }))
+    }
+
     /// `all_states` from true states: NaN padding restored, branchpoint voltages computed from
     /// their neighbours (the conductance-weighted mean), and the membrane currents that no
     /// mechanism reads recomputed from the states and voltages (a current that is a true state

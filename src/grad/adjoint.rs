@@ -111,15 +111,16 @@ pub(crate) fn run(
         }
     };
     record(&s, &mut rec, 0);
-    let mut flat = utils.remove_observables(&s)?;
     let n_check = steps.div_ceil(k);
     let mut store = buffers::take(n_check * dim);
     let mut forward = || -> Result<()> {
         step_fn.in_pool(|| -> Result<()> {
             for t in 0..steps {
                 if t.is_multiple_of(k) {
-                    utils.remove_observables_into(&s, &mut flat)?;
-                    append_streaming(&mut store, &flat.data);
+                    // Gathered straight into the store.
+                    for run in utils.flat_runs(&s)? {
+                        append_streaming(&mut store, run);
+                    }
                 }
                 step_fn.step(&mut s, &p, ext.at(t), dt)?;
                 check_finite(&c, &s, t + 1, dt)?;
