@@ -750,15 +750,7 @@ fn run_chunks<T: Scalar, E: Scalar>(
     solve: Option<(T, bool)>,
     ws: &mut Workspace<T>,
 ) {
-    // External current as a density (µA/cm²), added up per node.
-    let area = &p.data[p.layout.range(c.area_key)];
-    let stimuli = || ext.ext.series.iter().filter(|x| x.key_id == usize::MAX);
-    for series in stimuli() {
-        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
-            let node = node as usize;
-            ws.iext[node] += point_to_density(T::lift(i), area[node]);
-        }
-    }
+    add_stimuli(c, p, ext, ws);
     // Synapses read the pre-synaptic voltages after the mechanism updates: the same as at the
     // start of the step unless a mechanism writes the voltage; then the step has two regions.
     let two_phase = c.sets_voltage && !c.syns.is_empty();
@@ -799,7 +791,28 @@ fn run_chunks<T: Scalar, E: Scalar>(
     if pre_eps.is_some() {
         ws.pre_eps = pre_eps;
     }
-    for series in stimuli() {
+    clear_stimuli(ext, ws);
+}
+
+/// The external currents of the step as densities (µA/cm²), added up per node into `ws.iext`.
+fn add_stimuli<T: Scalar, E: Scalar>(
+    c: &Compiled,
+    p: &AllParams<T>,
+    ext: ExternalsAt<'_, E>,
+    ws: &mut Workspace<T>,
+) {
+    let area = &p.data[p.layout.range(c.area_key)];
+    for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
+        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
+            let node = node as usize;
+            ws.iext[node] += point_to_density(T::lift(i), area[node]);
+        }
+    }
+}
+
+/// Zeroes what [`add_stimuli`] wrote.
+fn clear_stimuli<T: Scalar, E: Scalar>(ext: ExternalsAt<'_, E>, ws: &mut Workspace<T>) {
+    for series in ext.ext.series.iter().filter(|x| x.key_id == usize::MAX) {
         for &node in &series.nodes {
             ws.iext[node as usize] = T::zero();
         }
@@ -869,23 +882,12 @@ pub(crate) fn pre_solve_chunk<T: Scalar, E: Scalar>(
     ws: &mut Workspace<T>,
 ) {
     debug_assert!(c.syns.is_empty());
-    let area = &p.data[p.layout.range(c.area_key)];
-    let stimuli = || ext.ext.series.iter().filter(|x| x.key_id == usize::MAX);
-    for series in stimuli() {
-        for (&node, &i) in series.nodes.iter().zip(series.at(ext.t)) {
-            let node = node as usize;
-            ws.iext[node] += point_to_density(T::lift(i), area[node]);
-        }
-    }
+    add_stimuli(c, p, ext, ws);
     {
         let x = ctx(c, p, s, ws, T::from(dt), None);
         run_chunk_other(&x, ch);
     }
-    for series in stimuli() {
-        for &node in &series.nodes {
-            ws.iext[node as usize] = T::zero();
-        }
-    }
+    clear_stimuli(ext, ws);
     clamp_states(c, s, ext);
 }
 
