@@ -9,13 +9,13 @@ use crate::externals::Externals;
 use crate::integrate::IntegrateOptions;
 use crate::state::{AllParams, AllStates};
 use crate::step;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 /// A read lock that ignores poisoning (a panicking thread ends the sweep anyway).
 fn read<T>(p: &RwLock<T>) -> RwLockReadGuard<'_, T> {
     p.read().unwrap_or_else(|e| e.into_inner())
 }
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// The forward states the backward sweep reads: the checkpoints (every `k`-th state), and the
 /// `k − 1` states inside one segment between two checkpoints, recomputed when the sweep reaches
@@ -163,10 +163,15 @@ impl<'a> SweepStates<'a> {
         if t == a {
             return Ok(f(self.checkpoints[si]));
         }
-        // Entering a segment waits for an advance in flight (see `adv`).
-        let entering = lock(&self.held).cur != Some(si);
-        let _adv = entering.then(|| lock(&self.adv));
         let mut held = lock(&self.held);
+        let mut _adv = None;
+        if held.cur != Some(si) {
+            // Entering a segment waits for an advance in flight (see `adv`; always `adv`
+            // before `held`).
+            drop(held);
+            _adv = Some(lock(&self.adv));
+            held = lock(&self.held);
+        }
         if held.cur != Some(si) {
             // Entering the segment: the states not recomputed in advance, now.
             let (from, reversed) = if held.cur == Some(si + 1) {
