@@ -509,7 +509,7 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
 /// implicit solver) gives the serial gradient exactly: backward Euler and Crank–Nicolson, every
 /// state stored or checkpointed, with the geometry (through the axial terms and the stimulus's
 /// area), the capacitance, channel parameters and a `data_set` value trained, on two threads
-/// and on three.
+/// and on three (still two parts).
 #[test]
 fn split_sweep_equals_serial_exactly() -> Result<()> {
     let (cell, ps) = hh_all_params()?;

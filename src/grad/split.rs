@@ -36,6 +36,12 @@ const SHARE0: f64 = 0.35;
 /// 55–75 % were within the VM's noise).
 const SHARE0_RECOMPUTING: f64 = 0.65;
 
+/// At most this many parts (threads), whatever the pool offers. Part 0's solve is about 30 % of
+/// the per-node work of a step here, so with shares balanced for two parts (see [`SHARE0`]) more
+/// parts would only add exchanges; a third could pay with part 0's share cut to about 13 %, not
+/// measurable on this two-core machine.
+const MAX_PARTS: usize = 2;
+
 /// One part of the nodes: its local reverse mode and containers.
 struct Part {
     lv: LocalVjp,
@@ -88,14 +94,14 @@ fn ranges(n: usize, threads: usize, share0: f64) -> Vec<Range<usize>> {
 }
 
 /// Whether the sweep of `plan` splits over `threads` threads: the local reverse mode with new
-/// voltages from the next state, and at least one node per thread.
+/// voltages from the next state, and at least two nodes per part.
 pub(crate) fn applies(plan: &Plan, threads: usize) -> bool {
-    threads > 1 && plan.splittable() && plan.compiled().n_nodes() >= 2 * threads
+    threads > 1 && plan.splittable() && plan.compiled().n_nodes() >= 2 * threads.min(MAX_PARTS)
 }
 
 /// The backward sweep from step `steps − 1` down to 0, with `prep` prepared at step
-/// `steps − 1`, split by nodes over `threads` threads (the calling thread and threads of its
-/// own; see the module documentation). Leaves in `rev` what the serial sweep leaves.
+/// `steps − 1`, split by nodes over `threads` threads, at most [`MAX_PARTS`] (the calling
+/// thread and threads of its own; see the module documentation). Leaves in `rev` what the serial sweep leaves.
 pub(crate) fn sweep(
     plan: &Plan,
     prep: &Prepared,
@@ -131,7 +137,7 @@ pub(crate) fn sweep(
         v_entries.partition_point(|&i| (i as usize) < r.start)
             ..v_entries.partition_point(|&i| (i as usize) < r.end)
     };
-    let parts: Vec<Part> = ranges(n, threads, share0)
+    let parts: Vec<Part> = ranges(n, threads.min(MAX_PARTS), share0)
         .into_iter()
         .map(|r| {
             let lv = plan.local_part(r.clone()).ok_or_else(|| {
