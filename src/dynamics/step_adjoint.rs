@@ -213,8 +213,15 @@ pub(crate) fn voltage_adjoint(
     let dt = st.dt;
     match st.solver {
         Solver::BwdEuler | Solver::CrankNicolson => {
-            let cn = st.solver == Solver::CrankNicolson;
-            implicit_adjoint_dispatch(st, w, adj, tree, cn);
+            implicit_solve(st, w, adj);
+            let VoltageAdjoint {
+                lambda,
+                lin,
+                cst,
+                v,
+                ..
+            } = adj;
+            implicit_terms(st, w, lambda, 0..n, 0..n, (lin, cst, v), tree);
         }
         Solver::FwdEuler => {
             // v_new = v + dt (cst − lin v + G v) on the compartments.
@@ -279,92 +286,6 @@ pub(crate) fn voltage_adjoint(
     Ok(())
 }
 
-/// [`voltage_adjoint`] of an implicit step (backward Euler, or Crank–Nicolson with `cn`),
-/// compiled for the best instruction set of this CPU as the step's kernels are (the same
-/// operations in the same order, so the same numbers).
-fn implicit_adjoint_dispatch(
-    st: &VoltageStage<'_>,
-    w: &[f64],
-    adj: &mut VoltageAdjoint,
-    tree: Option<&mut TreeAdjoint>,
-    cn: bool,
-) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::mechanisms::driver::{SimdLevel, simd_level};
-        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
-        fn avx512(
-            st: &VoltageStage<'_>,
-            w: &[f64],
-            adj: &mut VoltageAdjoint,
-            tree: Option<&mut TreeAdjoint>,
-            cn: bool,
-        ) {
-            implicit_adjoint(st, w, adj, tree, cn)
-        }
-        #[target_feature(enable = "avx2,fma")]
-        fn avx2(
-            st: &VoltageStage<'_>,
-            w: &[f64],
-            adj: &mut VoltageAdjoint,
-            tree: Option<&mut TreeAdjoint>,
-            cn: bool,
-        ) {
-            implicit_adjoint(st, w, adj, tree, cn)
-        }
-        match simd_level() {
-            // SAFETY: the CPU supports the features (checked by `simd_level`).
-            SimdLevel::Avx512 => return unsafe { avx512(st, w, adj, tree, cn) },
-            // SAFETY: as above.
-            SimdLevel::Avx2 => return unsafe { avx2(st, w, adj, tree, cn) },
-            SimdLevel::Baseline => {}
-        }
-    }
-    implicit_adjoint(st, w, adj, tree, cn)
-}
-
-#[inline(always)]
-fn implicit_adjoint(
-    st: &VoltageStage<'_>,
-    w: &[f64],
-    adj: &mut VoltageAdjoint,
-    tree: Option<&mut TreeAdjoint>,
-    cn: bool,
-) {
-    let (c, dt) = (st.c, st.dt);
-    let n = c.n_nodes();
-    // v_new = A⁻¹ (v_old + h cst), A = I + h diag(lin) + h G; Crank–Nicolson:
-    // h = dt/2 and v_new = 2 v_half − v_old.
-    let h = if cn { dt / 2.0 } else { dt };
-    implicit_lambda(st, w, adj, h, cn);
-    let lambda = &adj.lambda;
-    for i in 0..n {
-        adj.lin[i] = -h * lambda[i] * st.v_sol[i];
-        adj.cst[i] = h * lambda[i];
-        adj.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
-    }
-    if let Some(tree) = tree {
-        // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
-        // A[parent, node] = −h upper. In elimination positions: the solve leaves λ
-        // there in `r`, and `d` (free after it) takes the voltages.
-        let ord = &c.hines;
-        let (lam, vs) = (&adj.r[..n], &mut adj.d[..n]);
-        for (x, &i) in vs.iter_mut().zip(&ord.order) {
-            *x = st.v_sol[i as usize];
-        }
-        for k in 0..n {
-            let (l, v) = (h * lam[k], vs[k]);
-            tree.h_gsum[k] -= l * v;
-            let pp = ord.parent_pos[k];
-            if pp != u32::MAX {
-                let pp = pp as usize;
-                tree.h_lower[k] += l * vs[pp];
-                tree.h_upper[k] += h * lam[pp] * v;
-            }
-        }
-    }
-}
-
 /// The transposed solve of an implicit step with step `h`: λ per node into `adj.lambda`, and
 /// per elimination position into `adj.r`.
 #[inline(always)]
@@ -413,34 +334,38 @@ pub(crate) fn implicit_solve(st: &VoltageStage<'_>, w: &[f64], adj: &mut Voltage
 }
 
 /// The second half of [`voltage_adjoint`] for an implicit step (after [`implicit_solve`], whose
-/// λ per node is `lambda`), at the nodes `nodes` into `out` and at the elimination positions
-/// `positions` into `tree`: the same operations as the whole adjoint's, so the same numbers.
-/// `st.v_sol` and `w` (the voltages' output cotangents per node) as for [`voltage_adjoint`],
-/// needed at `nodes` and at the nodes of `positions` and their parents.
+/// λ per node is `lambda`): the cotangents of `v`, `lin` and `cst` at the nodes `nodes` into
+/// `out` (those three arrays, per node), and, with `tree`, the tree coefficients' at the
+/// elimination positions `positions`. `st.v_sol` and `w` (the voltages' output cotangents per
+/// node) as for [`voltage_adjoint`], needed at `nodes` and at the nodes of `positions` and
+/// their parents. Threads that split a step each take their nodes and positions.
 pub(crate) fn implicit_terms(
     st: &VoltageStage<'_>,
     w: &[f64],
     lambda: &[f64],
     nodes: std::ops::Range<usize>,
-    positions: &[u32],
-    out: &mut VoltageAdjoint,
-    tree: &mut TreeAdjoint,
+    positions: impl IntoIterator<Item = usize>,
+    out: (&mut [f64], &mut [f64], &mut [f64]),
+    tree: Option<&mut TreeAdjoint>,
 ) {
     let cn = st.solver == Solver::CrankNicolson;
     let h = if cn { st.dt / 2.0 } else { st.dt };
+    let (lin, cst, v) = out;
     for i in nodes {
-        out.lin[i] = -h * lambda[i] * st.v_sol[i];
-        out.cst[i] = h * lambda[i];
-        out.v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
+        lin[i] = -h * lambda[i] * st.v_sol[i];
+        cst[i] = h * lambda[i];
+        v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
     }
+    let Some(tree) = tree else { return };
+    // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
+    // A[parent, node] = −h upper (in elimination positions).
     let ord = &st.c.hines;
     // λ and the voltage at a position.
     let at = |k: usize| {
         let i = ord.order[k] as usize;
         (lambda[i], st.v_sol[i])
     };
-    for &k in positions {
-        let k = k as usize;
+    for k in positions {
         let (lam, v) = at(k);
         let l = h * lam;
         tree.h_gsum[k] -= l * v;

@@ -515,7 +515,9 @@ impl Plan {
         self.v_sol(v_new, v_old, v_sol);
         // (`lin` and `v_old` are the solve's only.)
         let stage = self.stage(v_sol, v_sol, v_sol);
-        implicit_terms(&stage, wn, lambda, nodes, positions, out, tree);
+        let positions = positions.iter().map(|&k| k as usize);
+        let out = (&mut out.lin[..], &mut out.cst[..], &mut out.v[..]);
+        implicit_terms(&stage, wn, lambda, nodes, positions, out, Some(tree));
     }
 
     /// The voltages the solve's bilinear term sees: the new ones (backward Euler) or the
