@@ -153,12 +153,13 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
             }
         };
         T::run_update(m.mech.as_ref(), &mut args, false);
-        if let SubSet::Padded(..) = sub {
+        if matches!(sub, SubSet::Padded(..)) && !m.mech.info().update_keeps_nan {
             // The branchpoint rows ran along: states stay undefined (NaN) there.
-            for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
-                for &off in &m.state_off {
+            let nan = T::from(f64::NAN);
+            for &off in &m.state_off {
+                for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
                     // SAFETY: a node of this chunk.
-                    unsafe { *x.data.add(off + bp as usize) = T::from(f64::NAN) };
+                    unsafe { *x.data.add(off + bp as usize) = nan };
                 }
             }
         }
@@ -213,18 +214,20 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
         T::run_current(m.mech.as_ref(), &mut args);
     }
     if ch.padded {
-        // Padded mechanisms ran over the branchpoints too: no current there.
-        for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
-            let bp = bp as usize;
-            // SAFETY: a node of this chunk.
-            unsafe {
-                for t in 0..c.targets.len() {
-                    *x.lin.add(t * n + bp) = T::zero();
-                    *x.cst.add(t * n + bp) = T::zero();
-                }
-                for k in 0..c.currents.len() {
-                    *x.cur.add(k * n + bp) = T::zero();
-                }
+        // Padded mechanisms ran over the branchpoints too: no current terms there. (The
+        // current scratch is read at compartments only, below.)
+        let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
+        let zero = |a: *mut T| {
+            for &bp in bps {
+                // SAFETY: a node of this chunk, of an array of `n` nodes starting at `a`.
+                unsafe { *a.add(bp as usize) = T::zero() };
+            }
+        };
+        // SAFETY: offsets of whole arrays of `n` nodes.
+        unsafe {
+            for t in 0..c.targets.len() {
+                zero(x.lin.add(t * n));
+                zero(x.cst.add(t * n));
             }
         }
     }
@@ -237,6 +240,24 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
         }
         let (lo, hi) = ch.currents[slot];
         let off = layout.offset(key);
+        let (a, len) = (ch.nodes.start, ch.nodes.len());
+        let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
+        if hi - lo + bps.len() == len {
+            // Defined at every compartment of the chunk: one block copy, then the branchpoints
+            // back to undefined.
+            // SAFETY: the chunk's nodes, of arrays of `n` nodes.
+            unsafe {
+                x.slice_mut(x.data, off + a, len).copy_from_slice(x.slice(
+                    x.cur,
+                    slot * n + a,
+                    len,
+                ));
+                for &bp in bps {
+                    *x.data.add(off + bp as usize) = T::from(f64::NAN);
+                }
+            }
+            continue;
+        }
         for &node in &layout.defined(key)[lo..hi] {
             let node = node as usize;
             // SAFETY: the node is in this chunk.

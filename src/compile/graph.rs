@@ -152,8 +152,12 @@ impl Graph {
 /// Nodes are grouped into *solve units* (contiguous node ranges of whole cells: a chunk of small
 /// cells, or one large cell); units follow each other in node order. Inside a unit every node
 /// comes after all its children, nodes of equal depth together (cells and branches interleaved),
-/// deepest first. Units are independent, so they can be solved in parallel; the single cell of a
-/// `Cell` is one unit.
+/// deepest first; inside a level by the node's place in its cell, then by cell. Consecutive
+/// positions of a level whose parents are consecutive positions too form a *run*
+/// ([`HinesOrder::runs`]): the same node of every cell of one shape, or successive compartments
+/// of parallel branches. Elimination and back substitution go run by run over contiguous
+/// arrays, which vectorises. Units are independent, so they can be solved in parallel; the
+/// single cell of a `Cell` is one unit.
 #[derive(Clone, Debug)]
 pub struct HinesOrder {
     /// Node at each elimination position.
@@ -174,6 +178,13 @@ pub struct HinesOrder {
     pub levels: Vec<usize>,
     /// The solve units.
     pub units: Vec<HinesUnit>,
+    /// Runs of every level: level `l` has the runs `level_runs[l]..level_runs[l + 1]` (with
+    /// one entry appended), together covering its positions in order.
+    pub level_runs: Vec<usize>,
+    /// The runs `(first position, length, parent position of the first)`: positions
+    /// `k..k + len` whose parents are the positions `pp..pp + len`, so that elimination and
+    /// back substitution run over them as contiguous arrays (roots: `pp = u32::MAX`).
+    pub runs: Vec<(u32, u32, u32)>,
 }
 
 /// A solve unit of [`HinesOrder`]: its nodes (which are also its elimination positions) and its
@@ -192,13 +203,29 @@ impl HinesOrder {
     /// cover every node, in order).
     pub(crate) fn build(g: &Graph, units: &[std::ops::Range<usize>]) -> HinesOrder {
         let n = g.n_nodes();
+        let mut cell_first = vec![usize::MAX; g.node_cell.iter().max().map_or(0, |&c| c + 1)];
+        for (i, &c) in g.node_cell.iter().enumerate() {
+            cell_first[c] = cell_first[c].min(i);
+        }
         let mut order: Vec<u32> = Vec::with_capacity(n);
         let mut levels = Vec::new();
         let mut unit_info = Vec::with_capacity(units.len());
         for u in units {
             debug_assert_eq!(u.start, order.len());
             let mut nodes: Vec<u32> = (u.start as u32..u.end as u32).collect();
-            nodes.sort_by_key(|&i| std::cmp::Reverse(g.depth[i as usize]));
+            // Deepest first; inside a level by the node's place in its cell, then by cell:
+            // in a unit of cells of one shape, a level is rows of "the same node of every
+            // cell", and each row's parents form a row too (a run, see `runs`). A parent's
+            // children are all in one level and keep their node order, so each parent
+            // receives their terms in the same order as with any other grouping.
+            nodes.sort_by_key(|&i| {
+                let i = i as usize;
+                (
+                    std::cmp::Reverse(g.depth[i]),
+                    i - cell_first[g.node_cell[i]],
+                    i,
+                )
+            });
             let first_level = levels.len();
             for (k, &i) in nodes.iter().enumerate() {
                 if k == 0 || g.depth[i as usize] != g.depth[nodes[k - 1] as usize] {
@@ -217,22 +244,52 @@ impl HinesOrder {
         for (k, &i) in order.iter().enumerate() {
             pos[i as usize] = k as u32;
         }
-        let mut edge_of = std::collections::HashMap::with_capacity(g.edges.len());
+        // Per node: its edge towards its parent (row node) and back (row parent).
+        let mut lower_of = vec![u32::MAX; n];
+        let mut upper_of = vec![u32::MAX; n];
         for (e, edge) in g.edges.iter().enumerate() {
-            edge_of.insert((edge.sink, edge.source), e as u32);
+            if g.parent[edge.sink] == edge.source {
+                lower_of[edge.sink] = e as u32;
+            }
+            if g.parent[edge.source] == edge.sink {
+                upper_of[edge.source] = e as u32;
+            }
         }
         let mut parent_pos = vec![u32::MAX; n];
         let mut lower_edge = vec![u32::MAX; n];
         let mut upper_edge = vec![u32::MAX; n];
         for (k, &i) in order.iter().enumerate() {
-            let p = g.parent[i as usize];
+            let (i, p) = (i as usize, g.parent[i as usize]);
             if p != usize::MAX {
                 parent_pos[k] = pos[p];
-                lower_edge[k] = edge_of[&(i as usize, p)];
-                upper_edge[k] = edge_of[&(p, i as usize)];
+                assert!(
+                    lower_of[i] != u32::MAX && upper_of[i] != u32::MAX,
+                    "every tree edge is in the graph both ways"
+                );
+                lower_edge[k] = lower_of[i];
+                upper_edge[k] = upper_of[i];
             }
         }
         let is_comp = order.iter().map(|&i| g.is_comp[i as usize]).collect();
+        let mut level_runs = Vec::with_capacity(levels.len());
+        let mut runs: Vec<(u32, u32, u32)> = Vec::new();
+        for l in 0..levels.len() - 1 {
+            level_runs.push(runs.len());
+            let mut k = levels[l];
+            while k < levels[l + 1] {
+                let pp = parent_pos[k];
+                let mut len = 1;
+                while k + len < levels[l + 1]
+                    && pp != u32::MAX
+                    && parent_pos[k + len] == pp + len as u32
+                {
+                    len += 1;
+                }
+                runs.push((k as u32, len as u32, pp));
+                k += len;
+            }
+        }
+        level_runs.push(runs.len());
         HinesOrder {
             order,
             parent_pos,
@@ -242,6 +299,8 @@ impl HinesOrder {
             is_comp,
             levels,
             units: unit_info,
+            level_runs,
+            runs,
         }
     }
 }

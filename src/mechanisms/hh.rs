@@ -68,6 +68,7 @@ const E_3: f64 = 20.085536923187668;
 impl Mechanism<6, 3> for HH {
     const INDEPENDENT_STATES: bool = true;
     const UPDATE_READS_PARAMS: bool = false;
+    const UPDATE_KEEPS_NAN: bool = true;
     fn name(&self) -> &str {
         "HH"
     }

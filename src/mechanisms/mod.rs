@@ -132,6 +132,16 @@ pub trait Mechanism<const P: usize, const S: usize>: Clone + Send + Sync + 'stat
     /// mechanism through its current alone. The default, `true`, is always correct.
     const UPDATE_READS_PARAMS: bool = true;
 
+    /// Whether [`Mechanism::update_states`] returns NaN for every state when every state it
+    /// started from is NaN, whatever the voltage and parameters (as for gates advanced by
+    /// exponential Euler, `x_inf + (x − x_inf) e`). The step runs a mechanism that covers every
+    /// compartment of a chunk over the chunk's branchpoints too (contiguous loads instead of
+    /// gathers), where its states are undefined (NaN); with `true` they stay NaN by themselves
+    /// instead of being reset after every update. The default, `false`, is always correct;
+    /// `true` for a mechanism where it does not hold leaves numbers at branchpoints
+    /// ([`check_declarations`] checks it).
+    const UPDATE_KEEPS_NAN: bool = false;
+
     /// The mechanism's name: the prefix of its own variables (e.g. `"HH"`).
     fn name(&self) -> &str;
 
@@ -236,6 +246,7 @@ impl<M: Mechanism<P, S>, const P: usize, const S: usize> Mechanism<P, S> for Ren
     const SETS_VOLTAGE: bool = M::SETS_VOLTAGE;
     const INDEPENDENT_STATES: bool = M::INDEPENDENT_STATES;
     const UPDATE_READS_PARAMS: bool = M::UPDATE_READS_PARAMS;
+    const UPDATE_KEEPS_NAN: bool = M::UPDATE_KEEPS_NAN;
     fn name(&self) -> &str {
         &self.name
     }
@@ -312,6 +323,8 @@ pub struct MechanismInfo {
     pub independent_states: bool,
     /// [`Mechanism::UPDATE_READS_PARAMS`].
     pub update_reads_params: bool,
+    /// [`Mechanism::UPDATE_KEEPS_NAN`].
+    pub update_keeps_nan: bool,
 }
 
 /// Owned form of [`Kind`].
@@ -354,6 +367,7 @@ impl MechanismInfo {
             sets_voltage: M::SETS_VOLTAGE,
             independent_states: M::INDEPENDENT_STATES,
             update_reads_params: M::UPDATE_READS_PARAMS,
+            update_keeps_nan: M::UPDATE_KEEPS_NAN,
             name,
         }
     }
@@ -364,8 +378,10 @@ impl MechanismInfo {
 /// voltages across the physiological range (−90 to 35 mV), states across (0, 1) and the default
 /// parameters: a state declared independent may move no other state, a parameter the update
 /// declares unread may move no state. The derivatives must be exactly zero (a structural zero),
-/// and each state's derivative with respect to itself must not be. A test of your own channel
-/// can call it; the crate's tests check the built-ins.
+/// and each state's derivative with respect to itself must not be. With
+/// [`Mechanism::UPDATE_KEEPS_NAN`], the update of NaN states must give NaN states at the same
+/// voltages, with the default parameters and with NaN ones. A test of your own channel can
+/// call it; the crate's tests check the built-ins.
 ///
 /// ```
 /// use huxley::mechanisms::check_declarations;
@@ -386,6 +402,15 @@ pub fn check_declarations<M: Mechanism<P, S>, const P: usize, const S: usize>(
     };
     let p0: [f64; P] = m.params().map(|v| v.default);
     for v in [-90.0, -65.0, -40.0, -10.0, 0.0, 35.0] {
+        if M::UPDATE_KEEPS_NAN {
+            for p in [p0, [f64::NAN; P]] {
+                let mut s = [f64::NAN; S];
+                m.update_states(&mut s, &p, v, 0.025);
+                if let Some(k) = (0..S).find(|&k| !s[k].is_nan()) {
+                    return fail(format!("state {k} is {} after NaN at v = {v}", s[k]));
+                }
+            }
+        }
         for s0 in [0.05, 0.4, 0.9] {
             let s: [f64; S] = std::array::from_fn(|j| s0 + 0.03 * j as f64);
             let run = |seed_s: Option<usize>, seed_p: Option<usize>| {
@@ -480,6 +505,44 @@ mod tests {
                 .unwrap_err()
                 .to_string()
                 .contains("reads parameter 0")
+        );
+    }
+
+    /// A gate that relaxes to its steady state in one step (`x ← x_inf(v)`) forgets a NaN: it
+    /// may not declare [`Mechanism::UPDATE_KEEPS_NAN`]; the same gate by exponential Euler may.
+    #[test]
+    fn a_wrong_nan_declaration_is_found() {
+        #[derive(Clone)]
+        struct Gate<const EXACT: bool>;
+        impl<const EXACT: bool> Mechanism<1, 1> for Gate<EXACT> {
+            const UPDATE_KEEPS_NAN: bool = true;
+            fn name(&self) -> &str {
+                "Gate"
+            }
+            fn params(&self) -> [Var; 1] {
+                [own("g", 0.1)]
+            }
+            fn states(&self) -> [Var; 1] {
+                [own("x", 0.1)]
+            }
+            fn update_states<T: Scalar>(&self, s: &mut [T; 1], _p: &[T; 1], v: T, dt: T) {
+                let inf = T::from(1.0) / (T::from(1.0) + crate::math::exp(-v * T::from(0.1)));
+                s[0] = if EXACT {
+                    inf
+                } else {
+                    crate::math::exponential_euler(s[0], dt, inf, T::from(2.0))
+                };
+            }
+            fn compute_current<T: Scalar>(&self, s: &[T; 1], p: &[T; 1], v: T) -> T {
+                p[0] * s[0] * v
+            }
+        }
+        assert!(check_declarations(&Gate::<false>).is_ok());
+        assert!(
+            check_declarations(&Gate::<true>)
+                .unwrap_err()
+                .to_string()
+                .contains("mechanism `Gate`: state 0 is 0.")
         );
     }
 }

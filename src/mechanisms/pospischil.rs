@@ -11,6 +11,7 @@ pub struct Leak;
 
 impl Mechanism<2, 0> for Leak {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "Leak"
@@ -55,6 +56,7 @@ impl Na {
 
 impl Mechanism<3, 2> for Na {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     fn name(&self) -> &str {
         "Na"
     }
@@ -106,6 +108,7 @@ impl K {
 
 impl Mechanism<3, 1> for K {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     fn name(&self) -> &str {
         "K"
     }
@@ -155,6 +158,7 @@ impl Km {
 
 impl Mechanism<3, 1> for Km {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     fn name(&self) -> &str {
         "Km"
     }
@@ -212,6 +216,7 @@ impl CaL {
 
 impl Mechanism<2, 2> for CaL {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     const UPDATE_READS_PARAMS: bool = false;
     fn name(&self) -> &str {
         "CaL"
@@ -265,6 +270,7 @@ impl CaT {
 
 impl Mechanism<3, 1> for CaT {
     const INDEPENDENT_STATES: bool = true;
+    const UPDATE_KEEPS_NAN: bool = true;
     fn name(&self) -> &str {
         "CaT"
     }

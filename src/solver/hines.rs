@@ -14,8 +14,9 @@ use crate::state::AllParams;
 /// Nodes are eliminated unit by unit and, inside a unit, level by level in the order of
 /// [`crate::compile::HinesOrder`] (deepest level first, cells and branches interleaved). Within a
 /// level nodes are independent: their reciprocal diagonals are computed together (one vectorised
-/// division per node), then folded into their parents. Back substitution runs the levels the
-/// other way. `d` and `r` are scratch arrays of length `n_nodes`.
+/// division per node), then folded into their parents run by run (a run's parents are
+/// consecutive too, so the fold is a loop over contiguous arrays). Back substitution runs the
+/// levels the other way. `d` and `r` are scratch arrays of length `n_nodes`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 pub fn solve<T: Scalar>(
@@ -225,11 +226,21 @@ fn eliminate_unit<T: Scalar>(
     let unit = &ord.units[u];
     let base = unit.nodes.start;
     let m = unit.nodes.len();
-    let parent_pos = &ord.parent_pos[unit.nodes.clone()];
     let one = T::one();
     let h2 = h * h;
     let levels = &ord.levels;
     let (first, last) = (unit.levels.start, unit.levels.end - 1);
+    assert!(
+        d.len() >= m && r.len() >= m && lower.len() >= m && upper.len() >= m,
+        "unit arrays shorter than the unit"
+    );
+    // Positions of one run are consecutive and so are their parents' (`HinesOrder::runs`),
+    // all in later levels: contiguous arrays on both sides, which vectorise.
+    let runs = |l: usize| {
+        ord.runs[ord.level_runs[l]..ord.level_runs[l + 1]]
+            .iter()
+            .map(move |&(k, len, pp)| (k as usize - base, len as usize, pp as usize))
+    };
     for l in first..=last {
         let (a, b) = (levels[l] - base, levels[l + 1] - base);
         for dk in &mut d[a..b] {
@@ -238,15 +249,17 @@ fn eliminate_unit<T: Scalar>(
         if l == last {
             break; // the roots: nothing above them
         }
-        for k in a..b {
-            let pp = parent_pos[k] as usize - base;
-            debug_assert!(pp > k && pp < m);
-            let inv = d[k];
-            let rk = r[k];
-            // SAFETY: parents come after their children in the unit's order, before m.
-            unsafe {
-                *d.get_unchecked_mut(pp) -= h2 * lower[k] * upper[k] * inv;
-                *r.get_unchecked_mut(pp) += h * upper[k] * inv * rk;
+        let (dlo, dhi) = d.split_at_mut(b);
+        let (rlo, rhi) = r.split_at_mut(b);
+        for (k, len, pp) in runs(l) {
+            let pp = pp - base - b;
+            debug_assert!(k >= a && k + len <= b && pp + len <= m - b);
+            let (inv, rk) = (&dlo[k..k + len], &rlo[k..k + len]);
+            let (lw, up) = (&lower[k..k + len], &upper[k..k + len]);
+            let (dp, rp) = (&mut dhi[pp..pp + len], &mut rhi[pp..pp + len]);
+            for q in 0..len {
+                dp[q] -= h2 * lw[q] * up[q] * inv[q];
+                rp[q] += h * up[q] * inv[q] * rk[q];
             }
         }
     }
@@ -255,15 +268,20 @@ fn eliminate_unit<T: Scalar>(
         r[k] *= d[k];
     }
     for l in (first..last).rev() {
-        let (a, b) = (levels[l] - base, levels[l + 1] - base);
+        let b = levels[l + 1] - base;
         let (lo, hi) = r.split_at_mut(b);
-        let (lo, dl, ll, pl) = (&mut lo[a..b], &d[a..b], &lower[a..b], &parent_pos[a..b]);
-        for q in 0..b - a {
-            let pp = pl[q] as usize - base - b;
-            debug_assert!(pp < hi.len());
-            // SAFETY: parents come after their children's level, inside the unit.
-            let rp = unsafe { *hi.get_unchecked(pp) };
-            lo[q] = (lo[q] + h * ll[q] * rp) * dl[q];
+        for (k, len, pp) in runs(l) {
+            let pp = pp - base - b;
+            debug_assert!(k + len <= b && pp + len <= hi.len());
+            let (x, dl, ll, xp) = (
+                &mut lo[k..k + len],
+                &d[k..k + len],
+                &lower[k..k + len],
+                &hi[pp..pp + len],
+            );
+            for q in 0..len {
+                x[q] = (x[q] + h * ll[q] * xp[q]) * dl[q];
+            }
         }
     }
 }

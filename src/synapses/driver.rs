@@ -131,6 +131,11 @@ pub(crate) struct WrappedSynapse<Y, const P: usize, const S: usize> {
 fn tile_edges(edges: &Nodes<'_>, i: usize, n: usize) -> [usize; LANES] {
     let mut idx = [0usize; LANES];
     match edges {
+        Nodes::Range { start, .. } if i + LANES <= n => {
+            for (l, x) in idx.iter_mut().enumerate() {
+                *x = start + i + l;
+            }
+        }
         Nodes::Range { start, .. } => {
             for (l, x) in idx.iter_mut().enumerate() {
                 *x = start + (i + l).min(n - 1);
@@ -182,10 +187,12 @@ fn limit(len: usize, offsets: &[usize]) -> usize {
 /// [`check_range`]).
 ///
 /// # Safety
-/// Every index of `idx` is below `pre.len()` and `post.len()`.
+/// Every index of `idx` is below `pre.len()` and `post.len()`; with `base = Some(e)`,
+/// `idx[l] = e + l`.
 #[inline(always)]
 unsafe fn tile_nodes(
     idx: &[usize; LANES],
+    base: Option<usize>,
     pre: &[u32],
     post: &[u32],
     n_pre: usize,
@@ -194,11 +201,25 @@ unsafe fn tile_nodes(
 ) -> ([usize; LANES], [usize; LANES]) {
     let mut a = [0usize; LANES];
     let mut b = [0usize; LANES];
-    for l in 0..LANES {
-        // SAFETY: the caller's guarantee.
-        unsafe {
-            a[l] = *pre.get_unchecked(idx[l]) as usize;
-            b[l] = *post.get_unchecked(idx[l]) as usize;
+    match base {
+        // A full tile of consecutive edges: two vector loads instead of two gathers.
+        Some(e) => {
+            for l in 0..LANES {
+                // SAFETY: the caller's guarantee (`idx[l] = e + l`).
+                unsafe {
+                    a[l] = *pre.get_unchecked(e + l) as usize;
+                    b[l] = *post.get_unchecked(e + l) as usize;
+                }
+            }
+        }
+        None => {
+            for l in 0..LANES {
+                // SAFETY: the caller's guarantee.
+                unsafe {
+                    a[l] = *pre.get_unchecked(idx[l]) as usize;
+                    b[l] = *post.get_unchecked(idx[l]) as usize;
+                }
+            }
         }
     }
     if !checked {
@@ -276,7 +297,7 @@ fn update_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
         // or just above); concurrent callers touch disjoint edges.
         unsafe {
             let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), a.v.len(), checked);
+            let (pn, qn) = tile_nodes(&idx, base, a.pre, a.post, a.v_pre.len(), a.v.len(), checked);
             for l in 0..LANES {
                 vpre[l] = *v_pre.add(pn[l]);
                 vpost[l] = *v.add(qn[l]);
@@ -323,6 +344,200 @@ fn current_loop<Y: Synapse<P, S>, T: Scalar, const P: usize, const S: usize>(
     }
 }
 
+/// What every tile of [`current_loop_with`] reads: pointers and offsets resolved once, and
+/// the tile arrays (zeroed once: every tile fills every lane of each).
+struct CurrentTiles<T, const P: usize, const S: usize> {
+    edges_start: usize,
+    n: usize,
+    store: *mut T,
+    params: *const T,
+    v: *const T,
+    v_pre: *const T,
+    area: *const T,
+    lin: *mut T,
+    cst: *mut T,
+    coef: *const T,
+    n_pre: usize,
+    n_nodes: usize,
+    lim: usize,
+    checked: bool,
+    soff: [usize; S],
+    poff: [usize; P],
+    coff: usize,
+    vpre: [T; LANES],
+    vpost: [T; LANES],
+    ar: [T; LANES],
+    s: [[T; LANES]; S],
+    p: [[T; LANES]; P],
+    i0: [T; LANES],
+    slope: [T; LANES],
+    c: [T; LANES],
+    ca: [[T; LANES]; S],
+    cb: [[T; LANES]; S],
+}
+
+impl<T: Scalar, const P: usize, const S: usize> CurrentTiles<T, P, S> {
+    /// The tile of edges at position `i` of the call's edges. `FULL`: a full tile of a
+    /// contiguous range of checked edges (`i + LANES ≤ n`), whose edge indices, pre- and
+    /// post-synaptic nodes, states and parameters are then plain vector loads: known at
+    /// compile time, not found out per tile (the generic tile compiled to a mix of gathers,
+    /// scalar loads and spills).
+    ///
+    /// # Safety
+    /// The arrays behind the pointers hold what [`SynCurrentArgs`] describes; edge and node
+    /// indices were checked (`checked`), or are checked here; the post-synaptic nodes belong
+    /// to the caller.
+    #[inline(always)]
+    unsafe fn tile<Y: Synapse<P, S>, const UPDATE: bool, const AFFINE: bool, const FULL: bool>(
+        &mut self,
+        y: &Y,
+        edges: &Nodes<'_>,
+        pre: &[u32],
+        post: &[u32],
+        i: usize,
+        dt: T,
+    ) {
+        let n = self.n;
+        let (base, idx) = if FULL {
+            (Some(self.edges_start + i), [0usize; LANES])
+        } else {
+            let idx = tile_edges(edges, i, n);
+            if !self.checked {
+                check(tile_max(&idx) < self.lim, "edge index out of range");
+            }
+            (tile_base(edges, i, n), idx)
+        };
+        let w = if FULL { LANES } else { LANES.min(n - i) };
+        let delta = T::from(FD_DELTA);
+        let inv_delta = T::from(1.0 / FD_DELTA);
+        let to_density = T::from(100_000.0);
+        let n_pre = self.n_pre;
+        // SAFETY: the caller's guarantee.
+        unsafe {
+            let (pn, qn) = tile_nodes(&idx, base, pre, post, n_pre, self.n_nodes, self.checked);
+            // A full tile reads its inputs and writes its states in the lane loop itself
+            // (vector loads, gathers and stores); a partial or scattered one goes through the
+            // tile arrays. (Through the arrays, a full tile's parameters were copied in lane
+            // by lane and read back as one vector: a failed store-to-load forwarding per tile.)
+            let b = base.unwrap_or(0);
+            if !FULL {
+                for l in 0..LANES {
+                    self.vpre[l] = *self.v_pre.add(pn[l]);
+                    self.vpost[l] = *self.v.add(qn[l]);
+                    self.ar[l] = *self.area.add(qn[l]);
+                }
+                if AFFINE {
+                    for k in 0..S {
+                        for l in 0..LANES {
+                            self.ca[k][l] = *self.coef.add(2 * k * n_pre + pn[l]);
+                            self.cb[k][l] = *self.coef.add((2 * k + 1) * n_pre + pn[l]);
+                        }
+                    }
+                }
+                for k in 0..S {
+                    load(self.store, self.soff[k], base, &idx, &mut self.s[k]);
+                }
+                for k in 0..P {
+                    load(self.params, self.poff[k], base, &idx, &mut self.p[k]);
+                }
+            }
+            for l in 0..LANES {
+                let mut sl = [T::zero(); S];
+                let mut pl = [T::zero(); P];
+                let (vpre, vpost, ar) = if FULL {
+                    (
+                        *self.v_pre.add(pn[l]),
+                        *self.v.add(qn[l]),
+                        *self.area.add(qn[l]),
+                    )
+                } else {
+                    (self.vpre[l], self.vpost[l], self.ar[l])
+                };
+                for k in 0..S {
+                    sl[k] = if FULL {
+                        *self.store.add(self.soff[k] + b + l)
+                    } else {
+                        self.s[k][l]
+                    };
+                }
+                for k in 0..P {
+                    pl[k] = if FULL {
+                        *self.params.add(self.poff[k] + b + l)
+                    } else {
+                        self.p[k][l]
+                    };
+                }
+                if AFFINE {
+                    for k in 0..S {
+                        let (ca, cb) = if FULL {
+                            (
+                                *self.coef.add(2 * k * n_pre + pn[l]),
+                                *self.coef.add((2 * k + 1) * n_pre + pn[l]),
+                            )
+                        } else {
+                            (self.ca[k][l], self.cb[k][l])
+                        };
+                        sl[k] = sl[k] * ca + cb;
+                    }
+                } else if UPDATE {
+                    y.update_states(&mut sl, &pl, vpre, vpost, dt);
+                }
+                let c0 = y.compute_current(&sl, &pl, vpre, vpost);
+                let c1 = y.compute_current(&sl, &pl, vpre + delta, vpost + delta);
+                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5 (here with one
+                // division for both currents).
+                let k = to_density / ar;
+                let d0 = c0 * k;
+                let d1 = c1 * k;
+                let g = (d1 - d0) * inv_delta;
+                self.slope[l] = g;
+                self.c[l] = d0 - g * vpost;
+                if FULL {
+                    if UPDATE {
+                        for k in 0..S {
+                            *self.store.add(self.soff[k] + b + l) = sl[k];
+                        }
+                    }
+                    *self.store.add(self.coff + b + l) = c0;
+                } else {
+                    if UPDATE {
+                        for k in 0..S {
+                            self.s[k][l] = sl[k];
+                        }
+                    }
+                    self.i0[l] = c0;
+                }
+            }
+            if !FULL {
+                if UPDATE {
+                    for k in 0..S {
+                        self::store(self.store, self.soff[k], base, &idx, w, &self.s[k]);
+                    }
+                }
+                self::store(self.store, self.coff, base, &idx, w, &self.i0);
+            }
+            // Edges come sorted by post-synaptic node: a run of edges onto one node is summed
+            // in registers and added once (a chain of read-modify-writes through memory costs
+            // a store-to-load forwarding per edge; adding edge by edge without the branch
+            // was slower on the 1 000-cell network).
+            let (lin, cst) = (self.lin, self.cst);
+            let (mut q, mut gl, mut gc) = (qn[0], self.slope[0], self.c[0]);
+            for l in 1..w {
+                if qn[l] == q {
+                    gl += self.slope[l];
+                    gc += self.c[l];
+                } else {
+                    *lin.add(q) += gl;
+                    *cst.add(q) -= gc;
+                    (q, gl, gc) = (qn[l], self.slope[l], self.c[l]);
+                }
+            }
+            *lin.add(q) += gl;
+            *cst.add(q) -= gc;
+        }
+    }
+}
+
 #[inline(always)]
 fn current_loop_with<
     Y: Synapse<P, S>,
@@ -337,17 +552,6 @@ fn current_loop_with<
     dt: T,
 ) {
     let n = a.edges.len();
-    let delta = T::from(FD_DELTA);
-    let inv_delta = T::from(1.0 / FD_DELTA);
-    let to_density = T::from(100_000.0);
-    let store = a.store.as_mut_ptr();
-    let params = a.params.as_ptr();
-    let (v, v_pre, area) = (
-        a.v.as_mut_ptr() as *const T,
-        a.v_pre.as_ptr(),
-        a.area.as_ptr(),
-    );
-    let (lin, cst) = (a.lin.as_mut_ptr(), a.cst.as_mut_ptr());
     let n_nodes =
         a.v.len()
             .min(a.area.len())
@@ -358,20 +562,6 @@ fn current_loop_with<
         .min(limit(a.params.len(), a.param_off))
         .min(a.pre.len())
         .min(a.post.len());
-    let mut soff = [0usize; S];
-    let mut poff = [0usize; P];
-    soff.copy_from_slice(a.state_off);
-    poff.copy_from_slice(a.param_off);
-    let coff = a.current_off;
-    // The tiles, zeroed once: every tile fills every lane of each.
-    let mut vpre = [T::zero(); LANES];
-    let mut vpost = [T::zero(); LANES];
-    let mut ar = [T::zero(); LANES];
-    let mut s = [[T::zero(); LANES]; S];
-    let mut p = [[T::zero(); LANES]; P];
-    let mut i0 = [T::zero(); LANES];
-    let mut slope = [T::zero(); LANES];
-    let mut c = [T::zero(); LANES];
     let checked = check_range(&a.edges, lim, a.pre, a.post, a.v_pre.len(), n_nodes);
     // The affine coefficients: `2·S` arrays of `n_pre` values, indexed like `v_pre`.
     let n_pre = a.v_pre.len();
@@ -382,95 +572,58 @@ fn current_loop_with<
         }
         _ => std::ptr::null(),
     };
-    let mut ca = [[T::zero(); LANES]; S];
-    let mut cb = [[T::zero(); LANES]; S];
+    let mut soff = [0usize; S];
+    let mut poff = [0usize; P];
+    soff.copy_from_slice(a.state_off);
+    poff.copy_from_slice(a.param_off);
+    let zero = [T::zero(); LANES];
+    let mut t = CurrentTiles::<T, P, S> {
+        edges_start: match a.edges {
+            Nodes::Range { start, .. } => start,
+            Nodes::List(_) => 0,
+        },
+        n,
+        store: a.store.as_mut_ptr(),
+        params: a.params.as_ptr(),
+        v: a.v.as_mut_ptr() as *const T,
+        v_pre: a.v_pre.as_ptr(),
+        area: a.area.as_ptr(),
+        lin: a.lin.as_mut_ptr(),
+        cst: a.cst.as_mut_ptr(),
+        coef,
+        n_pre,
+        n_nodes,
+        lim,
+        checked,
+        soff,
+        poff,
+        coff: a.current_off,
+        vpre: zero,
+        vpost: zero,
+        ar: zero,
+        s: [zero; S],
+        p: [zero; P],
+        i0: zero,
+        slope: zero,
+        c: zero,
+        ca: [zero; S],
+        cb: [zero; S],
+    };
+    // Full tiles of a checked contiguous range first, then the rest tile by tile.
+    let full = if checked { n / LANES * LANES } else { 0 };
     let mut i = 0;
-    while i < n {
-        let idx = tile_edges(&a.edges, i, n);
-        if !checked {
-            check(tile_max(&idx) < lim, "edge index out of range");
+    // SAFETY: edge and node indices were checked against every array's length (up front, or
+    // per tile in `tile`); concurrent callers touch disjoint edges and post-synaptic nodes; the
+    // coefficients hold `2·S·n_pre` values (checked above) and `pn < n_pre`.
+    unsafe {
+        while i < full {
+            t.tile::<Y, UPDATE, AFFINE, true>(y, &a.edges, a.pre, a.post, i, dt);
+            i += LANES;
         }
-        let w = LANES.min(n - i);
-        // SAFETY: as in `update_loop`; the post-synaptic nodes of the edges belong to the caller;
-        // the coefficients hold `2·S·n_pre` values (checked above) and `pn < n_pre`.
-        unsafe {
-            let base = tile_base(&a.edges, i, n);
-            let (pn, qn) = tile_nodes(&idx, a.pre, a.post, a.v_pre.len(), n_nodes, checked);
-            for l in 0..LANES {
-                vpre[l] = *v_pre.add(pn[l]);
-                vpost[l] = *v.add(qn[l]);
-                ar[l] = *area.add(qn[l]);
-            }
-            if AFFINE {
-                for k in 0..S {
-                    for l in 0..LANES {
-                        ca[k][l] = *coef.add(2 * k * n_pre + pn[l]);
-                        cb[k][l] = *coef.add((2 * k + 1) * n_pre + pn[l]);
-                    }
-                }
-            }
-            for k in 0..S {
-                load(store, soff[k], base, &idx, &mut s[k]);
-            }
-            for k in 0..P {
-                load(params, poff[k], base, &idx, &mut p[k]);
-            }
-            for l in 0..LANES {
-                let mut sl = [T::zero(); S];
-                let mut pl = [T::zero(); P];
-                for k in 0..S {
-                    sl[k] = s[k][l];
-                }
-                for k in 0..P {
-                    pl[k] = p[k][l];
-                }
-                if AFFINE {
-                    for k in 0..S {
-                        sl[k] = sl[k] * ca[k][l] + cb[k][l];
-                        s[k][l] = sl[k];
-                    }
-                } else if UPDATE {
-                    y.update_states(&mut sl, &pl, vpre[l], vpost[l], dt);
-                    for k in 0..S {
-                        s[k][l] = sl[k];
-                    }
-                }
-                let c0 = y.compute_current(&sl, &pl, vpre[l], vpost[l]);
-                let c1 = y.compute_current(&sl, &pl, vpre[l] + delta, vpost[l] + delta);
-                // Jaxley's `convert_point_process_to_distributed`: I / area · 1e5 (here with one
-                // division for both currents).
-                let k = to_density / ar[l];
-                let d0 = c0 * k;
-                let d1 = c1 * k;
-                let g = (d1 - d0) * inv_delta;
-                i0[l] = c0;
-                slope[l] = g;
-                c[l] = d0 - g * vpost[l];
-            }
-            if UPDATE {
-                for k in 0..S {
-                    self::store(store, soff[k], base, &idx, w, &s[k]);
-                }
-            }
-            self::store(store, coff, base, &idx, w, &i0);
-            // Edges come sorted by post-synaptic node: a run of edges onto one node is summed
-            // in registers and added once (a chain of read-modify-writes through memory costs
-            // a store-to-load forwarding per edge).
-            let (mut q, mut gl, mut gc) = (qn[0], slope[0], c[0]);
-            for l in 1..w {
-                if qn[l] == q {
-                    gl += slope[l];
-                    gc += c[l];
-                } else {
-                    *lin.add(q) += gl;
-                    *cst.add(q) -= gc;
-                    (q, gl, gc) = (qn[l], slope[l], c[l]);
-                }
-            }
-            *lin.add(q) += gl;
-            *cst.add(q) -= gc;
+        while i < n {
+            t.tile::<Y, UPDATE, AFFINE, false>(y, &a.edges, a.pre, a.post, i, dt);
+            i += LANES;
         }
-        i += LANES;
     }
 }
 
