@@ -103,6 +103,20 @@ impl<T: Scalar> Ctx<'_, T> {
     }
 }
 
+/// Writes `value` at `nodes` of the array of nodes starting at `a`: the undefined values or
+/// zero current terms at a chunk's branchpoints, where padded kernels ran along.
+///
+/// # Safety
+/// `a` points at an array of more than every node of `nodes` elements, which no other worker
+/// touches at those nodes.
+#[inline(always)]
+unsafe fn set_at<T: Copy>(a: *mut T, nodes: &[u32], value: T) {
+    for &i in nodes {
+        // SAFETY: the caller's guarantee.
+        unsafe { *a.add(i as usize) = value };
+    }
+}
+
 fn sub_nodes<'a>(m: &'a crate::compile::CompiledMech, s: SubSet) -> Nodes<'a> {
     match (s, &m.nodes) {
         (SubSet::Range(start, len) | SubSet::Padded(start, len), _) => Nodes::Range { start, len },
@@ -155,12 +169,15 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
         T::run_update(m.mech.as_ref(), &mut args, false);
         if matches!(sub, SubSet::Padded(..)) && !m.mech.info().update_keeps_nan {
             // The branchpoint rows ran along: states stay undefined (NaN) there.
-            let nan = T::from(f64::NAN);
             for &off in &m.state_off {
-                for &bp in &c.bp_nodes[ch.bps.0..ch.bps.1] {
-                    // SAFETY: a node of this chunk.
-                    unsafe { *x.data.add(off + bp as usize) = nan };
-                }
+                // SAFETY: the chunk's branchpoints of a state array.
+                unsafe {
+                    set_at(
+                        x.data.add(off),
+                        &c.bp_nodes[ch.bps.0..ch.bps.1],
+                        T::from(f64::NAN),
+                    )
+                };
             }
         }
     }
@@ -176,6 +193,7 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
 unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) {
     let (c, n) = (x.c, x.n);
     let (a, len) = (ch.nodes.start, ch.nodes.len());
+    let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
     // SAFETY: the chunk's nodes of the scratch arrays belong to this worker.
     unsafe {
         for t in 0..c.targets.len() {
@@ -216,18 +234,11 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
     if ch.padded {
         // Padded mechanisms ran over the branchpoints too: no current terms there. (The
         // current scratch is read at compartments only, below.)
-        let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
-        let zero = |a: *mut T| {
-            for &bp in bps {
-                // SAFETY: a node of this chunk, of an array of `n` nodes starting at `a`.
-                unsafe { *a.add(bp as usize) = T::zero() };
-            }
-        };
-        // SAFETY: offsets of whole arrays of `n` nodes.
+        // SAFETY: the chunk's branchpoints of whole arrays of `n` nodes.
         unsafe {
             for t in 0..c.targets.len() {
-                zero(x.lin.add(t * n));
-                zero(x.cst.add(t * n));
+                set_at(x.lin.add(t * n), bps, T::zero());
+                set_at(x.cst.add(t * n), bps, T::zero());
             }
         }
     }
@@ -240,8 +251,6 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
         }
         let (lo, hi) = ch.currents[slot];
         let off = layout.offset(key);
-        let (a, len) = (ch.nodes.start, ch.nodes.len());
-        let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
         if hi - lo + bps.len() == len {
             // Defined at every compartment of the chunk: one block copy, then the branchpoints
             // back to undefined.
@@ -252,9 +261,7 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
                     slot * n + a,
                     len,
                 ));
-                for &bp in bps {
-                    *x.data.add(off + bp as usize) = T::from(f64::NAN);
-                }
+                set_at(x.data.add(off), bps, T::from(f64::NAN));
             }
             continue;
         }

@@ -131,11 +131,6 @@ pub(crate) struct WrappedSynapse<Y, const P: usize, const S: usize> {
 fn tile_edges(edges: &Nodes<'_>, i: usize, n: usize) -> [usize; LANES] {
     let mut idx = [0usize; LANES];
     match edges {
-        Nodes::Range { start, .. } if i + LANES <= n => {
-            for (l, x) in idx.iter_mut().enumerate() {
-                *x = start + i + l;
-            }
-        }
         Nodes::Range { start, .. } => {
             for (l, x) in idx.iter_mut().enumerate() {
                 *x = start + (i + l).min(n - 1);
