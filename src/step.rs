@@ -183,6 +183,61 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     }
 }
 
+/// Which outputs of a chunk's current kernels are assigned rather than accumulated (bit `mi` of
+/// a mask: compiled mechanism `mi`), and which current slots are written straight into the state
+/// store (bit = slot).
+///
+/// The first mechanism (that runs) of a target or current slot that covers every compartment of
+/// the chunk (padded or not) assigns its terms: the scratch need not be zeroed first, except at
+/// the branchpoints. A current slot whose
+/// first mechanism is such is written straight into its state array, when nothing reads that
+/// array during the step (`Current { read: false }`), instead of through the scratch and a copy.
+/// The sums are the same as accumulating onto zeros.
+#[derive(Clone, Copy, Default)]
+struct Assign {
+    terms: u64,
+    current: u64,
+    direct: u64,
+}
+
+impl Assign {
+    /// The masks of chunk `ch` (all zero when there are more than 64 mechanisms or slots).
+    fn of<T>(x: &Ctx<'_, T>, ch: &Chunk) -> Assign {
+        let c = x.c;
+        let mut out = Assign::default();
+        if c.mechs.len() > 64 || c.currents.len() > 64 || c.targets.len() > 64 {
+            return out;
+        }
+        let n_comps = ch.nodes.len() - (ch.bps.1 - ch.bps.0);
+        // Every compartment of the chunk (mechanisms never live on branchpoints).
+        let whole = |s: SubSet| match s {
+            SubSet::Padded(..) => true,
+            SubSet::Range(_, len) => len == n_comps,
+            SubSet::List(..) => false,
+        };
+        let (mut seen_t, mut seen_k) = (0u64, 0u64);
+        for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
+            if sub_nodes(m, sub).is_empty() || x.mech_on.is_some_and(|on| !on[mi]) {
+                continue;
+            }
+            let (t, k) = (1u64 << m.target, 1u64 << m.current);
+            if seen_t & t == 0 && whole(sub) {
+                out.terms |= 1 << mi;
+            }
+            let key = c.currents[m.current];
+            let direct = c.states.kinds[key] == (crate::compile::KeyKind::Current { read: false })
+                && x.cur_on.is_none_or(|on| on[m.current]);
+            if seen_k & k == 0 && whole(sub) && direct {
+                out.current |= 1 << mi;
+                out.direct |= k;
+            }
+            seen_t |= t;
+            seen_k |= k;
+        }
+        out
+    }
+}
+
 /// Stage 2 for one chunk: currents and their linearisation, written into the states. With
 /// `stepping = false` (observers) only the currents are computed, and only those no mechanism
 /// reads are written (a current that is a dynamic state keeps its value).
@@ -194,25 +249,41 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
     let (c, n) = (x.c, x.n);
     let (a, len) = (ch.nodes.start, ch.nodes.len());
     let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
+    let layout = &c.states;
+    let assign = Assign::of(x, ch);
+    let assigned_targets = c
+        .mechs
+        .iter()
+        .enumerate()
+        .filter(|(mi, _)| assign.terms >> mi & 1 == 1)
+        .fold(0u64, |acc, (_, m)| acc | 1 << m.target);
     // SAFETY: the chunk's nodes of the scratch arrays belong to this worker.
     unsafe {
         for t in 0..c.targets.len() {
-            x.slice_mut(x.lin, t * n + a, len).fill(T::zero());
-            x.slice_mut(x.cst, t * n + a, len).fill(T::zero());
+            if assigned_targets >> t & 1 == 0 {
+                x.slice_mut(x.lin, t * n + a, len).fill(T::zero());
+                x.slice_mut(x.cst, t * n + a, len).fill(T::zero());
+            }
         }
         for k in 0..c.currents.len() {
-            if x.cur_on.is_none_or(|on| on[k]) {
+            if x.cur_on.is_none_or(|on| on[k]) && assign.direct >> k & 1 == 0 {
                 x.slice_mut(x.cur, k * n + a, len).fill(T::zero());
             }
         }
     }
-    let layout = &c.states;
     for (mi, (m, &sub)) in c.mechs.iter().zip(&ch.mechs).enumerate() {
         let nodes = sub_nodes(m, sub);
         if nodes.is_empty() || x.mech_on.is_some_and(|on| !on[mi]) {
             continue;
         }
-        // SAFETY: as above; the kernel writes only the chunk's nodes of lin, cst and cur.
+        let current = if assign.direct >> m.current & 1 == 1 {
+            // SAFETY: the current's array in the store (nothing reads it during the step).
+            unsafe { x.data.add(layout.offset(c.currents[m.current])) }
+        } else {
+            // SAFETY: the current slot's scratch array.
+            unsafe { x.cur.add(m.current * n) }
+        };
+        // SAFETY: as above; the kernel writes only the chunk's nodes of lin, cst and current.
         let mut args = unsafe {
             CurrentArgs {
                 nodes,
@@ -225,15 +296,18 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
                 target_off: layout.offset(c.targets[m.target]),
                 lin: SharedSlice::from_raw_parts(x.lin.add(m.target * n), n),
                 cst: SharedSlice::from_raw_parts(x.cst.add(m.target * n), n),
-                current: SharedSlice::from_raw_parts(x.cur.add(m.current * n), n),
+                current: SharedSlice::from_raw_parts(current, n),
                 linearise: stepping,
+                assign_terms: assign.terms >> mi & 1 == 1,
+                assign_current: assign.current >> mi & 1 == 1,
             }
         };
         T::run_current(m.mech.as_ref(), &mut args);
     }
-    if ch.padded {
-        // Padded mechanisms ran over the branchpoints too: no current terms there. (The
-        // current scratch is read at compartments only, below.)
+    if ch.padded || assigned_targets != 0 {
+        // Padded mechanisms ran over the branchpoints too, and assigned terms were not zeroed
+        // there: no current terms at branchpoints. (The current scratch is read at
+        // compartments only, below.)
         // SAFETY: the chunk's branchpoints of whole arrays of `n` nodes.
         unsafe {
             for t in 0..c.targets.len() {
@@ -251,6 +325,12 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
         }
         let (lo, hi) = ch.currents[slot];
         let off = layout.offset(key);
+        if assign.direct >> slot & 1 == 1 {
+            // Written in place: the branchpoints back to undefined.
+            // SAFETY: the chunk's branchpoints of an array of `n` nodes.
+            unsafe { set_at(x.data.add(off), bps, T::from(f64::NAN)) };
+            continue;
+        }
         if hi - lo + bps.len() == len {
             // Defined at every compartment of the chunk: one block copy, then the branchpoints
             // back to undefined.

@@ -165,6 +165,11 @@ pub struct CurrentArgs<'a, T> {
     pub current: SharedSlice<'a, T>,
     /// Whether to compute the slope and constant too (false: only the current, for observers).
     pub linearise: bool,
+    /// Whether the slope and constant are written instead of added (the first mechanism of a
+    /// target: no zeroed scratch needed).
+    pub assign_terms: bool,
+    /// Whether the current is written instead of added.
+    pub assign_current: bool,
 }
 
 /// Object-safe face of a mechanism: one method per supported scalar type.
@@ -570,23 +575,50 @@ fn current_loop<M: Mechanism<P, S>, T: Scalar, I: NodeIndex, const P: usize, con
             }
             match base {
                 Some(b) => {
-                    for l in 0..LANES {
-                        *lin.add(b + l) += slope[l];
-                        *cst.add(b + l) += c[l];
-                        *cur.add(b + l) += i0[l];
-                    }
+                    put_tile(lin, b, &slope, a.assign_terms);
+                    put_tile(cst, b, &c, a.assign_terms);
+                    put_tile(cur, b, &i0, a.assign_current);
                 }
                 None => {
                     for l in 0..w {
                         let j = idx[l];
-                        *lin.add(j) += slope[l];
-                        *cst.add(j) += c[l];
-                        *cur.add(j) += i0[l];
+                        if a.assign_terms {
+                            *lin.add(j) = slope[l];
+                            *cst.add(j) = c[l];
+                        } else {
+                            *lin.add(j) += slope[l];
+                            *cst.add(j) += c[l];
+                        }
+                        if a.assign_current {
+                            *cur.add(j) = i0[l];
+                        } else {
+                            *cur.add(j) += i0[l];
+                        }
                     }
                 }
             }
         }
         i += LANES;
+    }
+}
+
+/// Writes (`assign`) or adds a tile to `LANES` consecutive elements at `ptr + b`.
+///
+/// # Safety
+/// The elements are in bounds and nobody else accesses them.
+#[inline(always)]
+unsafe fn put_tile<T: Scalar>(ptr: *mut T, b: usize, x: &[T; LANES], assign: bool) {
+    // SAFETY: the caller's guarantee.
+    unsafe {
+        if assign {
+            for (l, x) in x.iter().enumerate() {
+                *ptr.add(b + l) = *x;
+            }
+        } else {
+            for (l, x) in x.iter().enumerate() {
+                *ptr.add(b + l) += *x;
+            }
+        }
     }
 }
 
