@@ -25,8 +25,8 @@ const EXP_POLY: [f64; 12] = [
 ];
 
 /// `e^x` for `x ≤ 709` (callers clip the upper end). Range reduction to `|r| ≤ ln2/2`, the
-/// polynomial by Horner's rule with fused multiply-adds (exactly rounded steps, so every
-/// instruction set gives the same bits), and the power of two assembled from the exponent bits.
+/// polynomial with fused multiply-adds (exactly rounded steps, so every instruction set gives
+/// the same bits), and the power of two assembled from the exponent bits.
 /// Below −708 the result is `e^−708` ≈ 3e−308 instead of an underflow to 0. NaN stays NaN.
 #[inline(always)]
 fn exp_core(x: f64) -> f64 {
@@ -38,10 +38,18 @@ fn exp_core(x: f64) -> f64 {
     let t = xc.mul_add(LOG2E, SHIFT);
     let k = t - SHIFT;
     let r = (-k).mul_add(LN2_LO, (-k).mul_add(LN2_HI, xc));
-    let mut p = EXP_POLY[0];
-    for &c in &EXP_POLY[1..] {
-        p = p.mul_add(r, c);
+    // The terms of degree 2 to 11 by Horner's rule in r² over pairs of coefficients (five
+    // independent multiply-adds, then a chain of four), the last two steps by Horner's rule in
+    // r, which keeps its rounding (within one ulp, as often as Horner's rule throughout): a
+    // chain of seven dependent multiply-adds instead of eleven (the gate kernels are bound by
+    // such chains).
+    let c = |k: usize| EXP_POLY[11 - k]; // coefficient of r^k
+    let r2 = r * r;
+    let mut q = c(11).mul_add(r, c(10));
+    for k in (1..5).rev() {
+        q = q.mul_add(r2, c(2 * k + 1).mul_add(r, c(2 * k)));
     }
+    let p = q.mul_add(r, c(1)).mul_add(r, c(0));
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
     p * scale
 }
@@ -222,6 +230,22 @@ mod tests {
             x += 0.0137;
         }
         assert!(worst < 2.5e-16, "worst relative error {worst:e}");
+    }
+
+    #[test]
+    fn fast_exp_rounds_as_well_as_horners_rule() {
+        // Horner's rule throughout differs from the standard library's `exp` in 6.9 % of these
+        // points (by one ulp), and so does this evaluation; pairs in r² down to the constant
+        // term (no Horner steps at the end) in 26.5 %.
+        let (mut differ, mut count) = (0usize, 0usize);
+        let mut x = -700.0;
+        while x < 700.0 {
+            differ += usize::from(exp_f64(x) != x.exp());
+            count += 1;
+            x += 0.000713;
+        }
+        let share = differ as f64 / count as f64;
+        assert!(share < 0.08, "{:.1} % not as std rounds", share * 100.0);
     }
 
     #[test]
