@@ -218,14 +218,24 @@ impl HinesOrder {
             // cell", and each row's parents form a row too (a run, see `runs`). A parent's
             // children are all in one level and keep their node order, so each parent
             // receives their terms in the same order as with any other grouping.
-            nodes.sort_by_key(|&i| {
-                let i = i as usize;
-                (
-                    std::cmp::Reverse(g.depth[i]),
-                    i - cell_first[g.node_cell[i]],
-                    i,
-                )
-            });
+            // The key packed into one integer, computed once per node: (depth descending,
+            // place in the cell, node), all distinct, so an unstable sort gives the same order.
+            let max_depth = u.clone().map(|i| g.depth[i]).max().unwrap_or(0);
+            let mut keyed: Vec<(u64, u64, u32)> = nodes
+                .iter()
+                .map(|&i| {
+                    let iu = i as usize;
+                    (
+                        (max_depth - g.depth[iu]) as u64,
+                        (iu - cell_first[g.node_cell[iu]]) as u64,
+                        i,
+                    )
+                })
+                .collect();
+            keyed.sort_unstable();
+            for (slot, &(_, _, i)) in nodes.iter_mut().zip(&keyed) {
+                *slot = i;
+            }
             let first_level = levels.len();
             for (k, &i) in nodes.iter().enumerate() {
                 if k == 0 || g.depth[i as usize] != g.depth[nodes[k - 1] as usize] {
