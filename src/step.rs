@@ -183,20 +183,23 @@ unsafe fn chunk_update<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk) {
     }
 }
 
-/// Which outputs of a chunk's current kernels are assigned rather than accumulated (bit `mi` of
-/// a mask: compiled mechanism `mi`), and which current slots are written straight into the state
-/// store (bit = slot).
+/// Which outputs of a chunk's current kernels are assigned rather than accumulated, as bit
+/// masks.
 ///
 /// The first mechanism (that runs) of a target or current slot that covers every compartment of
 /// the chunk (padded or not) assigns its terms: the scratch need not be zeroed first, except at
-/// the branchpoints. A current slot whose
-/// first mechanism is such is written straight into its state array, when nothing reads that
-/// array during the step (`Current { read: false }`), instead of through the scratch and a copy.
-/// The sums are the same as accumulating onto zeros.
+/// the branchpoints. A current slot whose first mechanism is such is written straight into its
+/// state array, when nothing reads that array during the step (`Current { read: false }`),
+/// instead of through the scratch and a copy. The sums are the same as accumulating onto zeros.
 #[derive(Clone, Copy, Default)]
 struct Assign {
+    /// Mechanisms (bit = compiled mechanism) that write their slope and constant.
     terms: u64,
+    /// Targets (bit = target) whose terms some mechanism writes: not zeroed.
+    targets: u64,
+    /// Mechanisms that write their current.
     current: u64,
+    /// Current slots (bit = slot) written straight into the state store.
     direct: u64,
 }
 
@@ -223,6 +226,7 @@ impl Assign {
             let (t, k) = (1u64 << m.target, 1u64 << m.current);
             if seen_t & t == 0 && whole(sub) {
                 out.terms |= 1 << mi;
+                out.targets |= t;
             }
             let key = c.currents[m.current];
             let direct = c.states.kinds[key] == (crate::compile::KeyKind::Current { read: false })
@@ -251,16 +255,10 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
     let bps = &c.bp_nodes[ch.bps.0..ch.bps.1];
     let layout = &c.states;
     let assign = Assign::of(x, ch);
-    let assigned_targets = c
-        .mechs
-        .iter()
-        .enumerate()
-        .filter(|(mi, _)| assign.terms >> mi & 1 == 1)
-        .fold(0u64, |acc, (_, m)| acc | 1 << m.target);
     // SAFETY: the chunk's nodes of the scratch arrays belong to this worker.
     unsafe {
         for t in 0..c.targets.len() {
-            if assigned_targets >> t & 1 == 0 {
+            if assign.targets >> t & 1 == 0 {
                 x.slice_mut(x.lin, t * n + a, len).fill(T::zero());
                 x.slice_mut(x.cst, t * n + a, len).fill(T::zero());
             }
@@ -304,7 +302,7 @@ unsafe fn chunk_currents<T: Scalar>(x: &Ctx<'_, T>, ch: &Chunk, stepping: bool) 
         };
         T::run_current(m.mech.as_ref(), &mut args);
     }
-    if ch.padded || assigned_targets != 0 {
+    if ch.padded || assign.targets != 0 {
         // Padded mechanisms ran over the branchpoints too, and assigned terms were not zeroed
         // there: no current terms at branchpoints. (The current scratch is read at
         // compartments only, below.)
