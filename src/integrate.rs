@@ -151,12 +151,28 @@ impl StepFn {
         self
     }
 
-    /// Runs `f` where the parallel regions of the steps inside it are cheapest: on a worker
-    /// thread of the pool the steps use (see [`Parallelism`]). Useful around a loop of many
-    /// small steps of a network; without it every step hands its chunks to the pool from
-    /// outside.
+    /// Runs `f` where the parallel regions of the steps inside it are cheapest. Useful around a
+    /// loop of many steps of a network (`integrate` runs its loop in it): without it every
+    /// step hands its chunks to the pool anew, waking its threads.
+    ///
+    /// For a model of several chunks and a [`Parallelism`] of more than one thread, `f` runs on
+    /// the calling thread with a team of threads started for it (as many as the pool has, the
+    /// calling thread included, at most one per chunk), which wait for the steps' parallel
+    /// regions by spinning and so are awake when a region starts; each thread takes the same
+    /// chunks step after step, so that their arrays stay in its core's caches. Called on a
+    /// worker thread of a rayon pool (say, one simulation of many in a parallel iterator), `f`
+    /// runs there and the regions go to that pool, without spinning threads. The results are
+    /// the same bit for bit either way.
     pub fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
-        self.parallelism.run(self.c.chunks.len() > 1, f)
+        let chunks = self.c.chunks.len();
+        if chunks > 1
+            && rayon::current_thread_index().is_none()
+            && !matches!(self.parallelism, Parallelism::Serial)
+        {
+            crate::team::with_team(self.parallelism.threads().min(chunks), f)
+        } else {
+            self.parallelism.run(chunks > 1, f)
+        }
     }
 
     /// Advances `all_states` by one step of `delta_t` ms in place, with external inputs `ext`

@@ -51,6 +51,7 @@ pub mod state;
 mod step;
 pub mod swc;
 pub mod synapses;
+mod team;
 pub mod transforms;
 
 pub use batch::{integrate_batch, integrate_batch_stimuli, value_and_grad_batch};

@@ -6,7 +6,9 @@
 //! each worker updates the mechanisms of its chunk, computes their currents, adds the synapses
 //! that end in the chunk (edge after edge, in a fixed order) and, when the chunk holds whole
 //! cells, solves their cable equations. Nothing is summed across chunks, so the results are bit
-//! for bit the same whatever the number of threads.
+//! for bit the same whatever the number of threads. Loops of many steps (`integrate`,
+//! [`crate::StepFn::in_pool`]) run the regions on a team of spinning threads
+//! ([`crate::team`]) instead of handing each to rayon.
 
 use std::sync::Arc;
 
@@ -20,7 +22,9 @@ use std::sync::Arc;
 /// cells, solves their cable equations. Nothing is summed across chunks, so the results are bit
 /// for bit the same whatever the number of threads. Calling [`crate::StepFn::step`] in a loop
 /// from outside the pool hands every step to the pool anew; run the loop inside
-/// [`crate::StepFn::in_pool`] (as `integrate` does) to avoid that.
+/// [`crate::StepFn::in_pool`] (as `integrate` does) to avoid that: there the steps run on a
+/// team of as many threads as the pool has, started for the loop, each taking the same
+/// chunks step after step.
 ///
 /// ```
 /// use huxley::{Cell, HH, IntegrateOptions, Network, Parallelism, integrate};
@@ -56,6 +60,9 @@ impl Parallelism {
         use rayon::prelude::*;
         if n <= 1 {
             (0..n).for_each(f);
+            return;
+        }
+        if !matches!(self, Parallelism::Serial) && crate::team::for_each(n, &f) {
             return;
         }
         match self {
@@ -102,6 +109,20 @@ impl Parallelism {
                 }
             }
             Parallelism::Pool(pool) => pool.install(f),
+        }
+    }
+}
+
+/// Waits for `ready`: spins, then yields the core (so that more threads than cores still make
+/// progress).
+pub(crate) fn spin_until(ready: impl Fn() -> bool) {
+    let mut spins = 0u32;
+    while !ready() {
+        if spins < 2000 {
+            std::hint::spin_loop();
+            spins += 1;
+        } else {
+            std::thread::yield_now();
         }
     }
 }

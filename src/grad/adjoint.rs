@@ -142,7 +142,9 @@ pub(crate) fn run(
     // on the simulation: with a second thread, it computes them during the forward run.
     let init_jacobian = || chain::init_jacobian(&init_fn, params, param_state, dt, &utils);
     let (done, jac) = std::thread::scope(|sc| {
-        let worker = (opts.parallelism.threads() > 1).then(|| sc.spawn(init_jacobian));
+        // (Not beside a team of threads, which a model of several chunks steps with.)
+        let spare = opts.parallelism.threads() > 1 && c.chunks.len() <= 1;
+        let worker = spare.then(|| sc.spawn(init_jacobian));
         let done = forward();
         let jac = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         (done, jac)

@@ -152,19 +152,7 @@ pub(crate) fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Waits for `ready`: spins, then yields the core (so that more threads than cores still make
-/// progress).
-pub(crate) fn spin_until(ready: impl Fn() -> bool) {
-    let mut spins = 0u32;
-    while !ready() {
-        if spins < 2000 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
-}
+pub(crate) use crate::parallel::spin_until;
 
 impl StepAdjoint {
     /// The step's adjoint for `touched` parameter keys (those trainables and `data_set` values
