@@ -138,25 +138,6 @@ pub(crate) fn run(
             Ok(())
         })
     };
-    // The derivatives of `init` for the chain rule to the trainables at the end do not depend
-    // on the simulation: with a second thread, it computes them during the forward run.
-    let init_jacobian = || chain::init_jacobian(&init_fn, params, param_state, dt, &utils);
-    let (done, jac) = std::thread::scope(|sc| {
-        // (Not beside a team of threads, which a model of several chunks steps with.)
-        let spare = opts.parallelism.threads() > 1 && c.chunks.len() <= 1;
-        let worker = spare.then(|| sc.spawn(init_jacobian));
-        let done = forward();
-        let jac = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
-        (done, jac)
-    });
-    done?;
-    let jac = match jac {
-        Some(jac) => jac?,
-        None => init_jacobian()?,
-    };
-    let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
-    let (value, grec) = loss(&rec)?;
-    check_finite_loss(value, &grec)?;
     // Which parameter arrays the trainables and data_set values change.
     let mut touched: Vec<String> = params.iter().map(|g| g.key.clone()).collect();
     touched.extend(param_state.unwrap_or(&[]).iter().map(|g| g.key.clone()));
@@ -172,16 +153,40 @@ pub(crate) fn run(
             touched.push(g.into());
         }
     }
+    // The derivatives of `init` for the chain rule to the trainables at the end, and the
+    // step's adjoint (its plan), do not depend on the simulation: with a second thread, they
+    // are made during the forward run.
+    let init_jacobian = || chain::init_jacobian(&init_fn, params, param_state, dt, &utils);
+    let new_adjoint = || {
+        StepAdjoint::new(
+            utils.clone(),
+            opts.solver,
+            opts.voltage_solver,
+            dt,
+            p.clone(),
+            &touched,
+            opts.parallelism.clone(),
+        )
+    };
+    let (done, spare_work) = std::thread::scope(|sc| {
+        // (Not beside a team of threads, which a model of several chunks steps with.)
+        let spare = opts.parallelism.threads() > 1 && c.chunks.len() <= 1;
+        let worker = spare.then(|| sc.spawn(|| (init_jacobian(), new_adjoint())));
+        let done = forward();
+        let work = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+        (done, work)
+    });
+    done?;
+    let (jac, sa) = match spare_work {
+        Some(work) => work,
+        None => (init_jacobian(), new_adjoint()),
+    };
+    let jac = jac?;
+    let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
+    let (value, grec) = loss(&rec)?;
+    check_finite_loss(value, &grec)?;
     // Backward sweep.
-    let mut sa = StepAdjoint::new(
-        utils.clone(),
-        opts.solver,
-        opts.voltage_solver,
-        dt,
-        p.clone(),
-        &touched,
-        opts.parallelism.clone(),
-    )?;
+    let mut sa = sa?;
     let add_rec = |lam: &mut [f64], t: usize| {
         if t.is_multiple_of(every) {
             for (r, &slot) in slots.iter().enumerate() {
