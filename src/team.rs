@@ -88,13 +88,19 @@ impl Drop for Dismiss<'_> {
 }
 
 /// Runs `f` with a team of `threads` threads (the calling thread and `threads − 1` helpers of
-/// its own) current on the calling thread; with fewer than two threads, just runs `f`.
+/// its own; at most as many as the machine has cores) current on the calling thread; with
+/// fewer than two threads, just runs `f`.
 pub(crate) fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
     // A thread with a team already (nested calls) keeps it.
     if threads < 2 || !CURRENT.with(|c| c.get()).is_null() {
         return f();
     }
-    let threads = threads.min(MAX_THREADS);
+    // More spinning threads than cores would take turns on them.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = threads.min(cores).min(MAX_THREADS);
+    if threads < 2 {
+        return f();
+    }
     let team = Team {
         epoch: AtomicUsize::new(0),
         job: AtomicPtr::new(std::ptr::null_mut()),
@@ -188,6 +194,9 @@ mod tests {
             counts[i].fetch_add(1, Ordering::Relaxed);
         };
         assert!(!for_each(37, &f));
+        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+            return; // no team on one core
+        }
         with_team(3, || {
             for _ in 0..500 {
                 assert!(for_each(37, &f));
