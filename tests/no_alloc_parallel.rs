@@ -1,5 +1,6 @@
 //! The parallel step allocates nothing either, on any thread: a global counting allocator
-//! watches 100 steps of a network on a 2-thread pool. (One test in this binary, so no other
+//! watches 100 steps of a network on a 2-thread pool (inside `in_pool`: on its team of threads,
+//! see `StepFn::in_pool`). (One test in this binary, so no other
 //! test allocates meanwhile.)
 
 use huxley::*;
@@ -54,6 +55,9 @@ fn parallel_network_steps_do_not_allocate_on_any_thread() {
         .num_threads(2)
         .build()
         .unwrap();
+    // The pool's threads start (and allocate their queues) now, not while counting: the steps
+    // inside `in_pool` run on a team of threads of their own and leave the pool idle.
+    pool.broadcast(|_| ());
     let step_fn = step_fn.with_parallelism(Parallelism::Pool(std::sync::Arc::new(pool)));
     let (mut s, p) = init_fn.init::<f64>(&[], None, None, 0.025).unwrap();
     let none = Externals::none();
