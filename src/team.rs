@@ -1,13 +1,13 @@
 //! A team of threads for the parallel regions of many consecutive steps.
 //!
 //! A step's parallel region lasts 0.1–1 ms on the benchmark networks. Handed to rayon, every
-//! region wakes the pool's other threads, which go back to sleep between regions (the serial
-//! work between steps — stimuli, recordings, checks — outlasts rayon's spinning); on this
-//! project's 2-core VM the kernel's scheduling then took about 14 % of a two-thread run of the
-//! 1 000-cell network. A team's threads, started once per `integrate`, wait for the next region
-//! by spinning (then yielding the core), and take the region's chunks from a shared counter.
-//! Each chunk still runs on exactly one thread, so results stay bit for bit those of one
-//! thread.
+//! region woke the pool's other thread, which had gone to sleep since the last one: on this
+//! project's 2-core VM the kernel's scheduler took about 14 % of a two-thread run of the
+//! 1 000-cell network. A team's threads, started once per loop of steps, wait for the next
+//! region by spinning (then yielding the core). Each takes the chunks of its own block first,
+//! the same ones every step, so that their arrays stay in its core's caches, and then helps
+//! with the others' blocks. Each chunk still runs on exactly one thread, so results stay bit
+//! for bit those of one thread.
 //!
 //! [`with_team`] makes a team current on the calling thread for the duration of a closure;
 //! [`crate::Parallelism::for_each`] on that thread then runs on it.
@@ -33,6 +33,7 @@ const MAX_THREADS: usize = 64;
 #[repr(align(128))]
 #[derive(Default)]
 struct Padded(AtomicUsize);
+
 /// The shared state of a team (see the module documentation).
 pub(crate) struct Team {
     /// Number of regions started.
@@ -78,11 +79,11 @@ thread_local! {
 }
 
 /// Clears the thread's team and stops the helpers, also when unwinding.
-struct Dismiss<'a>(&'a Team, *const Team);
+struct Dismiss<'a>(&'a Team);
 
 impl Drop for Dismiss<'_> {
     fn drop(&mut self) {
-        CURRENT.with(|c| c.set(self.1));
+        CURRENT.with(|c| c.set(std::ptr::null()));
         self.0.stop.store(true, Ordering::Release);
     }
 }
@@ -114,8 +115,8 @@ pub(crate) fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
             let team = &team;
             sc.spawn(move || team.helper(me));
         }
-        let prev = CURRENT.with(|c| c.replace(&team));
-        let _dismiss = Dismiss(&team, prev);
+        CURRENT.with(|c| c.set(&team));
+        let _dismiss = Dismiss(&team);
         f()
     })
 }
