@@ -164,14 +164,23 @@ impl StepFn {
     /// runs there and the regions go to that pool, without spinning threads. The results are
     /// the same bit for bit either way.
     pub fn in_pool<R: Send>(&self, f: impl FnOnce() -> R + Send) -> R {
+        match self.team_threads() {
+            t if t > 1 => crate::team::with_team(t, f),
+            _ => self.parallelism.run(self.c.chunks.len() > 1, f),
+        }
+    }
+
+    /// The threads of the team [`StepFn::in_pool`] runs the steps on, called on this thread
+    /// (1: no team).
+    pub(crate) fn team_threads(&self) -> usize {
         let chunks = self.c.chunks.len();
         if chunks > 1
             && rayon::current_thread_index().is_none()
             && !matches!(self.parallelism, Parallelism::Serial)
         {
-            crate::team::with_team(self.parallelism.threads().min(chunks), f)
+            crate::team::team_size(self.parallelism.threads().min(chunks))
         } else {
-            self.parallelism.run(chunks > 1, f)
+            1
         }
     }
 

@@ -88,17 +88,25 @@ impl Drop for Dismiss<'_> {
     }
 }
 
-/// Runs `f` with a team of `threads` threads (the calling thread and `threads − 1` helpers of
-/// its own; at most as many as the machine has cores) current on the calling thread; with
-/// fewer than two threads, just runs `f`.
-pub(crate) fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
-    // A thread with a team already (nested calls) keeps it.
-    if threads < 2 || !CURRENT.with(|c| c.get()).is_null() {
-        return f();
+/// Cores of the machine.
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// The number of threads of the team [`with_team`] would start for `requested` threads: at
+/// most as many as the machine has cores (more spinning threads would take turns on them),
+/// and 1 (no team) on a thread that has one already (nested calls keep it).
+pub(crate) fn team_size(requested: usize) -> usize {
+    if !CURRENT.with(|c| c.get()).is_null() {
+        return 1;
     }
-    // More spinning threads than cores would take turns on them.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let threads = threads.min(cores).min(MAX_THREADS);
+    requested.min(cores()).clamp(1, MAX_THREADS)
+}
+
+/// Runs `f` with a team of [`team_size`]`(threads)` threads (the calling thread and helpers
+/// of its own) current on the calling thread; with fewer than two, just runs `f`.
+pub(crate) fn with_team<R>(threads: usize, f: impl FnOnce() -> R) -> R {
+    let threads = team_size(threads);
     if threads < 2 {
         return f();
     }
@@ -195,7 +203,7 @@ mod tests {
             counts[i].fetch_add(1, Ordering::Relaxed);
         };
         assert!(!for_each(37, &f));
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        if cores() < 2 {
             return; // no team on one core
         }
         with_team(3, || {
@@ -210,7 +218,7 @@ mod tests {
     /// A panicking chunk panics the caller, and the team still ends.
     #[test]
     fn a_panicking_chunk_reaches_the_caller() {
-        if std::thread::available_parallelism().map_or(1, |n| n.get()) < 2 {
+        if cores() < 2 {
             return; // no team on one core
         }
         let r = std::panic::catch_unwind(|| {

@@ -169,8 +169,8 @@ pub(crate) fn run(
         )
     };
     let (done, spare_work) = std::thread::scope(|sc| {
-        // (Not beside a team of threads, which a model of several chunks steps with.)
-        let spare = opts.parallelism.threads() > 1 && c.chunks.len() <= 1;
+        // (Not beside a team of threads stepping the model.)
+        let spare = opts.parallelism.threads() > 1 && step_fn.team_threads() < 2;
         let worker = spare.then(|| sc.spawn(|| (init_jacobian(), new_adjoint())));
         let done = forward();
         let work = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
