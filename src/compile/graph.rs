@@ -170,6 +170,9 @@ pub struct HinesOrder {
     pub upper_edge: Vec<u32>,
     /// Elimination position of each node.
     pub pos: Vec<u32>,
+    /// Tree parent of each node (the node itself for roots): the parent position's node, in
+    /// node order, so that per-node loops read it without going through the positions.
+    pub parent_node: Vec<u32>,
     /// Per position: whether the node is a compartment.
     pub is_comp: Vec<bool>,
     /// Start positions of the depth levels of every unit (each unit's deepest level first), with
@@ -300,12 +303,18 @@ impl HinesOrder {
             }
         }
         level_runs.push(runs.len());
+        let mut parent_node = vec![0u32; n];
+        for (k, (&i, &pp)) in order.iter().zip(&parent_pos).enumerate() {
+            let pk = if pp == u32::MAX { k } else { pp as usize };
+            parent_node[i as usize] = order[pk];
+        }
         HinesOrder {
             order,
             parent_pos,
             lower_edge,
             upper_edge,
             pos,
+            parent_node,
             is_comp,
             levels,
             units: unit_info,

@@ -93,7 +93,9 @@ impl BpAround {
 /// Cotangents of the arrays of `all_params` that the voltage stage reads (accumulated).
 #[derive(Clone)]
 pub(crate) struct TreeAdjoint {
-    /// Per Hines position, of `h_lower`, `h_upper`, `h_gsum`.
+    /// Per node, of `h_lower`, `h_upper`, `h_gsum` at the node's Hines position (accumulated in
+    /// node order, so that the sweep reads λ and the voltages without going through the
+    /// positions; [`TreeAdjoint::at_positions`] gives them in `all_params`' order).
     pub h_lower: Vec<f64>,
     pub h_upper: Vec<f64>,
     pub h_gsum: Vec<f64>,
@@ -110,6 +112,13 @@ impl TreeAdjoint {
             h_gsum: vec![0.0; n],
             axial: vec![0.0; c.graph.edges.len()],
         }
+    }
+
+    /// `h_lower`, `h_upper` and `h_gsum` per Hines position, as `all_params` has them.
+    pub(crate) fn at_positions(&self, c: &Compiled) -> [Vec<f64>; 3] {
+        let ord = &c.hines.order;
+        [&self.h_lower, &self.h_upper, &self.h_gsum]
+            .map(|a| ord.iter().map(|&i| a[i as usize]).collect())
     }
 }
 
@@ -221,7 +230,7 @@ pub(crate) fn voltage_adjoint(
                 v,
                 ..
             } = adj;
-            implicit_terms(st, w, lambda, 0..n, 0..n, (lin, cst, v), tree);
+            implicit_terms(st, w, lambda, 0..n, (lin, cst, v), tree);
         }
         Solver::FwdEuler => {
             // v_new = v + dt (cst − lin v + G v) on the compartments.
@@ -335,46 +344,51 @@ pub(crate) fn implicit_solve(st: &VoltageStage<'_>, w: &[f64], adj: &mut Voltage
 
 /// The second half of [`voltage_adjoint`] for an implicit step (after [`implicit_solve`], whose
 /// λ per node is `lambda`): the cotangents of `v`, `lin` and `cst` at the nodes `nodes` into
-/// `out` (those three arrays, per node), and, with `tree`, the tree coefficients' at the
-/// elimination positions `positions`. `st.v_sol` and `w` (the voltages' output cotangents per
-/// node) as for [`voltage_adjoint`], needed at `nodes` and at the nodes of `positions` and
-/// their parents. Threads that split a step each take their nodes and positions.
+/// `out` (those three arrays, per node), and, with `tree`, the tree coefficients' of those nodes
+/// (see [`TreeAdjoint`]). `st.v_sol` and `w` (the voltages' output cotangents per node) as for
+/// [`voltage_adjoint`], needed at `nodes` and at their parents. Threads that split a step each
+/// take their nodes.
 pub(crate) fn implicit_terms(
     st: &VoltageStage<'_>,
     w: &[f64],
     lambda: &[f64],
     nodes: std::ops::Range<usize>,
-    positions: impl IntoIterator<Item = usize>,
     out: (&mut [f64], &mut [f64], &mut [f64]),
     tree: Option<&mut TreeAdjoint>,
 ) {
     let cn = st.solver == Solver::CrankNicolson;
     let h = if cn { st.dt / 2.0 } else { st.dt };
     let (lin, cst, v) = out;
-    for i in nodes {
-        lin[i] = -h * lambda[i] * st.v_sol[i];
+    let vs = st.v_sol;
+    for i in nodes.clone() {
+        lin[i] = -h * lambda[i] * vs[i];
         cst[i] = h * lambda[i];
         v[i] = lambda[i] - if cn { w[i] } else { 0.0 };
     }
     let Some(tree) = tree else { return };
     // ∂L/∂A_ij = −λ_i v_j: A_kk ∋ h gsum, A[node, parent] = −h lower,
-    // A[parent, node] = −h upper (in elimination positions).
-    let ord = &st.c.hines;
-    // λ and the voltage at a position.
-    let at = |k: usize| {
-        let i = ord.order[k] as usize;
-        (lambda[i], st.v_sol[i])
-    };
-    for k in positions {
-        let (lam, v) = at(k);
-        let l = h * lam;
-        tree.h_gsum[k] -= l * v;
-        let pp = ord.parent_pos[k];
-        if pp != u32::MAX {
-            let (lam_p, v_p) = at(pp as usize);
-            tree.h_lower[k] += l * v_p;
-            tree.h_upper[k] += h * lam_p * v;
-        }
+    // A[parent, node] = −h upper. Per node, its parent's λ and voltage read in node order (a
+    // root is its own parent and gets nothing).
+    let parent = &st.c.hines.parent_node[nodes.clone()];
+    let TreeAdjoint {
+        h_lower,
+        h_upper,
+        h_gsum,
+        ..
+    } = tree;
+    let (lo, up, gs) = (
+        &mut h_lower[nodes.clone()],
+        &mut h_upper[nodes.clone()],
+        &mut h_gsum[nodes.clone()],
+    );
+    let (lam, v) = (&lambda[nodes.clone()], &vs[nodes.clone()]);
+    for (j, &p) in parent.iter().enumerate() {
+        let p = p as usize;
+        let root = p == nodes.start + j;
+        let l = h * lam[j];
+        gs[j] -= l * v[j];
+        lo[j] += if root { 0.0 } else { l * vs[p] };
+        up[j] += if root { 0.0 } else { h * lambda[p] * v[j] };
     }
 }
 

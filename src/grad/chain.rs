@@ -241,14 +241,14 @@ pub(crate) fn to_trainables(
     let ps = param_state.unwrap_or(&[]);
     let mut dp: Vec<ParamGroup<Dual64>> = params.iter().map(|p| p.cast()).collect();
     let mut dps: Vec<ParamState<Dual64>> = ps.iter().map(|p| p.map(Dual64::from)).collect();
-    let tree = &pbar.tree;
+    let [h_lower, h_upper, h_gsum] = pbar.tree.at_positions(init_fn.compiled());
     let bars: [&[f64]; TARGETS] = [
         &pbar.data,
         &pbar.inv_cm,
-        &tree.h_lower,
-        &tree.h_upper,
-        &tree.h_gsum,
-        &tree.axial,
+        &h_lower,
+        &h_upper,
+        &h_gsum,
+        &pbar.tree.axial,
         lam0,
     ];
     let mut grads = vec![0.0; seeds.len()];

@@ -27,13 +27,30 @@ pub(crate) struct LocalVjp {
     mechs: Vec<LocalMech>,
     /// Index of `v` among the dynamic keys.
     kv: usize,
-    /// Whether the cotangent of `1/Cm` is wanted (the capacitance is trained or set).
-    inv_cm: bool,
+    /// What the chain rule to the trainables reads (see [`Wanted`]).
+    wanted: Wanted,
     /// The nodes it covers, and their entries of `v` in the flat state.
     nodes: std::ops::Range<usize>,
     v_entries: std::ops::Range<usize>,
     /// For a part of the model: the chunk of its nodes, whose currents it computes.
     chunk: Option<Chunk>,
+}
+
+/// Which cotangents the chain rule to the trainable and `data_set` values reads: the others
+/// are not accumulated (the dual-number passes run only for those parameters, too).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Wanted {
+    /// The cotangent of `1/Cm` (the capacitance is trained or set).
+    pub inv_cm: bool,
+    /// Per key of `all_params` (empty: every key).
+    pub params: Vec<bool>,
+}
+
+impl Wanted {
+    /// Whether the cotangent of the parameter key `k` is wanted.
+    fn param(&self, k: usize) -> bool {
+        self.params.get(k).copied().unwrap_or(true)
+    }
 }
 
 /// One mechanism's compartments and where its variables live.
@@ -58,6 +75,8 @@ struct LocalMech {
     at_node: [usize; 1],
     at_s: Vec<usize>,
     at_p: Vec<usize>,
+    /// Per parameter: whether its cotangent is wanted (see [`Wanted`]).
+    p_keep: Vec<bool>,
 }
 
 /// The buffers of one step's local reverse mode: the forward run's states and, per mechanism,
@@ -133,14 +152,14 @@ impl LocalVjp {
     /// The local reverse mode of the step, if the model is one it covers: channels only (no
     /// pump, synapse or mechanism that sets the voltage), each with independent states; no
     /// clamp; every dynamic key is `v` or the state of one mechanism on all of its nodes.
-    /// `inv_cm`: whether the cotangent of `1/Cm` is wanted.
+    /// `wanted`: the cotangents it accumulates.
     pub(crate) fn new(
         c: &Compiled,
         utils: &DynamicStateUtils,
         kv: usize,
-        inv_cm: bool,
+        wanted: Wanted,
     ) -> Option<LocalVjp> {
-        Self::for_nodes(c, utils, kv, inv_cm, 0..c.n_nodes())
+        Self::for_nodes(c, utils, kv, wanted, 0..c.n_nodes())
     }
 
     /// [`LocalVjp::new`] for the nodes `range` only: the partials, currents and pull-back at
@@ -150,9 +169,10 @@ impl LocalVjp {
         c: &Compiled,
         utils: &DynamicStateUtils,
         kv: usize,
-        inv_cm: bool,
+        wanted: Wanted,
         range: std::ops::Range<usize>,
     ) -> Option<LocalVjp> {
+        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
         if !c.syns.is_empty() || c.sets_voltage {
             return None;
         }
@@ -210,6 +230,9 @@ impl LocalVjp {
                 at_node: [a],
                 at_s: m.state_off.iter().map(|&o| o + a).collect(),
                 at_p: m.param_off.iter().map(|&o| o + a).collect(),
+                p_keep: (m.param_off.iter())
+                    .map(|&o| key_of_off(o).is_none_or(|k| wanted.param(k)))
+                    .collect(),
                 nodes,
             });
         }
@@ -221,7 +244,7 @@ impl LocalVjp {
         owned.iter().all(|&o| o).then(|| LocalVjp {
             mechs,
             kv,
-            inv_cm,
+            wanted,
             chunk: (!whole).then(|| c.chunk_of(range.clone())),
             nodes: range,
             v_entries,
@@ -229,8 +252,8 @@ impl LocalVjp {
     }
 
     /// Whether the cotangent of `1/Cm` is wanted.
-    pub(crate) fn inv_cm(&self) -> bool {
-        self.inv_cm
+    pub(crate) fn wanted(&self) -> &Wanted {
+        &self.wanted
     }
 
     /// The nodes it covers.
@@ -397,7 +420,7 @@ impl LocalVjp {
         }
         // `1/Cm` scales the terms of compartments (branchpoints have none).
         let v_entries = &dl.entries[self.kv][self.v_entries.clone()];
-        for &i in v_entries.iter().filter(|_| self.inv_cm) {
+        for &i in v_entries.iter().filter(|_| self.wanted.inv_cm) {
             let i = i as usize;
             let (l, cb) = (adj.lin[i], adj.cst[i]);
             t.inv_cm[i] += (l * lin[i] + cb * cst[i]) / params.inv_cm[i];
@@ -465,6 +488,7 @@ impl LocalVjp {
                     },
                     off: lm.off(&lm.at_p, &lm.own_p),
                 },
+                p_keep: &lm.p_keep,
                 v_bar: VarsMut {
                     data: if contiguous {
                         &mut *v_bar
@@ -476,7 +500,9 @@ impl LocalVjp {
             });
             if !contiguous {
                 for (k, &off) in m.param_off.iter().enumerate() {
-                    lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
+                    if lm.p_keep[k] {
+                        lm.scatter_add(&mut t.data[off..], &b.p_bar[k * len..(k + 1) * len]);
+                    }
                 }
                 lm.scatter_add(v_bar, &b.v_bar);
             }
@@ -500,7 +526,7 @@ mod tests {
         fn covered(module: &Module) -> Result<bool> {
             let utils = build_dynamic_state_utils(module)?;
             let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
-            Ok(LocalVjp::new(&utils.c, &utils, kv, false).is_some())
+            Ok(LocalVjp::new(&utils.c, &utils, kv, Wanted::default()).is_some())
         }
         let base = || -> Result<Cell> {
             let mut cell = Cell::new(&Branch::new(&Compartment::new(), 2)?, &[-1, 0, 0])?;

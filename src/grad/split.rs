@@ -54,10 +54,7 @@ struct Part {
     inv_cm: Mutex<Vec<f64>>,
     /// The voltages per node of the states it prepared, and scratch.
     volts: Mutex<Volts>,
-    /// The elimination positions of its nodes.
-    positions: Vec<u32>,
-    /// The voltage stage's cotangents at its nodes, and the tree coefficients' at its
-    /// positions.
+    /// The voltage stage's cotangents at its nodes, and the tree coefficients' there.
     adj: Mutex<VoltageAdjoint>,
     tree: Mutex<TreeAdjoint>,
 }
@@ -146,9 +143,7 @@ pub(crate) fn sweep(
             let last = (steps - 1) % 2;
             let mut lam = [vec![0.0; rev.lam.len()], vec![0.0; rev.lam.len()]];
             lam[last].copy_from_slice(rev.lam);
-            let pos = &c.hines.pos;
             Ok(Part {
-                positions: r.clone().map(|i| pos[i]).collect(),
                 adj: Mutex::new(VoltageAdjoint::new(c)),
                 tree: Mutex::new(rev.fin.pbar.tree.clone()),
                 sets: [Mutex::new(lv.prep(c)), Mutex::new(lv.prep(c))],
@@ -221,7 +216,6 @@ pub(crate) fn sweep(
                         v_sol,
                         wn,
                         r,
-                        &part.positions,
                         &mut adj,
                         &mut lock(&part.tree),
                     );
@@ -337,14 +331,11 @@ pub(crate) fn sweep(
             let f = c.params.offset(k);
             pbar.data[f + r.start..f + r.end].copy_from_slice(&data[f + r.start..f + r.end]);
         }
-        pbar.inv_cm[r.clone()].copy_from_slice(&lock(&part.inv_cm)[r]);
+        pbar.inv_cm[r.clone()].copy_from_slice(&lock(&part.inv_cm)[r.clone()]);
         let tree = lock(&part.tree);
-        for &k in &part.positions {
-            let k = k as usize;
-            pbar.tree.h_gsum[k] = tree.h_gsum[k];
-            pbar.tree.h_lower[k] = tree.h_lower[k];
-            pbar.tree.h_upper[k] = tree.h_upper[k];
-        }
+        pbar.tree.h_gsum[r.clone()].copy_from_slice(&tree.h_gsum[r.clone()]);
+        pbar.tree.h_lower[r.clone()].copy_from_slice(&tree.h_lower[r.clone()]);
+        pbar.tree.h_upper[r.clone()].copy_from_slice(&tree.h_upper[r]);
     }
     Ok(())
 }

@@ -7,7 +7,7 @@
 //! passes on a second thread.
 
 use super::compress;
-use super::local::{LocalPrep, LocalTargets, LocalVjp};
+use super::local::{LocalPrep, LocalTargets, LocalVjp, Wanted};
 use super::passes::{self, Pass, SynInfo, Targets};
 use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
@@ -241,7 +241,11 @@ impl StepAdjoint {
             && v_clamped.is_empty()
             && !c.sets_voltage;
         let params_dual = params.cast::<Dual64>();
-        let local = LocalVjp::new(&c, &utils, kv, inv_cm).filter(|_| allow_local);
+        let wanted = Wanted {
+            inv_cm,
+            params: (0..c.params.len()).map(touched_key).collect(),
+        };
+        let local = LocalVjp::new(&c, &utils, kv, wanted).filter(|_| allow_local);
         let mut seeds = if local.is_some() {
             Vec::new()
         } else {
@@ -432,8 +436,8 @@ impl Plan {
 
     /// The local reverse mode at the nodes `range` (see [`super::split`]).
     pub(crate) fn local_part(&self, range: std::ops::Range<usize>) -> Option<LocalVjp> {
-        let inv_cm = self.local.as_ref()?.inv_cm();
-        LocalVjp::for_nodes(&self.c, &self.utils, self.kv, inv_cm, range)
+        let wanted = self.local.as_ref()?.wanted().clone();
+        LocalVjp::for_nodes(&self.c, &self.utils, self.kv, wanted, range)
     }
 
     /// The model.
@@ -484,9 +488,8 @@ impl Plan {
     }
 
     /// The rest of the voltage stage's adjoint of a split step at the nodes `nodes` (into
-    /// `out`) and the elimination positions `positions` (into `tree`), from λ per node of the
-    /// solve (see [`Plan::solve_split`]); `v_new`, `v_old`, `wn` as for the solve (needed at
-    /// `nodes` and the nodes of `positions` and their parents), `v_sol` scratch.
+    /// `out` and `tree`), from λ per node of the solve (see [`Plan::solve_split`]); `v_new`,
+    /// `v_old`, `wn` as for the solve (needed at `nodes` and their parents), `v_sol` scratch.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn terms_split(
         &self,
@@ -496,16 +499,14 @@ impl Plan {
         v_sol: &mut [f64],
         wn: &[f64],
         nodes: std::ops::Range<usize>,
-        positions: &[u32],
         out: &mut VoltageAdjoint,
         tree: &mut TreeAdjoint,
     ) {
         self.v_sol(v_new, v_old, v_sol);
         // (`lin` and `v_old` are the solve's only.)
         let stage = self.stage(v_sol, v_sol, v_sol);
-        let positions = positions.iter().map(|&k| k as usize);
         let out = (&mut out.lin[..], &mut out.cst[..], &mut out.v[..]);
-        implicit_terms(&stage, wn, lambda, nodes, positions, out, Some(tree));
+        implicit_terms(&stage, wn, lambda, nodes, out, Some(tree));
     }
 
     /// The voltages the solve's bilinear term sees: the new ones (backward Euler) or the

@@ -222,6 +222,9 @@ pub struct StateVjpArgs<'a> {
     pub s_bar: VarsMut<'a>,
     /// Added to: cotangents of the parameters.
     pub p_bar: VarsMut<'a>,
+    /// Per parameter (`P` entries): whether its cotangent is added to `p_bar`; the others are
+    /// not wanted by the caller and left untouched.
+    pub p_keep: &'a [bool],
     /// Added to: cotangent of `v`.
     pub v_bar: VarsMut<'a>,
 }
@@ -357,7 +360,9 @@ fn state_vjp_loop<M: Mechanism<P, S>, const P: usize, const S: usize>(
             a.s_bar.store(k, i, w, &sb[k]);
         }
         for k in 0..P {
-            a.p_bar.add(k, i, w, &pb[k]);
+            if a.p_keep[k] {
+                a.p_bar.add(k, i, w, &pb[k]);
+            }
         }
         a.v_bar.add(0, i, w, &vb);
         i += TILE;
@@ -447,6 +452,7 @@ pub(crate) fn dispatch_state_vjp<M: Mechanism<P, S>, const P: usize, const S: us
     a.g_bar.check("slope cotangents", 1, n);
     a.s_bar.check("state cotangents", S, n);
     a.p_bar.check("parameter cotangents", P, n);
+    assert_eq!(a.p_keep.len(), P, "one flag per parameter");
     a.v_bar.check("voltage cotangents", 1, n);
     #[cfg(target_arch = "x86_64")]
     match simd_level() {
