@@ -2,6 +2,7 @@
 
 use super::checkpoint::{held_states, segment_len};
 use super::step_vjp::StepAdjoint;
+use super::store::{self, Storer};
 use super::{Gradient, chain, check_finite_loss};
 use super::{buffers, split, sweep};
 use crate::compile::{Compiled, KeyKind};
@@ -48,32 +49,6 @@ fn recording_slots(c: &Compiled, utils: &DynamicStateUtils) -> Result<Vec<usize>
         .collect()
 }
 
-/// Appends `x` to `store` (whose capacity suffices) with non-temporal stores where the CPU has
-/// them: the stored states are read back only by the backward sweep, long after, so writing
-/// them around the caches saves reading every line of the destination first and keeps the
-/// step's own arrays in the caches.
-fn append_streaming(store: &mut Vec<f64>, x: &[f64]) {
-    assert!(
-        store.capacity() - store.len() >= x.len(),
-        "capacity reserved"
-    );
-    #[cfg(target_arch = "x86_64")]
-    {
-        let at = store.len();
-        // SAFETY: the capacity holds `x` after `at` (checked above), and every element up to
-        // the new length is written before the length is set.
-        unsafe {
-            let dst = store.as_mut_ptr().add(at) as *mut i64;
-            for (i, v) in x.iter().enumerate() {
-                std::arch::x86_64::_mm_stream_si64(dst.add(i), v.to_bits() as i64);
-            }
-            store.set_len(at + x.len());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    store.extend_from_slice(x);
-}
-
 /// Value and gradient by the discrete adjoint.
 pub(crate) fn run(
     module: &Module,
@@ -113,14 +88,20 @@ pub(crate) fn run(
     record(&s, &mut rec, 0);
     let n_check = steps.div_ceil(k);
     let mut store = buffers::take(n_check * dim);
+    let storer = Storer::new(&mut store.spare_capacity_mut()[..n_check * dim], dim);
     let mut forward = || -> Result<()> {
+        // The second thread stops when this does, however it ends.
+        struct Finish<'s, 'a>(&'s Storer<'a>);
+        impl Drop for Finish<'_, '_> {
+            fn drop(&mut self) {
+                self.0.finish();
+            }
+        }
+        let _finish = Finish(&storer);
         step_fn.in_pool(|| -> Result<()> {
             for t in 0..steps {
                 if t.is_multiple_of(k) {
-                    // Gathered straight into the store.
-                    for run in utils.flat_runs(&s)? {
-                        append_streaming(&mut store, run);
-                    }
+                    storer.put(t / k, utils.flat_runs(&s)?);
                 }
                 step_fn.step(&mut s, &p, ext.at(t), dt)?;
                 check_finite(&c, &s, t + 1, dt)?;
@@ -130,11 +111,7 @@ pub(crate) fn run(
             }
             // The non-temporal stores are ordered before what follows, on the thread that made
             // them (the pool's, which then hands its result back).
-            #[cfg(target_arch = "x86_64")]
-            // SAFETY: a fence has no preconditions.
-            unsafe {
-                std::arch::x86_64::_mm_sfence()
-            };
+            store::fence();
             Ok(())
         })
     };
@@ -168,15 +145,26 @@ pub(crate) fn run(
             opts.parallelism.clone(),
         )
     };
+    // ... and then the second thread writes the stored states (see `store`).
     let (done, spare_work) = std::thread::scope(|sc| {
         // (Not beside a team of threads stepping the model.)
         let spare = opts.parallelism.threads() > 1 && step_fn.team_threads() < 2;
-        let worker = spare.then(|| sc.spawn(|| (init_jacobian(), new_adjoint())));
+        let worker = spare.then(|| {
+            sc.spawn(|| {
+                let work = (init_jacobian(), new_adjoint());
+                storer.drain();
+                work
+            })
+        });
         let done = forward();
         let work = worker.map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
         (done, work)
     });
+    drop(storer);
     done?;
+    // SAFETY: every checkpoint has been written: by the stepping thread, or by the second one,
+    // which has written everything handed to it before it returned.
+    unsafe { store.set_len(n_check * dim) };
     let (jac, sa) = match spare_work {
         Some(work) => work,
         None => (init_jacobian(), new_adjoint()),

@@ -44,6 +44,7 @@ mod loss;
 mod passes;
 mod split;
 pub(crate) mod step_vjp;
+mod store;
 mod sweep;
 
 pub use buffers::release_buffers;
