@@ -184,6 +184,10 @@ impl Layout {
     pub fn offset(&self, k: usize) -> usize {
         self.offsets[k]
     }
+    /// The key whose values start at `offset` in the flat storage, if any.
+    pub fn key_at(&self, offset: usize) -> Option<usize> {
+        self.offsets.iter().position(|&o| o == offset)
+    }
     /// The range of key `k` in the flat storage.
     #[inline]
     pub fn range(&self, k: usize) -> std::ops::Range<usize> {

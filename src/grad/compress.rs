@@ -53,11 +53,7 @@ pub(crate) fn compress(c: &Compiled, utils: &DynamicStateUtils, seeds: &[PassSee
         .filter(|s| s.key_id != usize::MAX)
         .map(|s| c.states.offset(s.key_id))
         .collect();
-    let key_of_off = |off: usize| {
-        (0..c.states.len())
-            .find(|&k| c.states.offset(k) == off)
-            .expect("a state key")
-    };
+    let key_of_off = |off: usize| c.states.key_at(off).expect("a state key");
     let owner: Vec<bool> = c
         .mechs
         .iter()

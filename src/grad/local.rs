@@ -172,7 +172,6 @@ impl LocalVjp {
         wanted: Wanted,
         range: std::ops::Range<usize>,
     ) -> Option<LocalVjp> {
-        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
         if !c.syns.is_empty() || c.sets_voltage {
             return None;
         }
@@ -231,7 +230,7 @@ impl LocalVjp {
                 at_s: m.state_off.iter().map(|&o| o + a).collect(),
                 at_p: m.param_off.iter().map(|&o| o + a).collect(),
                 p_keep: (m.param_off.iter())
-                    .map(|&o| key_of_off(o).is_none_or(|k| wanted.param(k)))
+                    .map(|&o| c.params.key_at(o).is_none_or(|k| wanted.param(k)))
                     .collect(),
                 nodes,
             });

@@ -200,11 +200,10 @@ impl StepAdjoint {
             .expect("v is dynamic");
         // Parameter keys the step reads: mechanism parameters, synapse parameters, and the
         // area (stimuli and synapses).
-        let key_of_off = |off: usize| (0..c.params.len()).find(|&k| c.params.offset(k) == off);
         let mut read: Vec<usize> = c
             .mechs
             .iter()
-            .flat_map(|m| m.param_off.iter().filter_map(|&off| key_of_off(off)))
+            .flat_map(|m| m.param_off.iter().filter_map(|&off| c.params.key_at(off)))
             .collect();
         if !c.syns.is_empty() {
             read.push(c.area_key);
@@ -221,7 +220,7 @@ impl StepAdjoint {
         let mut edge_params: Vec<(usize, usize)> = Vec::new();
         for (y, syn) in c.syns.iter().enumerate() {
             for &off in &syn.param_off {
-                if let Some(k) = key_of_off(off).filter(|&k| touched_key(k)) {
+                if let Some(k) = c.params.key_at(off).filter(|&k| touched_key(k)) {
                     edge_params.push((k, y));
                 }
             }
