@@ -509,24 +509,36 @@ fn parallel_sweep_equals_serial_exactly() -> Result<()> {
 /// implicit solver) gives the serial gradient exactly: backward Euler and Crank–Nicolson, every
 /// state stored or checkpointed, with the geometry (through the axial terms and the stimulus's
 /// area), the capacitance, channel parameters and a `data_set` value trained, on two threads
-/// and on three (still two parts).
+/// and on three (still two parts); on a small cell and on a 31-branch tree, where each part
+/// computes the voltages of its nodes, their parents and the branchpoints among them only.
 #[test]
 fn split_sweep_equals_serial_exactly() -> Result<()> {
-    let (cell, ps) = hh_all_params()?;
     let pools = [pool(2), pool(3)];
+    for ((cell, ps), t_max) in [(hh_all_params()?, 3.0), (tree31()?, 1.5)] {
+        split_equals_serial(&cell, &ps, t_max, &pools)?;
+    }
+    Ok(())
+}
+
+fn split_equals_serial(
+    cell: &Cell,
+    ps: &[ParamState<f64>],
+    t_max: f64,
+    pools: &[std::sync::Arc<rayon::ThreadPool>],
+) -> Result<()> {
     for solver in [Solver::BwdEuler, Solver::CrankNicolson] {
         for checkpointing in [Checkpointing::All, Checkpointing::Every(4)] {
             let grad = |parallelism| {
                 let o = IntegrateOptions {
                     parallelism,
-                    ..opts(solver, VoltageSolver::Hines, 3.0)
+                    ..opts(solver, VoltageSolver::Hines, t_max)
                 };
                 let go = GradOptions { checkpointing };
-                value_and_grad(&cell, &o, &cell.get_parameters(), Some(&ps), &MeanSq, &go)
+                value_and_grad(cell, &o, &cell.get_parameters(), Some(ps), &MeanSq, &go)
             };
             let serial = grad(Parallelism::Serial)?;
             assert!(flat(&serial).iter().all(|&g| g != 0.0));
-            for pool in &pools {
+            for pool in pools {
                 let split = grad(Parallelism::Pool(pool.clone()))?;
                 assert_eq!(serial.value, split.value);
                 assert_eq!(flat(&serial), flat(&split), "{solver:?}, {checkpointing:?}");
@@ -798,9 +810,9 @@ fn bad_input_is_a_typed_error() -> Result<()> {
     Ok(())
 }
 
-#[test]
-fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
-    // 31 branches: the chain rule seeds values with disjoint footprints together.
+/// A binary tree of 31 branches of two compartments, HH, with `HH_gNa`, `radius`, `length` and
+/// `axial_resistivity` trainable per branch and the capacitance by `data_set`.
+fn tree31() -> Result<(Cell, Vec<ParamState<f64>>)> {
     let parents: Vec<i64> = (0..31)
         .map(|i| if i == 0 { -1 } else { (i - 1) / 2 })
         .collect();
@@ -819,6 +831,13 @@ fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
         }
     }
     let ps = cell.data_set("capacitance", 1.1, None)?;
+    Ok((cell, ps))
+}
+
+#[test]
+fn many_per_branch_values_share_init_passes_exactly() -> Result<()> {
+    // 31 branches: the chain rule seeds values with disjoint footprints together.
+    let (cell, ps) = tree31()?;
     let o = opts(Solver::BwdEuler, VoltageSolver::Hines, 1.5);
     let (adj, _, d) = adjoint_and_forward(&cell, &o, Some(&ps))?;
     eprintln!(

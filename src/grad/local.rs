@@ -315,9 +315,10 @@ impl LocalVjp {
         ext: ExternalsAt<'_, f64>,
         dt: f64,
     ) {
-        let n = c.n_nodes();
-        // The voltages; the mechanisms' states are written updated, below.
-        lp.s.data[..n].copy_from_slice(v_bp);
+        // The voltages at its nodes (the currents read no others); the mechanisms' states are
+        // written updated, below.
+        let r = self.nodes.clone();
+        lp.s.data[r.clone()].copy_from_slice(&v_bp[r]);
         for (lm, b) in self.mechs.iter().zip(&mut lp.bufs) {
             let m = &c.mechs[lm.mi];
             let s = Vars {
@@ -383,7 +384,13 @@ impl LocalVjp {
             None => step::pre_solve(c, &mut lp.s, params, ext, dt, &mut ws),
         }
         lp.s.ws = ws;
-        debug_assert!(lp.s.data[..n].iter().zip(v_bp).all(|(a, b)| a == b));
+        let r = self.nodes.clone();
+        debug_assert!(
+            lp.s.data[r.clone()]
+                .iter()
+                .zip(&v_bp[r])
+                .all(|(a, b)| a == b)
+        );
     }
 
     /// With the voltage stage's cotangents `adj` and the step's output cotangent `w` (flat):

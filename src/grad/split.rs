@@ -20,6 +20,7 @@
 use super::local::{LocalPrep, LocalTargets, LocalVjp};
 use super::step_vjp::{Plan, Prepared, lock, spin_until};
 use super::sweep::{AbortOnPanic, Reverse, SweepStates};
+use crate::compile::Compiled;
 use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
@@ -45,6 +46,7 @@ const MAX_PARTS: usize = 2;
 /// One part of the nodes: its local reverse mode and containers.
 struct Part {
     lv: LocalVjp,
+    needs: Needs,
     /// Prepared steps: `t` in `sets[t % 2]`.
     sets: [Mutex<LocalPrep>; 2],
     /// The flat cotangent of `x_t` in `lam[t % 2]`; correct at this part's entries.
@@ -57,6 +59,89 @@ struct Part {
     /// The voltage stage's cotangents at its nodes, and the tree coefficients' there.
     adj: Mutex<VoltageAdjoint>,
     tree: Mutex<TreeAdjoint>,
+}
+
+/// The voltages per node a part needs: at its nodes (the mechanisms read them) and at their
+/// parents (the tree coefficients' cotangents read them); a branchpoint's computed from the
+/// compartments around it, as [`crate::solver::explicit::branchpoint_voltages`] does, in the
+/// same order. The other nodes' entries of its arrays are stale and never read.
+struct Needs {
+    /// Runs of compartments: (first entry of `v` in the flat state, first node, length).
+    runs: Vec<(usize, usize, usize)>,
+    /// The branchpoints among those nodes that get a voltage, and the edges into them, in
+    /// edge order.
+    bps: Vec<u32>,
+    bp_edges: Vec<u32>,
+    /// Its nodes and their parents, ascending.
+    parents: Vec<u32>,
+}
+
+impl Needs {
+    /// What the part of the nodes `r` needs; `v_entries`, the nodes of `v`'s entries in the
+    /// flat state.
+    fn new(c: &Compiled, v_entries: &[u32], r: Range<usize>) -> Needs {
+        let n = c.n_nodes();
+        let (edges, is_comp) = (&c.graph.edges, &c.graph.is_comp);
+        let mut at = vec![false; n];
+        for i in r {
+            at[i] = true;
+            at[c.hines.parent_node[i] as usize] = true;
+        }
+        let parents: Vec<u32> = (0..n as u32).filter(|&i| at[i as usize]).collect();
+        let bps: Vec<u32> = (c.bp_with_parent.iter().copied())
+            .filter(|&b| at[b as usize])
+            .collect();
+        let mut is_bp = vec![false; n];
+        for &b in &bps {
+            is_bp[b as usize] = true;
+        }
+        let bp_edges: Vec<u32> = (c.bp_edges.iter().copied())
+            .filter(|&e| is_bp[edges[e as usize].sink])
+            .collect();
+        // The compartments among those nodes, and the neighbours of those branchpoints.
+        let mut comp: Vec<bool> = (0..n).map(|i| at[i] && is_comp[i]).collect();
+        for &e in &bp_edges {
+            comp[edges[e as usize].source] = true;
+        }
+        let mut runs: Vec<(usize, usize, usize)> = Vec::new();
+        for (j, &i) in v_entries.iter().enumerate() {
+            let i = i as usize;
+            if !comp[i] {
+                continue;
+            }
+            match runs.last_mut() {
+                Some((j0, i0, len)) if *j0 + *len == j && *i0 + *len == i => *len += 1,
+                _ => runs.push((j, i, 1)),
+            }
+        }
+        Needs {
+            runs,
+            bps,
+            bp_edges,
+            parents,
+        }
+    }
+
+    /// The voltages of the flat state `x` it needs, into `v` (per node); `num`, `den` scratch.
+    fn voltages(&self, plan: &Plan, x: &[f64], v: &mut [f64], num: &mut [f64], den: &mut [f64]) {
+        let xv = plan.flat_voltages(x);
+        for &(j, i, len) in &self.runs {
+            v[i..i + len].copy_from_slice(&xv[j..j + len]);
+        }
+        let (edges, axial) = (&plan.compiled().graph.edges, plan.axial());
+        for &b in &self.bps {
+            (num[b as usize], den[b as usize]) = (0.0, 0.0);
+        }
+        for &e in &self.bp_edges {
+            let (e, g) = (&edges[e as usize], axial[e as usize]);
+            num[e.sink] += g * v[e.source];
+            den[e.sink] += g;
+        }
+        for &b in &self.bps {
+            let b = b as usize;
+            v[b] = num[b] / den[b];
+        }
+    }
 }
 
 /// Per-node arrays of a part: the voltages of `x_t` in `hist[t % 3]` (the branchpoints'
@@ -144,6 +229,7 @@ pub(crate) fn sweep(
             let mut lam = [vec![0.0; rev.lam.len()], vec![0.0; rev.lam.len()]];
             lam[last].copy_from_slice(rev.lam);
             Ok(Part {
+                needs: Needs::new(c, v_entries, r),
                 adj: Mutex::new(VoltageAdjoint::new(c)),
                 tree: Mutex::new(rev.fin.pbar.tree.clone()),
                 sets: [Mutex::new(lv.prep(c)), Mutex::new(lv.prep(c))],
@@ -185,7 +271,8 @@ pub(crate) fn sweep(
                 let mut lp = lock(&part.sets[t % 2]);
                 states.with(t, |x| {
                     let v_bp = &mut hist[t % 3];
-                    plan.prepare_part(&part.lv, &mut lp, x, ext.at(t), v_bp, num, den)
+                    part.needs.voltages(plan, x, v_bp, num, den);
+                    plan.prepare_part(&part.lv, &mut lp, x, ext.at(t), v_bp)
                 })?;
             }
             pr.prepared[p].store(steps - t, Ordering::Release);
@@ -216,6 +303,7 @@ pub(crate) fn sweep(
                         v_sol,
                         wn,
                         r,
+                        &part.needs.parents,
                         &mut adj,
                         &mut lock(&part.tree),
                     );
@@ -237,7 +325,7 @@ pub(crate) fn sweep(
             pr.finished[p].store(steps - t, Ordering::Release);
         };
         // Part 0's solve of step `t`'s voltage stage.
-        let (mut lin, mut wn, mut v_sol) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+        let (mut lin, mut wn) = (vec![0.0; n], vec![0.0; n]);
         let mut solve = |t: usize| {
             for part in &parts {
                 let r = part.lv.nodes();
@@ -247,11 +335,9 @@ pub(crate) fn sweep(
                     wn[v_entries[j] as usize] = lam[v_off + j];
                 }
             }
-            let volts = lock(&parts[0].volts);
-            let (v_new, v_old) = (&volts.hist[(t + 1) % 3], &volts.hist[t % 3]);
             let mut adj = solved.write().unwrap_or_else(|e| e.into_inner());
-            plan.solve_split(&lin, v_new, v_old, &mut v_sol, &wn, &mut adj);
-            drop((adj, volts));
+            plan.solve_split(&lin, &wn, &mut adj);
+            drop(adj);
             pr.solved.store(steps - t, Ordering::Release);
         };
         let helper = |p: usize| {

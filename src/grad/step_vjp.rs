@@ -459,36 +459,34 @@ impl Plan {
         lp: &mut LocalPrep,
         x: &[f64],
         ext: ExternalsAt<'_, f64>,
-        v_bp: &mut [f64],
-        num: &mut [f64],
-        den: &mut [f64],
+        v_bp: &[f64],
     ) {
-        self.voltages(x, v_bp, num, den);
         part.prepare(&self.c, lp, x, v_bp, &self.params, ext, self.dt);
     }
 
+    /// The axial conductances per edge.
+    pub(crate) fn axial(&self) -> &[f64] {
+        &self.params.axial
+    }
+
+    /// The flat state's voltages (`v`'s entries) in `x`.
+    pub(crate) fn flat_voltages<'a>(&self, x: &'a [f64]) -> &'a [f64] {
+        &x[self.utils.layout.range(self.kv)]
+    }
+
     /// The transposed voltage solve of a split step (see [`super::split`]): `lin`, the
-    /// solve's slopes; `v_new`, `v_old`, the voltages per node after and before the step; `wn`
-    /// the voltages' output cotangents per node. λ into `adj` (see
-    /// [`crate::dynamics::step_adjoint::implicit_solve`]), the voltages the solve saw into
-    /// `v_sol`.
-    pub(crate) fn solve_split(
-        &self,
-        lin: &[f64],
-        v_new: &[f64],
-        v_old: &[f64],
-        v_sol: &mut [f64],
-        wn: &[f64],
-        adj: &mut VoltageAdjoint,
-    ) {
+    /// solve's slopes per node; `wn` the voltages' output cotangents per node. λ into `adj`
+    /// (see [`crate::dynamics::step_adjoint::implicit_solve`]).
+    pub(crate) fn solve_split(&self, lin: &[f64], wn: &[f64], adj: &mut VoltageAdjoint) {
         debug_assert!(self.splittable());
-        self.v_sol(v_new, v_old, v_sol);
-        implicit_solve(&self.stage(lin, v_sol, v_old), wn, adj);
+        // (The solve reads the slopes only.)
+        implicit_solve(&self.stage(lin, lin, lin), wn, adj);
     }
 
     /// The rest of the voltage stage's adjoint of a split step at the nodes `nodes` (into
     /// `out` and `tree`), from λ per node of the solve (see [`Plan::solve_split`]); `v_new`,
-    /// `v_old`, `wn` as for the solve (needed at `nodes` and their parents), `v_sol` scratch.
+    /// `v_old`, `wn` as for the solve, needed at `nodes` and at `parents` (every node's
+    /// parent, and its own: ascending), `v_sol` scratch.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn terms_split(
         &self,
@@ -498,23 +496,26 @@ impl Plan {
         v_sol: &mut [f64],
         wn: &[f64],
         nodes: std::ops::Range<usize>,
+        parents: &[u32],
         out: &mut VoltageAdjoint,
         tree: &mut TreeAdjoint,
     ) {
-        self.v_sol(v_new, v_old, v_sol);
+        // The voltages the solve saw: the new ones (backward Euler), or the midpoint
+        // (Crank–Nicolson), as [`Plan::end`] has them.
+        let vs = match self.solver {
+            Solver::CrankNicolson => {
+                for &i in parents {
+                    let i = i as usize;
+                    v_sol[i] = 0.5 * (v_new[i] + v_old[i]);
+                }
+                &*v_sol
+            }
+            _ => v_new,
+        };
         // (`lin` and `v_old` are the solve's only.)
-        let stage = self.stage(v_sol, v_sol, v_sol);
+        let stage = self.stage(vs, vs, vs);
         let out = (&mut out.lin[..], &mut out.cst[..], &mut out.v[..]);
         implicit_terms(&stage, wn, lambda, nodes, out, Some(tree));
-    }
-
-    /// The voltages the solve's bilinear term sees: the new ones (backward Euler) or the
-    /// midpoint (Crank–Nicolson), as [`Plan::end`] has them.
-    fn v_sol(&self, v_new: &[f64], v_old: &[f64], v_sol: &mut [f64]) {
-        let cn = self.solver == Solver::CrankNicolson;
-        for ((s, &a), &b) in v_sol.iter_mut().zip(v_new).zip(v_old) {
-            *s = if cn { 0.5 * (a + b) } else { a };
-        }
     }
 
     /// The voltage stage with these arrays (`cst` is read by forward Euler only, which does
