@@ -342,6 +342,64 @@ pub(crate) fn implicit_solve(st: &VoltageStage<'_>, w: &[f64], adj: &mut Voltage
     implicit_lambda(st, w, adj, h, cn)
 }
 
+/// [`implicit_solve`] with the rows of the transposed system already at their elimination
+/// positions, as threads that split a step write them: the diagonals in `d` (see
+/// [`hines::assemble_transpose_diagonal`], with step [`implicit_h`]) and the right-hand side in
+/// `r` (`w` times [`implicit_rhs_scale`]); both consumed. λ per node into `adj.lambda`.
+/// Compiled for the best instruction set of this CPU.
+pub(crate) fn implicit_solve_assembled(
+    st: &VoltageStage<'_>,
+    d: &mut [f64],
+    r: &mut [f64],
+    adj: &mut VoltageAdjoint,
+) {
+    let h = implicit_h(st.solver, st.dt);
+    #[inline(always)]
+    fn solve(st: &VoltageStage<'_>, h: f64, d: &mut [f64], r: &mut [f64], l: &mut [f64]) {
+        hines::solve_transpose_assembled(st.c, st.params, h, d, r, l)
+    }
+    #[cfg(target_arch = "x86_64")]
+    {
+        use crate::mechanisms::driver::{SimdLevel, simd_level};
+        #[target_feature(enable = "avx512f,avx512vl,avx512dq,avx2,fma")]
+        fn avx512(st: &VoltageStage<'_>, h: f64, d: &mut [f64], r: &mut [f64], l: &mut [f64]) {
+            solve(st, h, d, r, l)
+        }
+        #[target_feature(enable = "avx2,fma")]
+        fn avx2(st: &VoltageStage<'_>, h: f64, d: &mut [f64], r: &mut [f64], l: &mut [f64]) {
+            solve(st, h, d, r, l)
+        }
+        match simd_level() {
+            // SAFETY: the CPU supports the features (checked by `simd_level`).
+            SimdLevel::Avx512 => return unsafe { avx512(st, h, d, r, &mut adj.lambda) },
+            // SAFETY: as above.
+            SimdLevel::Avx2 => return unsafe { avx2(st, h, d, r, &mut adj.lambda) },
+            SimdLevel::Baseline => {}
+        }
+    }
+    solve(st, h, d, r, &mut adj.lambda)
+}
+
+/// The step of an implicit solver's system: `dt` (backward Euler) or `dt / 2`
+/// (Crank–Nicolson).
+pub(crate) fn implicit_h(solver: Solver, dt: f64) -> f64 {
+    if solver == Solver::CrankNicolson {
+        dt / 2.0
+    } else {
+        dt
+    }
+}
+
+/// The factor of the transposed solve's right-hand side over the voltages' output cotangents:
+/// 2 for Crank–Nicolson (whose step is `v_new = 2 v_mid − v_old`), 1 for backward Euler.
+pub(crate) fn implicit_rhs_scale(solver: Solver) -> f64 {
+    if solver == Solver::CrankNicolson {
+        2.0
+    } else {
+        1.0
+    }
+}
+
 /// The second half of [`voltage_adjoint`] for an implicit step (after [`implicit_solve`], whose
 /// λ per node is `lambda`): the cotangents of `v`, `lin` and `cst` at the nodes `nodes` into
 /// `out` (those three arrays, per node), and, with `tree`, the tree coefficients' of those nodes

@@ -5,8 +5,8 @@
 //! and the finishing half (the pull-back through the mechanisms) of every step at its nodes, in
 //! containers of its own. The calling thread (part 0) also solves the transposed cable equation,
 //! the one stage that couples the nodes, alone. What crosses between cores per step is what that
-//! solve couples: the slopes of the solve and the voltages' cotangents of the other parts' nodes,
-//! and λ back. (The pipelined sweep of [`super::sweep::pipelined`], which finishes one step on
+//! solve couples: the rows of the other parts' nodes, which each part writes at their
+//! elimination positions (see [`Rows`]), and λ back. (The pipelined sweep of [`super::sweep::pipelined`], which finishes one step on
 //! one core while it prepares the next on another, moves every prepared array across, about
 //! 130 KB per step on the benchmark cell: in the minutes when this project's VM placed its two
 //! cores far apart, its gradient took twice as long; the split one about 20 % longer.)
@@ -29,18 +29,19 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
 
 /// Part 0's share of the nodes when every state is stored: it also solves the transposed cable
-/// equation (about a seventh of a step's work on one thread, more with the exchange) while the
-/// others prepare the next step. (Two threads, the benchmark cell, five alternating rounds:
-/// 35.8–37.8 ms with 35 %, 36.1–38.6 with 40 %, 37.9–50.7 with 45 %.)
-const SHARE0: f64 = 0.35;
+/// equation (about a sixth of a step's work on two threads, the rows already assembled) while
+/// the others prepare the next step. (Two threads, the benchmark cell on the Xeon, best of 15,
+/// two rounds: 26.6/29.9 ms with 35 %, 25.5/26.6 with 42 %, 26.0/26.7 with 45 %, 27.0/27.1
+/// with 48 %, 29.2/28.4 with 52 %.)
+const SHARE0: f64 = 0.42;
 /// ... and when part 1 also recomputes a state of the segment below per step (checkpointing;
 /// 55–75 % were within the VM's noise).
 const SHARE0_RECOMPUTING: f64 = 0.65;
 
-/// At most this many parts (threads), whatever the pool offers. Part 0's solve is about 30 % of
-/// the per-node work of a step here, so with shares balanced for two parts (see [`SHARE0`]) more
-/// parts would only add exchanges; a third could pay with part 0's share cut to about 13 %, not
-/// measurable on this two-core machine.
+/// At most this many parts (threads), whatever the pool offers. Part 0's solve is about a
+/// quarter of its time here, so with shares balanced for two parts (see [`SHARE0`]) more parts
+/// would only add exchanges; a third could pay with part 0's share cut, not measurable on this
+/// two-core machine.
 const MAX_PARTS: usize = 2;
 
 /// One part of the nodes: its local reverse mode and containers.
@@ -140,6 +141,90 @@ impl Needs {
         for &b in &self.bps {
             let b = b as usize;
             v[b] = num[b] / den[b];
+        }
+    }
+}
+
+/// The rows of the transposed voltage solve per elimination position, of step `t` in
+/// `[t % 2]`: every part writes the diagonals of its nodes when it prepares `t`, and their
+/// right-hand sides when it finishes `t + 1`; part 0 then solves them in place. So the rows
+/// cross between cores once, as part 0's solve reads them, and no gather runs on part 0.
+struct Rows {
+    /// `[diagonals, right-hand sides][t % 2]`, each `n` long, into `_mem`.
+    at: [[*mut f64; 2]; 2],
+    n: usize,
+    /// The flat state's key `v`.
+    kv: usize,
+    _mem: Vec<Vec<f64>>,
+}
+
+// SAFETY: the arrays are written only through `Rows`' methods, whose callers guarantee that
+// no two threads touch the same positions at once.
+unsafe impl Sync for Rows {}
+
+impl Rows {
+    fn new(plan: &Plan) -> Rows {
+        let n = plan.compiled().n_nodes();
+        let kv = (plan.utils().layout.keys.iter())
+            .position(|k| k == "v")
+            .expect("v is dynamic");
+        let mut mem: Vec<Vec<f64>> = (0..4).map(|_| vec![0.0; n]).collect();
+        let mut p = mem.iter_mut().map(|m| m.as_mut_ptr());
+        let mut next = || p.next().expect("four arrays");
+        let at = [[next(), next()], [next(), next()]];
+        Rows {
+            at,
+            n,
+            kv,
+            _mem: mem,
+        }
+    }
+
+    /// Step `t`'s diagonals and right-hand sides.
+    fn diagonals(&self, t: usize) -> *mut f64 {
+        self.at[0][t % 2]
+    }
+
+    /// Writes step `t`'s right-hand sides of the nodes `nodes` from the cotangent `w` of
+    /// `x_{t+1}` (flat; `scale` times the voltages', zero at branchpoints).
+    ///
+    /// # Safety
+    /// No other thread touches the positions of `nodes` of step `t`'s rows meanwhile.
+    unsafe fn write_rhs(&self, plan: &Plan, t: usize, nodes: Range<usize>, w: &[f64]) {
+        let (c, r) = (plan.compiled(), self.at[1][t % 2]);
+        let pos = &c.hines.pos;
+        let dl = &plan.utils().layout;
+        let (entries, off) = (&dl.entries[self.kv], dl.offsets[self.kv]);
+        let scale = plan.rhs_scale();
+        assert!(
+            pos.len() == self.n && nodes.end <= self.n,
+            "nodes out of range"
+        );
+        // SAFETY (all three writes): `pos` is a permutation of 0..n; the caller's guarantee.
+        for i in nodes.clone() {
+            unsafe { *r.add(pos[i] as usize) = 0.0 };
+        }
+        let j0 = entries.partition_point(|&i| (i as usize) < nodes.start);
+        let j1 = entries.partition_point(|&i| (i as usize) < nodes.end);
+        for j in j0..j1 {
+            let i = entries[j] as usize;
+            unsafe { *r.add(pos[i] as usize) = scale * w[off + j] };
+        }
+    }
+
+    /// Step `t`'s rows, to solve.
+    ///
+    /// # Safety
+    /// No other thread touches step `t`'s rows meanwhile.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn rows(&self, t: usize) -> (&mut [f64], &mut [f64]) {
+        let [d, r] = [self.at[0][t % 2], self.at[1][t % 2]];
+        // SAFETY: each points at `n` values; the caller's guarantee.
+        unsafe {
+            (
+                std::slice::from_raw_parts_mut(d, self.n),
+                std::slice::from_raw_parts_mut(r, self.n),
+            )
         }
     }
 }
@@ -253,6 +338,10 @@ pub(crate) fn sweep(
         solved: AtomicUsize::new(1),
         abort: AtomicBool::new(false),
     };
+    // The right-hand sides of the first solve (step steps − 2), from the last step's cotangent.
+    let rows = Rows::new(plan);
+    // SAFETY: no other thread yet.
+    unsafe { rows.write_rhs(plan, steps - 2, 0..n, rev.lam) };
     let failed = {
         let error: Mutex<Option<Error>> = Mutex::new(None);
         let fail = |e: Error| {
@@ -274,6 +363,13 @@ pub(crate) fn sweep(
                     part.needs.voltages(plan, x, v_bp, num, den);
                     plan.prepare_part(&part.lv, &mut lp, x, ext.at(t), v_bp)
                 })?;
+                // SAFETY: the positions of its nodes, of step t's rows: part 0 solves them
+                // after this part has prepared t (`prepared`, below), and had solved the
+                // previous rows there (t + 2) before this part finished t + 2 and so before
+                // it prepares t.
+                unsafe {
+                    plan.transpose_diagonal(lp.fwd_lin(), part.lv.nodes(), rows.diagonals(t))
+                };
             }
             pr.prepared[p].store(steps - t, Ordering::Release);
             Ok(())
@@ -321,22 +417,22 @@ pub(crate) fn sweep(
                     },
                 );
                 add_rec(&mut out, t);
+                // SAFETY: the positions of its nodes, of step t − 1's rows: part 0 solves
+                // them after this part has finished t (`finished`, below), and solved the
+                // previous rows there (t + 1) before this part finishes t.
+                if t > 0 {
+                    unsafe { rows.write_rhs(plan, t - 1, part.lv.nodes(), &out) };
+                }
             }
             pr.finished[p].store(steps - t, Ordering::Release);
         };
         // Part 0's solve of step `t`'s voltage stage.
-        let (mut lin, mut wn) = (vec![0.0; n], vec![0.0; n]);
-        let mut solve = |t: usize| {
-            for part in &parts {
-                let r = part.lv.nodes();
-                lin[r.clone()].copy_from_slice(&lock(&part.sets[t % 2]).fwd_lin()[r.clone()]);
-                let lam = lock(&part.lam[(t + 1) % 2]);
-                for j in v_range(&r) {
-                    wn[v_entries[j] as usize] = lam[v_off + j];
-                }
-            }
+        let solve = |t: usize| {
             let mut adj = solved.write().unwrap_or_else(|e| e.into_inner());
-            plan.solve_split(&lin, &wn, &mut adj);
+            // SAFETY: every part has written its rows of step t (`prepared`, `finished`) and
+            // writes them again only after this solve (`solved`).
+            let (d, r) = unsafe { rows.rows(t) };
+            plan.solve_split(d, r, &mut adj);
             drop(adj);
             pr.solved.store(steps - t, Ordering::Release);
         };

@@ -12,13 +12,14 @@ use super::passes::{self, Pass, SynInfo, Targets};
 use crate::compile::Compiled;
 use crate::dynamics::DynamicStateUtils;
 use crate::dynamics::step_adjoint::{
-    TreeAdjoint, VoltageAdjoint, VoltageStage, implicit_solve, implicit_terms, voltage_adjoint,
+    TreeAdjoint, VoltageAdjoint, VoltageStage, implicit_h, implicit_rhs_scale,
+    implicit_solve_assembled, implicit_terms, voltage_adjoint,
 };
 use crate::error::Result;
 use crate::externals::ExternalsAt;
 use crate::parallel::Parallelism;
 use crate::scalar::Dual64;
-use crate::solver::{Solver, VoltageSolver};
+use crate::solver::{Solver, VoltageSolver, hines};
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -474,13 +475,36 @@ impl Plan {
         &x[self.utils.layout.range(self.kv)]
     }
 
-    /// The transposed voltage solve of a split step (see [`super::split`]): `lin`, the
-    /// solve's slopes per node; `wn` the voltages' output cotangents per node. λ into `adj`
-    /// (see [`crate::dynamics::step_adjoint::implicit_solve`]).
-    pub(crate) fn solve_split(&self, lin: &[f64], wn: &[f64], adj: &mut VoltageAdjoint) {
+    /// The diagonals of the transposed voltage solve's rows of the nodes `nodes` of a split
+    /// step, from the slopes `lin` per node, at their elimination positions in `d` (see
+    /// [`super::split`]).
+    ///
+    /// # Safety
+    /// As [`crate::solver::hines::assemble_transpose_diagonal`].
+    pub(crate) unsafe fn transpose_diagonal(
+        &self,
+        lin: &[f64],
+        nodes: std::ops::Range<usize>,
+        d: *mut f64,
+    ) {
+        let h = implicit_h(self.solver, self.dt);
+        // SAFETY: the caller's guarantee.
+        unsafe { hines::assemble_transpose_diagonal(&self.c, &self.params, lin, h, nodes, d) }
+    }
+
+    /// The factor of the transposed voltage solve's right-hand side over the voltages'
+    /// cotangents (see [`implicit_rhs_scale`]).
+    pub(crate) fn rhs_scale(&self) -> f64 {
+        implicit_rhs_scale(self.solver)
+    }
+
+    /// The transposed voltage solve of a split step (see [`super::split`]), its rows at their
+    /// elimination positions in `d` and `r` (consumed): λ into `adj` (see
+    /// [`crate::dynamics::step_adjoint::implicit_solve_assembled`]).
+    pub(crate) fn solve_split(&self, d: &mut [f64], r: &mut [f64], adj: &mut VoltageAdjoint) {
         debug_assert!(self.splittable());
-        // (The solve reads the slopes only.)
-        implicit_solve(&self.stage(lin, lin, lin), wn, adj);
+        // (The solve reads the coefficients only.)
+        implicit_solve_assembled(&self.stage(&[], &[], &[]), d, r, adj);
     }
 
     /// The rest of the voltage stage's adjoint of a split step at the nodes `nodes` (into

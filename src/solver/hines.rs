@@ -311,21 +311,95 @@ pub fn solve_transpose<T: Scalar>(
         let range = ord.units[u].nodes.clone();
         for k in range.clone() {
             let i = ord.order[k] as usize;
-            let dk = h * lin[i] + h * p.h_gsum[k];
-            d[k] = if ord.is_comp[k] { dk + T::one() } else { dk };
+            d[k] = transpose_diagonal(ord, p, lin[i], h, k);
             r[k] = rhs[i];
         }
-        eliminate_unit(
-            ord,
-            u,
-            &p.h_upper[range.clone()],
-            &p.h_lower[range.clone()],
-            h,
-            &mut d[range.clone()],
-            &mut r[range.clone()],
-        );
-        for k in range {
-            rhs[ord.order[k] as usize] = r[k];
-        }
+        eliminate_transpose_unit(ord, p, u, h, d, r, rhs);
+    }
+}
+
+/// The diagonal of the transposed system's row at position `k` (of the node with slope `lin`).
+#[inline(always)]
+fn transpose_diagonal<T: Scalar>(ord: &HinesOrder, p: &AllParams<T>, lin: T, h: T, k: usize) -> T {
+    let dk = h * lin + h * p.h_gsum[k];
+    if ord.is_comp[k] { dk + T::one() } else { dk }
+}
+
+/// Elimination and back substitution of unit `u` of the transposed system whose rows are in
+/// `d` and `r` (per position, whole arrays); λ per node into `lambda`.
+#[inline(always)]
+fn eliminate_transpose_unit<T: Scalar>(
+    ord: &HinesOrder,
+    p: &AllParams<T>,
+    u: usize,
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+    lambda: &mut [T],
+) {
+    let range = ord.units[u].nodes.clone();
+    eliminate_unit(
+        ord,
+        u,
+        &p.h_upper[range.clone()],
+        &p.h_lower[range.clone()],
+        h,
+        &mut d[range.clone()],
+        &mut r[range.clone()],
+    );
+    for k in range {
+        lambda[ord.order[k] as usize] = r[k];
+    }
+}
+
+/// The diagonals of the transposed system's rows of the nodes `nodes` (as [`solve_transpose`]
+/// assembles them from the slopes per node `lin`), written at their elimination positions in
+/// `d`, for [`solve_transpose_assembled`]: threads that own parts of the nodes each write
+/// theirs.
+///
+/// # Safety
+/// `d` points at an array of at least `n_nodes` values, and no other thread touches the
+/// positions of `nodes` in it meanwhile.
+#[inline(always)]
+pub(crate) unsafe fn assemble_transpose_diagonal(
+    c: &Compiled,
+    p: &AllParams<f64>,
+    lin: &[f64],
+    h: f64,
+    nodes: std::ops::Range<usize>,
+    d: *mut f64,
+) {
+    let ord = &c.hines;
+    assert!(
+        ord.pos.len() >= nodes.end && lin.len() >= nodes.end,
+        "nodes out of range"
+    );
+    for i in nodes {
+        let k = ord.pos[i] as usize;
+        // SAFETY: `pos` is a permutation of 0..n_nodes; the caller's guarantee for `d`.
+        unsafe { *d.add(k) = transpose_diagonal(ord, p, lin[i], h, k) };
+    }
+}
+
+/// [`solve_transpose`] with the rows already at their elimination positions: the diagonals in
+/// `d` (see [`assemble_transpose_diagonal`]) and the right-hand side in `r` (both consumed);
+/// λ per node into `lambda`.
+#[inline(always)]
+pub(crate) fn solve_transpose_assembled<T: Scalar>(
+    c: &Compiled,
+    p: &AllParams<T>,
+    h: T,
+    d: &mut [T],
+    r: &mut [T],
+    lambda: &mut [T],
+) {
+    let ord = &c.hines;
+    let n = ord.order.len();
+    assert!(
+        d.len() >= n && r.len() >= n && lambda.len() >= n,
+        "arrays shorter than the node count"
+    );
+    for u in 0..ord.units.len() {
+        eliminate_transpose_unit(ord, p, u, h, d, r, lambda);
     }
 }
