@@ -200,15 +200,19 @@ impl Rows {
             pos.len() == self.n && nodes.end <= self.n,
             "nodes out of range"
         );
-        // SAFETY (all three writes): `pos` is a permutation of 0..n; the caller's guarantee.
-        for i in nodes.clone() {
-            unsafe { *r.add(pos[i] as usize) = 0.0 };
-        }
-        let j0 = entries.partition_point(|&i| (i as usize) < nodes.start);
-        let j1 = entries.partition_point(|&i| (i as usize) < nodes.end);
-        for j in j0..j1 {
-            let i = entries[j] as usize;
-            unsafe { *r.add(pos[i] as usize) = scale * w[off + j] };
+        // One pass over the nodes, with the next compartment's entry at hand.
+        let mut j = entries.partition_point(|&i| (i as usize) < nodes.start);
+        let mut next = entries.get(j).map_or(usize::MAX, |&i| i as usize);
+        for i in nodes {
+            let x = if i == next {
+                j += 1;
+                next = entries.get(j).map_or(usize::MAX, |&i| i as usize);
+                scale * w[off + j - 1]
+            } else {
+                0.0
+            };
+            // SAFETY: `pos` is a permutation of 0..n; the caller's guarantee.
+            unsafe { *r.add(pos[i] as usize) = x };
         }
     }
 
