@@ -30,10 +30,10 @@ use std::sync::{Mutex, RwLock};
 
 /// Part 0's share of the nodes when every state is stored: it also solves the transposed cable
 /// equation (about a sixth of a step's work on two threads, the rows already assembled) while
-/// the others prepare the next step. (Two threads, the benchmark cell on the Xeon, best of 15,
-/// two rounds: 26.6/29.9 ms with 35 %, 25.5/26.6 with 42 %, 26.0/26.7 with 45 %, 27.0/27.1
-/// with 48 %, 29.2/28.4 with 52 %.)
-const SHARE0: f64 = 0.42;
+/// the others prepare the next step. (Two threads, the benchmark cell on the Xeon, the split
+/// sweep's parallel section, best of ten, three alternating rounds: 14.0–14.5 ms with 42 %,
+/// 13.7–14.0 with 45 %, 13.9–14.3 with 48 %.)
+const SHARE0: f64 = 0.45;
 /// ... and when part 1 also recomputes a state of the segment below per step (checkpointing;
 /// 55–75 % were within the VM's noise).
 const SHARE0_RECOMPUTING: f64 = 0.65;
