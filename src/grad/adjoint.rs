@@ -151,7 +151,13 @@ pub(crate) fn run(
         let spare = opts.parallelism.threads() > 1 && step_fn.team_threads() < 2;
         let worker = spare.then(|| {
             sc.spawn(|| {
-                let work = (init_jacobian(), new_adjoint());
+                let sa = new_adjoint();
+                // The split sweep's containers too, if it will run (see `split`).
+                let threads = opts.parallelism.threads();
+                let parts = (sa.as_ref().ok())
+                    .filter(|sa| steps > 1 && split::applies(&sa.plan, threads))
+                    .and_then(|sa| split::Parts::new(&sa.plan, threads, k > 1).ok());
+                let work = (init_jacobian(), sa, parts);
                 storer.drain();
                 work
             })
@@ -165,9 +171,9 @@ pub(crate) fn run(
     // SAFETY: every checkpoint has been written: by the stepping thread, or by the second one,
     // which has written everything handed to it before it returned.
     unsafe { store.set_len(n_check * dim) };
-    let (jac, sa) = match spare_work {
+    let (jac, sa, parts) = match spare_work {
         Some(work) => work,
-        None => (init_jacobian(), new_adjoint()),
+        None => (init_jacobian(), new_adjoint(), None),
     };
     let jac = jac?;
     let checkpoints: Vec<&[f64]> = store.chunks(dim.max(1)).take(n_check).collect();
@@ -224,7 +230,7 @@ pub(crate) fn run(
             add_rec: &add_rec,
         };
         if split {
-            return split::sweep(plan, prep, &mut rev, &states, &ext, steps, threads);
+            return split::sweep(plan, prep, &mut rev, &states, &ext, steps, threads, parts);
         }
         if let Some(next) = next {
             return sweep::pipelined(plan, [&*prep, &*next], &mut rev, &states, &ext, steps);

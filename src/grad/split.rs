@@ -253,6 +253,103 @@ struct Progress {
     abort: AtomicBool,
 }
 
+/// The parts' containers of a split sweep, made before it (while the forward run steps, on
+/// its spare thread: their allocations and first touches cost about 0.3 ms on the benchmark
+/// cell) and filled with the sweep's starting values when it begins.
+pub(crate) struct Parts {
+    parts: Vec<Part>,
+    threads: usize,
+    recomputing: bool,
+}
+
+impl Parts {
+    /// The containers of a split sweep of `plan` over `threads` threads, whose sweep
+    /// recomputes states (checkpointing) or not.
+    pub(crate) fn new(plan: &Plan, threads: usize, recomputing: bool) -> Result<Parts> {
+        let c = plan.compiled();
+        let n = c.n_nodes();
+        let share0 = if recomputing {
+            SHARE0_RECOMPUTING
+        } else {
+            SHARE0
+        };
+        let dl = &plan.utils().layout;
+        let kv = dl.keys.iter().position(|k| k == "v").expect("v is dynamic");
+        let dim = plan.utils().len();
+        let pbar = plan.param_adjoint();
+        let parts = ranges(n, threads.min(MAX_PARTS), share0)
+            .into_iter()
+            .map(|r| {
+                let lv = plan.local_part(r.clone()).ok_or_else(|| {
+                    Error::Unsupported("a split sweep without the local reverse mode".into())
+                })?;
+                Ok(Part {
+                    needs: Needs::new(c, &dl.entries[kv], r),
+                    adj: Mutex::new(VoltageAdjoint::new(c)),
+                    tree: Mutex::new(pbar.tree.clone()),
+                    sets: [Mutex::new(lv.prep(c)), Mutex::new(lv.prep(c))],
+                    lv,
+                    lam: [vec![0.0; dim], vec![0.0; dim]].map(Mutex::new),
+                    data: Mutex::new(pbar.data.clone()),
+                    inv_cm: Mutex::new(pbar.inv_cm.clone()),
+                    volts: Mutex::new(Volts {
+                        hist: std::array::from_fn(|_| vec![0.0; n]),
+                        num: vec![0.0; n],
+                        den: vec![0.0; n],
+                        v_sol: vec![0.0; n],
+                        wn: vec![0.0; n],
+                    }),
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(Parts {
+            parts,
+            threads,
+            recomputing,
+        })
+    }
+
+    /// Whether they are those of a sweep over `threads` threads that recomputes or not.
+    fn fits(&self, threads: usize, recomputing: bool) -> bool {
+        (self.threads, self.recomputing) == (threads, recomputing)
+    }
+
+    /// The parts with the sweep's starting values: the cotangents after the last step (done
+    /// serially, in `rev`), which every part then accumulates at its nodes, and the voltages
+    /// of `x_{steps−1}`, which `prep` started from.
+    fn filled(self, rev: &Reverse<'_>, prep: &Prepared, steps: usize) -> Vec<Part> {
+        let mut parts = self.parts;
+        for part in &mut parts {
+            let lam = part.lam[(steps - 1) % 2]
+                .get_mut()
+                .unwrap_or_else(|e| e.into_inner());
+            lam.copy_from_slice(rev.lam);
+            let pbar = &rev.fin.pbar;
+            let mine = |m: &mut Mutex<Vec<f64>>, src: &[f64]| {
+                m.get_mut()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .copy_from_slice(src)
+            };
+            mine(&mut part.data, &pbar.data);
+            mine(&mut part.inv_cm, &pbar.inv_cm);
+            let tree = part.tree.get_mut().unwrap_or_else(|e| e.into_inner());
+            for (dst, src) in [
+                (&mut tree.h_lower, &pbar.tree.h_lower),
+                (&mut tree.h_upper, &pbar.tree.h_upper),
+                (&mut tree.h_gsum, &pbar.tree.h_gsum),
+                (&mut tree.axial, &pbar.tree.axial),
+            ] {
+                dst.copy_from_slice(src);
+            }
+            let volts = part.volts.get_mut().unwrap_or_else(|e| e.into_inner());
+            for h in &mut volts.hist {
+                prep.copy_voltages(h);
+            }
+        }
+        parts
+    }
+}
+
 /// Node ranges of `threads` parts of `n` nodes: part 0 with `share0` of them, the others equal.
 fn ranges(n: usize, threads: usize, share0: f64) -> Vec<Range<usize>> {
     let n0 = ((n as f64 * share0).round() as usize).clamp(1, n - (threads - 1));
@@ -272,7 +369,10 @@ pub(crate) fn applies(plan: &Plan, threads: usize) -> bool {
 
 /// The backward sweep from step `steps − 1` down to 0, with `prep` prepared at step
 /// `steps − 1`, split by nodes over `threads` threads, at most [`MAX_PARTS`] (the calling
-/// thread and threads of its own; see the module documentation). Leaves in `rev` what the serial sweep leaves.
+/// thread and threads of its own; see the module documentation), in the containers `parts` if
+/// they were made ahead ([`Parts::new`]; made here otherwise). Leaves in `rev` what the serial
+/// sweep leaves.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn sweep(
     plan: &Plan,
     prep: &Prepared,
@@ -281,6 +381,7 @@ pub(crate) fn sweep(
     ext: &Externals<f64>,
     steps: usize,
     threads: usize,
+    parts: Option<Parts>,
 ) -> Result<()> {
     if steps == 0 {
         return Ok(());
@@ -292,14 +393,11 @@ pub(crate) fn sweep(
     }
     let c = plan.compiled();
     let n = c.n_nodes();
-    let share0 = if states.recomputes() {
-        SHARE0_RECOMPUTING
-    } else {
-        SHARE0
+    let parts = match parts {
+        Some(p) if p.fits(threads, states.recomputes()) => p,
+        _ => Parts::new(plan, threads, states.recomputes())?,
     };
-    // The voltages of x_{steps−1}, which `prep` started from.
-    let mut v_last = vec![0.0; n];
-    prep.copy_voltages(&mut v_last);
+    let parts = parts.filled(rev, prep, steps);
     let dl = &plan.utils().layout;
     let kv = dl.keys.iter().position(|k| k == "v").expect("v is dynamic");
     let (v_entries, v_off) = (&dl.entries[kv], dl.offsets[kv]);
@@ -308,34 +406,6 @@ pub(crate) fn sweep(
         v_entries.partition_point(|&i| (i as usize) < r.start)
             ..v_entries.partition_point(|&i| (i as usize) < r.end)
     };
-    let parts: Vec<Part> = ranges(n, threads.min(MAX_PARTS), share0)
-        .into_iter()
-        .map(|r| {
-            let lv = plan.local_part(r.clone()).ok_or_else(|| {
-                Error::Unsupported("a split sweep without the local reverse mode".into())
-            })?;
-            let last = (steps - 1) % 2;
-            let mut lam = [vec![0.0; rev.lam.len()], vec![0.0; rev.lam.len()]];
-            lam[last].copy_from_slice(rev.lam);
-            Ok(Part {
-                needs: Needs::new(c, v_entries, r),
-                adj: Mutex::new(VoltageAdjoint::new(c)),
-                tree: Mutex::new(rev.fin.pbar.tree.clone()),
-                sets: [Mutex::new(lv.prep(c)), Mutex::new(lv.prep(c))],
-                lv,
-                lam: lam.map(Mutex::new),
-                data: Mutex::new(rev.fin.pbar.data.clone()),
-                inv_cm: Mutex::new(rev.fin.pbar.inv_cm.clone()),
-                volts: Mutex::new(Volts {
-                    hist: std::array::from_fn(|_| v_last.clone()),
-                    num: vec![0.0; n],
-                    den: vec![0.0; n],
-                    v_sol: vec![0.0; n],
-                    wn: vec![0.0; n],
-                }),
-            })
-        })
-        .collect::<Result<_>>()?;
     let pr = Progress {
         prepared: parts.iter().map(|_| AtomicUsize::new(0)).collect(),
         finished: parts.iter().map(|_| AtomicUsize::new(1)).collect(),

@@ -291,11 +291,7 @@ impl StepAdjoint {
             vbar: vec![0.0; n],
             wn: vec![0.0; nk * n],
             adj: VoltageAdjoint::new(c),
-            pbar: ParamAdjoint {
-                data: vec![0.0; plan.params.data.len()],
-                inv_cm: vec![0.0; n],
-                tree: TreeAdjoint::new(c),
-            },
+            pbar: plan.param_adjoint(),
         };
         Ok(StepAdjoint {
             prep: plan.prepared(),
@@ -463,6 +459,15 @@ impl Plan {
         v_bp: &[f64],
     ) {
         part.prepare(&self.c, lp, x, v_bp, &self.params, ext, self.dt);
+    }
+
+    /// Zero cotangents of the arrays of `all_params` the step reads.
+    pub(crate) fn param_adjoint(&self) -> ParamAdjoint {
+        ParamAdjoint {
+            data: vec![0.0; self.params.data.len()],
+            inv_cm: vec![0.0; self.c.n_nodes()],
+            tree: TreeAdjoint::new(&self.c),
+        }
     }
 
     /// The axial conductances per edge.
