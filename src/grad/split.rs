@@ -24,6 +24,7 @@ use crate::compile::Compiled;
 use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
+use crate::solver::explicit::branchpoint_voltages_of;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Mutex, RwLock};
@@ -129,19 +130,8 @@ impl Needs {
         for &(j, i, len) in &self.runs {
             v[i..i + len].copy_from_slice(&xv[j..j + len]);
         }
-        let (edges, axial) = (&plan.compiled().graph.edges, plan.axial());
-        for &b in &self.bps {
-            (num[b as usize], den[b as usize]) = (0.0, 0.0);
-        }
-        for &e in &self.bp_edges {
-            let (e, g) = (&edges[e as usize], axial[e as usize]);
-            num[e.sink] += g * v[e.source];
-            den[e.sink] += g;
-        }
-        for &b in &self.bps {
-            let b = b as usize;
-            v[b] = num[b] / den[b];
-        }
+        let c = plan.compiled();
+        branchpoint_voltages_of(c, &self.bp_edges, &self.bps, plan.axial(), v, num, den);
     }
 }
 

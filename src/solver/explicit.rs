@@ -14,18 +14,33 @@ pub fn branchpoint_voltages<T: Scalar>(
     num: &mut [T],
     den: &mut [T],
 ) {
+    branchpoint_voltages_of(c, &c.bp_edges, &c.bp_with_parent, axial, v, num, den);
+}
+
+/// [`branchpoint_voltages`] of the branchpoints `bps` only, summed over the edges `bp_edges`
+/// (the edges into them, in edge order: a sublist of `c.bp_edges`).
+#[inline(always)]
+pub(crate) fn branchpoint_voltages_of<T: Scalar>(
+    c: &Compiled,
+    bp_edges: &[u32],
+    bps: &[u32],
+    axial: &[T],
+    v: &mut [T],
+    num: &mut [T],
+    den: &mut [T],
+) {
     let edges = &c.graph.edges;
-    for &e in &c.bp_edges {
+    for &e in bp_edges {
         let sink = edges[e as usize].sink;
         num[sink] = T::zero();
         den[sink] = T::zero();
     }
-    for &e in &c.bp_edges {
+    for &e in bp_edges {
         let (e, g) = (&edges[e as usize], axial[e as usize]);
         num[e.sink] += g * v[e.source];
         den[e.sink] += g;
     }
-    for &b in &c.bp_with_parent {
+    for &b in bps {
         let b = b as usize;
         v[b] = num[b] / den[b];
     }
