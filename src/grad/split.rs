@@ -6,10 +6,11 @@
 //! containers of its own. The calling thread (part 0) also solves the transposed cable equation,
 //! the one stage that couples the nodes, alone. What crosses between cores per step is what that
 //! solve couples: the rows of the other parts' nodes, which each part writes at their
-//! elimination positions (see [`Rows`]), and λ back. (The pipelined sweep of [`super::sweep::pipelined`], which finishes one step on
-//! one core while it prepares the next on another, moves every prepared array across, about
-//! 130 KB per step on the benchmark cell: in the minutes when this project's VM placed its two
-//! cores far apart, its gradient took twice as long; the split one about 20 % longer.)
+//! elimination positions (see [`Rows`]), and λ back. (The pipelined sweep of
+//! [`super::sweep::pipelined`], which finishes one step on one core while it prepares the next
+//! on another, moves every prepared array across, about 130 KB per step on the benchmark cell:
+//! in the minutes when this project's VM placed its two cores far apart, its gradient took
+//! twice as long; the split one about 20 % longer.)
 //!
 //! Per step `t`, from the last: part 0 solves once every part has prepared `t` and finished
 //! `t + 1`; then every part finishes `t` and prepares `t − 1`. The other parts prepare `t − 1`

@@ -513,9 +513,10 @@ impl Plan {
     }
 
     /// The rest of the voltage stage's adjoint of a split step at the nodes `nodes` (into
-    /// `out` and `tree`), from λ per node of the solve (see [`Plan::solve_split`]); `v_new`,
-    /// `v_old`, `wn` as for the solve, needed at `nodes` and at `parents` (every node's
-    /// parent, and its own: ascending), `v_sol` scratch.
+    /// `out` and `tree`), from λ per node of the solve (see [`Plan::solve_split`]): `v_new`,
+    /// `v_old`, the voltages per node after and before the step, and `wn`, the voltages'
+    /// output cotangents per node, needed at `nodes` and at `parents` (the nodes and their
+    /// parents, ascending); `v_sol` scratch.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn terms_split(
         &self,
