@@ -144,8 +144,6 @@ struct Rows {
     /// `[diagonals, right-hand sides][t % 2]`, each `n` long, into `_mem`.
     at: [[*mut f64; 2]; 2],
     n: usize,
-    /// The flat state's key `v`.
-    kv: usize,
     _mem: Vec<Vec<f64>>,
 }
 
@@ -156,19 +154,11 @@ unsafe impl Sync for Rows {}
 impl Rows {
     fn new(plan: &Plan) -> Rows {
         let n = plan.compiled().n_nodes();
-        let kv = (plan.utils().layout.keys.iter())
-            .position(|k| k == "v")
-            .expect("v is dynamic");
         let mut mem: Vec<Vec<f64>> = (0..4).map(|_| vec![0.0; n]).collect();
         let mut p = mem.iter_mut().map(|m| m.as_mut_ptr());
         let mut next = || p.next().expect("four arrays");
         let at = [[next(), next()], [next(), next()]];
-        Rows {
-            at,
-            n,
-            kv,
-            _mem: mem,
-        }
+        Rows { at, n, _mem: mem }
     }
 
     /// Step `t`'s diagonals and right-hand sides.
@@ -185,7 +175,7 @@ impl Rows {
         let (c, r) = (plan.compiled(), self.at[1][t % 2]);
         let pos = &c.hines.pos;
         let dl = &plan.utils().layout;
-        let (entries, off) = (&dl.entries[self.kv], dl.offsets[self.kv]);
+        let (entries, off) = (&dl.entries[plan.kv()], dl.offsets[plan.kv()]);
         let scale = plan.rhs_scale();
         assert!(
             pos.len() == self.n && nodes.end <= self.n,
@@ -265,7 +255,7 @@ impl Parts {
             SHARE0
         };
         let dl = &plan.utils().layout;
-        let kv = dl.keys.iter().position(|k| k == "v").expect("v is dynamic");
+        let kv = plan.kv();
         let dim = plan.utils().len();
         let pbar = plan.param_adjoint();
         let parts = ranges(n, threads.min(MAX_PARTS), share0)
@@ -390,7 +380,7 @@ pub(crate) fn sweep(
     };
     let parts = parts.filled(rev, prep, steps);
     let dl = &plan.utils().layout;
-    let kv = dl.keys.iter().position(|k| k == "v").expect("v is dynamic");
+    let kv = plan.kv();
     let (v_entries, v_off) = (&dl.entries[kv], dl.offsets[kv]);
     // The entries of `v` in the flat state at the nodes `r`.
     let v_range = |r: &Range<usize>| {

@@ -470,6 +470,11 @@ impl Plan {
         }
     }
 
+    /// The flat state's key `v`.
+    pub(crate) fn kv(&self) -> usize {
+        self.kv
+    }
+
     /// The axial conductances per edge.
     pub(crate) fn axial(&self) -> &[f64] {
         &self.params.axial
