@@ -4,10 +4,10 @@ use super::driver::FD_DELTA;
 use super::vjp::Partials;
 use super::{Mechanism, Var, own};
 use crate::math::{
-    exp, gate_and_decay_frac, min, save_exp, save_exp_f64, solve_gate_exponential_frac,
+    exp, gate_decay_and_slope, min, save_exp, save_exp_f64, solve_gate_exponential_frac,
     vtrap_frac_with_exp,
 };
-use crate::scalar::{Dual64, Scalar, c};
+use crate::scalar::{Scalar, c};
 
 /// Hodgkin–Huxley sodium, potassium and leak currents (Sterratt et al.), as Jaxley's `HH`.
 ///
@@ -61,6 +61,62 @@ impl HH {
     }
 }
 
+impl HH {
+    /// [`HH::rates`] in `f64` with the derivative of every entry with respect to `v`: each
+    /// exponential there is `e^{a v + b}` (times a constant), whose derivative is `a` times
+    /// itself, or 0 where it is clipped. The values are those of [`HH::rates`] to the last bit.
+    #[inline(always)]
+    fn rates_and_slopes(v: f64) -> [([f64; 4], [f64; 4]); 3] {
+        let clip = save_exp_f64(20.0);
+        // `min(x, clip)` as `rates` takes it, with the derivative `a x` unless clipped.
+        let clipped = |x: f64, a: f64| if clip < x { (clip, 0.0) } else { (x, a * x) };
+        let u = -(v + 65.0);
+        let e80 = exp(u * (1.0 / 80.0));
+        let e40 = e80 * e80;
+        let e20 = e40 * e40;
+        let e10 = e20 * e20;
+        let arg_m = u * (1.0 / 18.0);
+        let beta_m = 4.0 * save_exp(arg_m);
+        let d_beta_m = if arg_m > 20.0 {
+            0.0
+        } else {
+            beta_m * (-1.0 / 18.0)
+        };
+        let (ah, d_ah) = clipped(e20, -1.0 / 20.0);
+        let (bh, d_bh) = clipped(e10 * E_3, -1.0 / 10.0);
+        let (bn, d_bn) = clipped(e80, -1.0 / 80.0);
+        let (em, d_em) = clipped(e10 * E_2_5, -1.0 / 10.0);
+        let (en, d_en) = clipped(e10 * std::f64::consts::E, -1.0 / 10.0);
+        let (am_num, am_den) = vtrap_frac_with_exp(-(v + 40.0), 10.0, em);
+        let (an_num, an_den) = vtrap_frac_with_exp(-(v + 55.0), 10.0, en);
+        // `vtrap`'s numerator is `x = −(v + c)` (slope −1) over `e − 1`, or near `x = 0` its
+        // limit `10 (1 − x/20)` (slope 1/2) over 1, as `vtrap_frac_with_exp` chooses.
+        let vtrap_slopes = |x: f64, d_e: f64| {
+            if (x * (1.0 / 10.0)).abs() < 1e-6 {
+                (0.5, 0.0)
+            } else {
+                (-1.0, d_e)
+            }
+        };
+        let (d_am_num, d_am_den) = vtrap_slopes(-(v + 40.0), d_em);
+        let (d_an_num, d_an_den) = vtrap_slopes(-(v + 55.0), d_en);
+        [
+            (
+                [0.1 * am_num, am_den, beta_m, 1.0],
+                [0.1 * d_am_num, d_am_den, d_beta_m, 0.0],
+            ),
+            (
+                [0.07 * ah, 1.0, 1.0, bh + 1.0],
+                [0.07 * d_ah, 0.0, 0.0, d_bh],
+            ),
+            (
+                [0.01 * an_num, an_den, 0.125 * bn, 1.0],
+                [0.01 * d_an_num, d_an_den, 0.125 * d_bn, 0.0],
+            ),
+        ]
+    }
+}
+
 /// `e^{2.5}` and `e^3`, correctly rounded.
 const E_2_5: f64 = 12.182493960703473;
 const E_3: f64 = 20.085536923187668;
@@ -102,8 +158,10 @@ impl Mechanism<6, 3> for HH {
         let g_k = p[1] * (n2 * n2);
         g_na * (v - p[3]) + g_k * (v - p[4]) + p[2] * (v - p[5])
     }
-    /// By hand: the rates in dual numbers with `v` seeded, and each gate's decay factor, which
-    /// is its derivative with respect to the old gate (one dual evaluation instead of two).
+    /// By hand: the rates and their derivatives with respect to `v` ([`HH::rates_and_slopes`]),
+    /// then each gate's update and its derivatives ([`gate_decay_and_slope`]). The new gates
+    /// and decay factors are the update's to the last bit; the derivatives with respect to `v`
+    /// agree with dual numbers' to rounding.
     #[inline(always)]
     fn update_partials(
         &self,
@@ -113,12 +171,11 @@ impl Mechanism<6, 3> for HH {
         dt: f64,
         out: Partials<'_, 6, 3>,
     ) {
-        let rates = Self::rates(Dual64::new(v, 1.0));
-        for (k, (an, ad, bn, bd)) in rates.into_iter().enumerate() {
-            let (x, e) = gate_and_decay_frac(Dual64::from(s[k]), Dual64::from(dt), an, ad, bn, bd);
-            out.s_new[k] = x.re;
-            out.ds_dv[k] = x.eps;
-            out.ds_ds[k] = e.re;
+        for (k, (f, df)) in Self::rates_and_slopes(v).into_iter().enumerate() {
+            let (x, dx_dv, e) = gate_decay_and_slope(s[k], dt, f, df);
+            out.s_new[k] = x;
+            out.ds_dv[k] = dx_dv;
+            out.ds_ds[k] = e;
         }
     }
     /// By hand, with the slope's derivatives taken as the finite difference the step computes
