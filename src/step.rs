@@ -959,6 +959,22 @@ fn step_with<T: Scalar, E: Scalar>(
     Ok(())
 }
 
+/// Stage 1 alone, serially: every mechanism's state update, from the states and voltages as
+/// they are (for models whose updates read nothing else the step computes; see
+/// [`crate::grad`]'s checkpoints rebuilt from voltages).
+pub(crate) fn update_states<T: Scalar>(
+    c: &Compiled,
+    s: &mut AllStates<T>,
+    p: &AllParams<T>,
+    dt: f64,
+    ws: &mut Workspace<T>,
+) {
+    let x = ctx(c, p, s, ws, T::from(dt), None);
+    for ci in 0..c.chunks.len() {
+        run_chunk_update(&x, ci);
+    }
+}
+
 /// Stages 1–5, serially, without the voltage solve (for the derivatives of a step): mechanism
 /// states, currents and their linearisation, synapses, pumped ions, and the clamps of states
 /// other than `v`. Leaves the voltage terms (divided by the capacitance, external and synaptic

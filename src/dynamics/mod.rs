@@ -353,11 +353,19 @@ impl DynamicStateUtils {
         all_states: &'a AllStates<T>,
     ) -> Result<impl Iterator<Item = &'a [T]> + 'a> {
         self.check_states(all_states)?;
+        Ok((0..self.layout.entries.len()).flat_map(move |k| self.key_runs(k, all_states)))
+    }
+
+    /// The part of dynamic key `k` in the flat state of `all_states` (checked by the caller) as
+    /// slices of it, in order.
+    pub(crate) fn key_runs<'a, T: Scalar>(
+        &'a self,
+        k: usize,
+        all_states: &'a AllStates<T>,
+    ) -> impl Iterator<Item = &'a [T]> + 'a {
         let dl = &self.layout;
-        Ok((0..dl.entries.len()).flat_map(move |k| {
-            let src = &all_states.data[dl.states.range(dl.all_key[k])];
-            dl.runs[k].iter().map(move |&(a, len)| &src[a..a + len])
-        }))
+        let src = &all_states.data[dl.states.range(dl.all_key[k])];
+        dl.runs[k].iter().map(move |&(a, len)| &src[a..a + len])
     }
 
     /// `all_states` from true states: NaN padding restored, branchpoint voltages computed from

@@ -1,8 +1,9 @@
 //! Reverse mode: forward run with checkpoints, then the backward sweep step by step.
 
 use super::checkpoint::{held_states, segment_len};
+use super::rebuild::Updates;
 use super::step_vjp::StepAdjoint;
-use super::store::{self, Storer};
+use super::store::{self, Rebuild, Storer};
 use super::{Gradient, chain, check_finite_loss};
 use super::{buffers, split, sweep};
 use crate::compile::{Compiled, KeyKind};
@@ -89,6 +90,13 @@ pub(crate) fn run(
     let n_check = steps.div_ceil(k);
     let mut store = buffers::take(n_check * dim);
     let storer = Storer::new(&mut store.spare_capacity_mut()[..n_check * dim], dim);
+    let kv = utils.layout.keys.iter().position(|k| k == "v");
+    // A second thread works beside the forward run (not beside a team of threads stepping the
+    // model), with the first state if it rebuilds the others (see `rebuild`; only with every
+    // state stored).
+    let threads = opts.parallelism.threads();
+    let spare = threads > 1 && step_fn.team_threads() < 2;
+    let s0 = (spare && k == 1).then(|| s.clone());
     let mut forward = || -> Result<()> {
         // The second thread stops when this does, however it ends.
         struct Finish<'s, 'a>(&'s Storer<'a>);
@@ -101,7 +109,8 @@ pub(crate) fn run(
         step_fn.in_pool(|| -> Result<()> {
             for t in 0..steps {
                 if t.is_multiple_of(k) {
-                    storer.put(t / k, utils.flat_runs(&s)?);
+                    let voltages = kv.into_iter().flat_map(|kv| utils.key_runs(kv, &s));
+                    storer.put(t / k, utils.flat_runs(&s)?, voltages);
                 }
                 step_fn.step(&mut s, &p, ext.at(t), dt)?;
                 check_finite(&c, &s, t + 1, dt)?;
@@ -145,20 +154,19 @@ pub(crate) fn run(
             opts.parallelism.clone(),
         )
     };
-    // ... and then the second thread writes the stored states (see `store`).
+    // ... and then the second thread writes the stored states (see `store`), rebuilding
+    // them from their voltages where it can (every state stored; see `rebuild`).
     let (done, spare_work) = std::thread::scope(|sc| {
-        // (Not beside a team of threads stepping the model.)
-        let spare = opts.parallelism.threads() > 1 && step_fn.team_threads() < 2;
         let worker = spare.then(|| {
             sc.spawn(|| {
                 let sa = new_adjoint();
                 // The split sweep's containers too, if it will run (see `split`).
-                let threads = opts.parallelism.threads();
                 let parts = (sa.as_ref().ok())
                     .filter(|sa| steps > 1 && split::applies(&sa.plan, threads))
                     .and_then(|sa| split::Parts::new(&sa.plan, threads, k > 1).ok());
                 let work = (init_jacobian(), sa, parts);
-                storer.drain();
+                let mut updates = s0.and_then(|s0| Updates::new(&utils, &p, s0, dt));
+                storer.drain(updates.as_mut().map(|u| u as &mut dyn Rebuild));
                 work
             })
         });
@@ -204,7 +212,6 @@ pub(crate) fn run(
     );
     // With more than one thread: the sweep split by nodes where the local reverse mode covers
     // the model; otherwise step n − 1's passes run while step n is finished.
-    let threads = opts.parallelism.threads();
     let split = split::applies(&sa.plan, threads);
     if threads > 1 && steps > 1 && !split {
         sa.next = Some(sa.plan.prepared());

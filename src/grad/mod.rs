@@ -42,6 +42,7 @@ mod forward;
 mod local;
 mod loss;
 mod passes;
+mod rebuild;
 mod split;
 pub(crate) mod step_vjp;
 mod store;
