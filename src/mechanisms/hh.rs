@@ -158,7 +158,7 @@ impl Mechanism<6, 3> for HH {
         let g_k = p[1] * (n2 * n2);
         g_na * (v - p[3]) + g_k * (v - p[4]) + p[2] * (v - p[5])
     }
-    /// By hand: the rates and their derivatives with respect to `v` ([`HH::rates_and_slopes`]),
+    /// By hand: the rates and their derivatives with respect to `v` (`HH::rates_and_slopes`),
     /// then each gate's update and its derivatives ([`gate_decay_and_slope`]). The new gates
     /// and decay factors are the update's to the last bit; the derivatives with respect to `v`
     /// agree with dual numbers' to rounding.
