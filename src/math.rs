@@ -200,13 +200,45 @@ pub fn gate_and_decay_frac<T: Scalar>(
     b_num: T,
     b_den: T,
 ) -> (T, T) {
-    let an_bd = a_num * b_den;
-    let sum = an_bd + b_num * a_den;
-    let den = a_den * b_den;
-    let q = T::from(1.0) / (sum * den);
-    let x_inf = an_bd * den * q;
-    let e = save_exp(sum * (sum * -dt) * q);
-    ((x - x_inf) * e + x_inf, e)
+    let g = GateTerms::new(x, dt, [a_num, a_den, b_num, b_den]);
+    (g.x_new, g.e)
+}
+
+/// The terms of one exponential-Euler gate update from the rates' fractions
+/// `[α_num, α_den, β_num, β_den]`, shared by [`gate_and_decay_frac`] and
+/// [`gate_decay_and_slope`] so that both give the same bits.
+struct GateTerms<T> {
+    sum: T,
+    den: T,
+    /// `1 / (sum den)`.
+    q: T,
+    x_inf: T,
+    /// The exponent `−dt (α + β)`, before `save_exp` clips it.
+    arg: T,
+    e: T,
+    x_new: T,
+}
+
+impl<T: Scalar> GateTerms<T> {
+    #[inline(always)]
+    fn new(x: T, dt: T, [a_num, a_den, b_num, b_den]: [T; 4]) -> Self {
+        let an_bd = a_num * b_den;
+        let sum = an_bd + b_num * a_den;
+        let den = a_den * b_den;
+        let q = T::from(1.0) / (sum * den);
+        let x_inf = an_bd * den * q;
+        let arg = sum * (sum * -dt) * q;
+        let e = save_exp(arg);
+        GateTerms {
+            sum,
+            den,
+            q,
+            x_inf,
+            arg,
+            e,
+            x_new: (x - x_inf) * e + x_inf,
+        }
+    }
 }
 
 /// [`gate_and_decay_frac`] in `f64` with the new gate's derivative with respect to `v`, given
@@ -219,14 +251,15 @@ pub fn gate_and_decay_frac<T: Scalar>(
 pub fn gate_decay_and_slope(x: f64, dt: f64, f: [f64; 4], df: [f64; 4]) -> (f64, f64, f64) {
     let [a_num, a_den, b_num, b_den] = f;
     let [da_num, da_den, db_num, db_den] = df;
-    let an_bd = a_num * b_den;
-    let sum = an_bd + b_num * a_den;
-    let den = a_den * b_den;
-    let q = 1.0 / (sum * den);
-    let x_inf = an_bd * den * q;
-    let arg = sum * (sum * -dt) * q;
-    let e = save_exp_f64(arg);
-    let x_new = (x - x_inf) * e + x_inf;
+    let GateTerms {
+        sum,
+        den,
+        q,
+        x_inf,
+        arg,
+        e,
+        x_new,
+    } = GateTerms::new(x, dt, f);
     // x_∞ = an_bd / sum and α + β = sum / den, with 1/sum = den q and 1/den = sum q.
     let d_an_bd = da_num * b_den + a_num * db_den;
     let d_sum = d_an_bd + db_num * a_den + b_num * da_den;

@@ -123,6 +123,23 @@ impl DynLayout {
         }
     }
 
+    /// Copies the flat vector `x` into the entries of every dynamic key in `all_states`'
+    /// data `dst`.
+    pub(crate) fn scatter_all<T: Copy>(&self, x: &[T], dst: &mut [T]) {
+        for k in 0..self.entries.len() {
+            self.scatter_key(
+                k,
+                &x[self.range(k)],
+                &mut dst[self.states.range(self.all_key[k])],
+            );
+        }
+    }
+
+    /// The index of dynamic key `name` (the keys are sorted).
+    pub(crate) fn key(&self, name: &str) -> Option<usize> {
+        self.keys.binary_search_by(|k| k.as_str().cmp(name)).ok()
+    }
+
     /// Length of the flat vector.
     pub(crate) fn len(&self) -> usize {
         *self.offsets.last().unwrap()
@@ -410,11 +427,7 @@ impl DynamicStateUtils {
         self.check_dynamic(dynamic)?;
         self.check_states(out)?;
         all_params.check_layout(&self.c.params)?;
-        let dl = &self.layout;
-        for k in 0..dl.entries.len() {
-            let r = dl.states.range(dl.all_key[k]);
-            dl.scatter_key(k, &dynamic.data[dl.range(k)], &mut out.data[r]);
-        }
+        self.layout.scatter_all(&dynamic.data, &mut out.data);
         let n = self.c.n_nodes();
         let mut ws = step::take_workspace(&self.c, out);
         branchpoint_voltages(

@@ -90,7 +90,7 @@ pub(crate) fn run(
     let n_check = steps.div_ceil(k);
     let mut store = buffers::take(n_check * dim);
     let storer = Storer::new(&mut store.spare_capacity_mut()[..n_check * dim], dim);
-    let kv = utils.layout.keys.iter().position(|k| k == "v");
+    let kv = utils.layout.key("v");
     // A second thread works beside the forward run (not beside a team of threads stepping the
     // model), with the first state if it rebuilds the others (see `rebuild`; only with every
     // state stored).

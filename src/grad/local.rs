@@ -531,7 +531,7 @@ mod tests {
     fn local_reverse_mode_covers_independent_channels_only() -> Result<()> {
         fn covered(module: &Module) -> Result<bool> {
             let utils = build_dynamic_state_utils(module)?;
-            let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
+            let kv = utils.layout.key("v").expect("v");
             Ok(LocalVjp::new(&utils.c, &utils, kv, Wanted::default()).is_some())
         }
         let base = || -> Result<Cell> {

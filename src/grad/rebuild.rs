@@ -34,7 +34,7 @@ impl<'a> Updates<'a> {
         dt: f64,
     ) -> Option<Updates<'a>> {
         let c = &utils.c;
-        let kv = utils.layout.keys.iter().position(|k| k == "v")?;
+        let kv = utils.layout.key("v")?;
         LocalVjp::new(c, utils, kv, Wanted::default())?;
         let ws = step::take_workspace(c, &mut s);
         Some(Updates {
@@ -51,11 +51,7 @@ impl<'a> Updates<'a> {
 
 impl Rebuild for Updates<'_> {
     fn load(&mut self, x: &[f64]) {
-        let dl = &self.utils.layout;
-        for k in 0..dl.entries.len() {
-            let r = dl.states.range(dl.all_key[k]);
-            dl.scatter_key(k, &x[dl.range(k)], &mut self.s.data[r]);
-        }
+        self.utils.layout.scatter_all(x, &mut self.s.data);
     }
 
     fn advance(&mut self, v: &[f64]) {
@@ -102,7 +98,7 @@ mod tests {
             ..Default::default()
         };
         let (_, ext) = crate::integrate::plan_steps(&init_fn.compiled().externals, &opts)?;
-        let kv = utils.layout.keys.iter().position(|k| k == "v").expect("v");
+        let kv = utils.layout.key("v").expect("v");
         let x0: Vec<f64> = flat(&mut utils.flat_runs(&s)?);
         rebuilt.load(&x0);
         let mut spiked = false;

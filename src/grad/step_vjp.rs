@@ -195,10 +195,7 @@ impl StepAdjoint {
         let c = utils.c.clone();
         let n = c.n_nodes();
         let dl = utils.layout.clone();
-        let kv = dl
-            .keys
-            .binary_search_by(|k| k.as_str().cmp("v"))
-            .expect("v is dynamic");
+        let kv = dl.key("v").expect("v is dynamic");
         // Parameter keys the step reads: mechanism parameters, synapse parameters, and the
         // area (stimuli and synapses).
         let mut read: Vec<usize> = c
