@@ -25,6 +25,13 @@ fn bench(c: &mut Criterion) {
     g.sample_size(10)
         .measurement_time(Duration::from_secs(8))
         .warm_up_time(Duration::from_millis(500));
+    // `init` runs once per simulation, and once per dual-number pass of the chain rule from
+    // `all_params` to the 250 trainable values.
+    let (init_fn, _) =
+        build_init_and_step_fn(&cell, VoltageSolver::Hines, Solver::BwdEuler).unwrap();
+    g.bench_function("init", |b| {
+        b.iter(|| init_fn.init::<f64>(&params, None, None, 0.025).unwrap())
+    });
     g.bench_function("forward", |b| {
         b.iter(|| integrate_with(&cell, &opts, &params, None, None).unwrap())
     });

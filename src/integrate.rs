@@ -228,12 +228,17 @@ impl StepFn {
     }
 }
 
-/// Trainable values and `param_state` entries as one list of `(key, nodes per value, values)`.
-fn pstate<T: Scalar>(
-    trainables: &[Trainable],
-    params: &[ParamGroup<T>],
-    extra: Option<&[ParamState<T>]>,
-) -> Result<Vec<ParamState<T>>> {
+/// One list of `(key, nodes per value, values)`: the trainable values, then the `param_state`
+/// entries; borrowed (`init` runs once per pass of the gradient's chain rule).
+type Entry<'a, T> = (&'a str, &'a [Vec<usize>], &'a [T]);
+
+/// The [`Entry`]s of the trainable values `params` (checked against `trainables`) and of
+/// `extra`.
+fn pstate<'a, T: Scalar>(
+    trainables: &'a [Trainable],
+    params: &'a [ParamGroup<T>],
+    extra: Option<&'a [ParamState<T>]>,
+) -> Result<Vec<Entry<'a, T>>> {
     if params.len() != trainables.len() {
         return Err(Error::LengthMismatch {
             what: "trainable parameter groups (one per make_trainable call)".into(),
@@ -241,7 +246,7 @@ fn pstate<T: Scalar>(
             got: params.len(),
         });
     }
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(params.len() + extra.map_or(0, |e| e.len()));
     for (t, p) in trainables.iter().zip(params) {
         if p.key != t.key || p.values.len() != t.nodes.len() {
             return Err(Error::LengthMismatch {
@@ -250,14 +255,10 @@ fn pstate<T: Scalar>(
                 got: p.values.len(),
             });
         }
-        out.push(ParamState {
-            key: t.key.clone(),
-            nodes: t.nodes.clone(),
-            values: p.values.clone(),
-        });
+        out.push((t.key.as_str(), &t.nodes[..], &p.values[..]));
     }
-    if let Some(extra) = extra {
-        out.extend(extra.iter().cloned());
+    for e in extra.unwrap_or(&[]) {
+        out.push((e.key.as_str(), &e.nodes[..], &e.values[..]));
     }
     Ok(out)
 }
@@ -274,27 +275,50 @@ fn init<T: Scalar>(
     let ps = pstate(&c.trainables, params, param_state)?;
     let mut pdata: Vec<T> = c.init_params.iter().map(|&x| T::from(x)).collect();
     let mut sdata: Vec<T> = c.init_states.iter().map(|&x| T::from(x)).collect();
-    for entry in &ps {
-        let pk = c.params.position(&entry.key);
-        let sk = c.states.position(&entry.key);
+    // Look-ups once per key (a trainable per branch makes many entries of one key), and the
+    // geometry's offsets once.
+    let mut keys: Vec<(&str, Option<usize>, Option<usize>)> = Vec::new();
+    let geometry = || {
+        let pos = |name: &str| c.params.offset(c.params.position(name).expect("geometry"));
+        [
+            "length",
+            "radius",
+            "area",
+            "volume",
+            "resistive_load_in",
+            "resistive_load_out",
+        ]
+        .map(pos)
+    };
+    let mut geo: Option<[usize; 6]> = None;
+    for &(key, nodes_of, values) in &ps {
+        let (pk, sk) = match keys.iter().find(|(k, _, _)| *k == key) {
+            Some(&(_, pk, sk)) => (pk, sk),
+            None => {
+                let found = (c.params.position(key), c.states.position(key));
+                keys.push((key, found.0, found.1));
+                found
+            }
+        };
         if pk.is_none() && sk.is_none() {
             return Err(Error::UnknownName {
-                name: entry.key.clone(),
+                name: key.into(),
                 context: "neither a parameter nor a state".into(),
             });
         }
-        if entry.nodes.len() != entry.values.len() {
+        if nodes_of.len() != values.len() {
             return Err(Error::LengthMismatch {
-                what: format!("values of `{}`", entry.key),
-                expected: entry.nodes.len(),
-                got: entry.values.len(),
+                what: format!("values of `{key}`"),
+                expected: nodes_of.len(),
+                got: values.len(),
             });
         }
         let len = pk
             .map(|k| c.params.len_of(k))
             .or(sk.map(|k| c.states.len_of(k)))
             .unwrap_or(n);
-        for (nodes, &val) in entry.nodes.iter().zip(&entry.values) {
+        let (p_at, s_at) = (pk.map(|k| c.params.range(k)), sk.map(|k| c.states.range(k)));
+        for (nodes, &val) in nodes_of.iter().zip(values) {
             for &node in nodes {
                 if node >= len {
                     return Err(Error::IndexOutOfRange {
@@ -303,26 +327,24 @@ fn init<T: Scalar>(
                         len,
                     });
                 }
-                if let Some(k) = pk {
-                    pdata[c.params.offset(k) + node] = val;
+            }
+            if let Some(r) = &p_at {
+                let arr = &mut pdata[r.clone()];
+                for &node in nodes {
+                    arr[node] = val;
                 }
-                if let Some(k) = sk {
-                    sdata[c.states.offset(k) + node] = val;
+            }
+            if let Some(r) = &s_at {
+                let arr = &mut sdata[r.clone()];
+                for &node in nodes {
+                    arr[node] = val;
                 }
             }
         }
-        if entry.key == "radius" || entry.key == "length" {
-            let pos = |name: &str| c.params.offset(c.params.position(name).expect("geometry"));
-            let (l, r, a, vol, rin, rout) = (
-                pos("length"),
-                pos("radius"),
-                pos("area"),
-                pos("volume"),
-                pos("resistive_load_in"),
-                pos("resistive_load_out"),
-            );
+        if key == "radius" || key == "length" {
+            let [l, r, a, vol, rin, rout] = *geo.get_or_insert_with(geometry);
             let pi = T::from(std::f64::consts::PI);
-            for &node in entry.nodes.iter().flatten() {
+            for &node in nodes_of.iter().flatten() {
                 let (len, rad) = (pdata[l + node], pdata[r + node]);
                 let load = len / T::from(2.0) / (rad * rad) / pi;
                 pdata[a + node] = T::from(2.0) * pi * rad * len;
