@@ -19,7 +19,7 @@
 //! accumulated by one part: the gradient is the same to the last bit.
 
 use super::local::{LocalPrep, LocalTargets, LocalVjp};
-use super::step_vjp::{Plan, Prepared, lock, spin_until};
+use super::step_vjp::{Plan, Prepared, lock, spin_briefly_until};
 use super::sweep::{AbortOnPanic, Reverse, SweepStates};
 use crate::compile::Compiled;
 use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint};
@@ -504,7 +504,7 @@ pub(crate) fn sweep(
                 {
                     return fail(e);
                 }
-                spin_until(|| pr.solved.load(Ordering::Acquire) >= steps - t || aborted());
+                spin_briefly_until(|| pr.solved.load(Ordering::Acquire) >= steps - t || aborted());
                 if aborted() {
                     return;
                 }
@@ -533,7 +533,7 @@ pub(crate) fn sweep(
                     pr.prepared[p].load(Ordering::Acquire) >= steps - t
                         && pr.finished[p].load(Ordering::Acquire) >= steps - t - 1
                 };
-                spin_until(|| (1..parts.len()).all(ready) || aborted());
+                spin_briefly_until(|| (1..parts.len()).all(ready) || aborted());
                 if aborted() {
                     return;
                 }

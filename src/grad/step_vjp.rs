@@ -153,7 +153,7 @@ pub(crate) fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) use crate::parallel::spin_until;
+pub(crate) use crate::parallel::spin_briefly_until;
 
 impl StepAdjoint {
     /// The step's adjoint for `touched` parameter keys (those trainables and `data_set` values
@@ -649,7 +649,7 @@ impl Plan {
             } else if t < d + before.len() {
                 self.run_pass(&mut lock(&pr.passes[before[t - d]]), &input, None, ext);
             } else {
-                spin_until(|| pr.diag_done.load(Ordering::Acquire));
+                spin_briefly_until(|| pr.diag_done.load(Ordering::Acquire));
                 let pass = &pr.passes[after[t - d - before.len()]];
                 self.run_pass(&mut lock(pass), &input, diag, ext);
             }

@@ -22,7 +22,7 @@
 //! wrote itself.
 
 use super::step_vjp::lock;
-use crate::parallel::spin_until;
+use crate::parallel::spin_briefly_until;
 use std::mem::MaybeUninit;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -163,7 +163,7 @@ impl<'a> Storer<'a> {
         self.ready.store(true, Ordering::Release);
         let mut d = 0;
         loop {
-            spin_until(|| {
+            spin_briefly_until(|| {
                 self.handed.load(Ordering::Acquire) > d || self.done.load(Ordering::Acquire)
             });
             if self.handed.load(Ordering::Acquire) == d {
@@ -288,7 +288,7 @@ mod tests {
                     let second = (ready_after != usize::MAX).then(|| {
                         let (storer, started) = (&storer, &started);
                         sc.spawn(move || {
-                            spin_until(|| started.load(Ordering::Acquire));
+                            spin_briefly_until(|| started.load(Ordering::Acquire));
                             let mut toy = Toy(vec![f64::NAN; DIM]);
                             storer.drain(rebuilds.then_some(&mut toy as &mut dyn Rebuild))
                         })

@@ -2,7 +2,7 @@
 //! segments), and the pipelined sweep that prepares step `n − 1` on some threads while it
 //! finishes step `n` on another.
 
-use super::step_vjp::{Finish, Plan, Prepared, lock, spin_until};
+use super::step_vjp::{Finish, Plan, Prepared, lock, spin_briefly_until};
 use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
@@ -322,7 +322,7 @@ pub(crate) fn pipelined(
             let t = steps - 1 - i;
             let (cur, next) = (preps[i % 2], preps[(i + 1) % 2]);
             if me == 0 {
-                spin_until(|| pr.prepared.load(Ordering::Acquire) >= i || aborted());
+                spin_briefly_until(|| pr.prepared.load(Ordering::Acquire) >= i || aborted());
                 if aborted() {
                     return;
                 }
@@ -346,7 +346,7 @@ pub(crate) fn pipelined(
             }
             if me == 1 {
                 // Everyone has left the previous queue, and `next` has been finished.
-                spin_until(|| {
+                spin_briefly_until(|| {
                     (i == 0 || pr.exited.load(Ordering::Acquire) >= n_threads)
                         && pr.finished.load(Ordering::Acquire) >= i
                         || aborted()
@@ -360,7 +360,7 @@ pub(crate) fn pipelined(
                 pr.exited.store(0, Ordering::Relaxed);
                 pr.opened.store(i + 1, Ordering::Release);
             } else {
-                spin_until(|| pr.opened.load(Ordering::Acquire) > i || aborted());
+                spin_briefly_until(|| pr.opened.load(Ordering::Acquire) > i || aborted());
                 if aborted() {
                     return;
                 }
@@ -368,7 +368,7 @@ pub(crate) fn pipelined(
             plan.run_tasks(next, ext.at(t - 1));
             pr.exited.fetch_add(1, Ordering::AcqRel);
             if me == 1 {
-                spin_until(|| plan.tasks_done(next) || aborted());
+                spin_briefly_until(|| plan.tasks_done(next) || aborted());
                 if aborted() {
                     return;
                 }
