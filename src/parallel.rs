@@ -118,33 +118,31 @@ impl Parallelism {
 /// on the Xeon; [`spin_until`] spins 2 000, about 17 µs), then yields the core at every check.
 ///
 /// On this project's VM the hypervisor takes a vCPU away for 4–12 ms at a time, several times a
-/// second; a thread started meanwhile lands beside its partner on the other core, and can stay
-/// there for a whole backward sweep (Linux does not move a thread that keeps running). Spinning
+/// second; a thread started meanwhile lands on the same core as its partner, and can stay there
+/// for a whole backward sweep (Linux does not move a thread that keeps running). Spinning
 /// 17 µs per hand-over then held every step up: about one `Auto` gradient in four swept in
 /// 38–51 ms instead of 20 ms. Yielding at once lets the two threads' work run one after the
-/// other instead. Criterion, alternating runs of both builds: `grad_auto` 36.0 / 34.4 ms
-/// (spread 31–40 ms) → 31.7 / 30.0 ms (spread 29.5–32.5 ms); `grad_all` unchanged (25.5 / 25.3
-/// → 25.5 / 25.3 ms).
+/// other instead. Criterion, alternating runs of both builds: `grad_auto` 36.9 / 34.9 ms
+/// (spread 31–41 ms) → 32.9 / 31.7 ms (spread 30.7–35.6 ms); `grad_all` unchanged.
 pub(crate) fn spin_briefly_until(ready: impl Fn() -> bool) {
-    let mut spins = 0u32;
-    while !ready() {
-        if spins < 200 {
-            std::hint::spin_loop();
-            spins += 1;
-        } else {
-            std::thread::yield_now();
-        }
-    }
+    spin_then_yield(200, ready)
 }
 
 /// Waits for `ready`: spins, then yields the core (so that more threads than cores still make
 /// progress).
 pub(crate) fn spin_until(ready: impl Fn() -> bool) {
-    let mut spins = 0u32;
+    spin_then_yield(2000, ready)
+}
+
+/// Checks `ready` with a `pause` between checks up to `spins` times, then with a yield of the
+/// core between checks.
+#[inline(always)]
+fn spin_then_yield(spins: u32, ready: impl Fn() -> bool) {
+    let mut n = 0u32;
     while !ready() {
-        if spins < 2000 {
+        if n < spins {
             std::hint::spin_loop();
-            spins += 1;
+            n += 1;
         } else {
             std::thread::yield_now();
         }
