@@ -114,16 +114,18 @@ impl Parallelism {
 }
 
 /// Waits for `ready` on one of two threads that hand each other work every few microseconds
-/// (the gradient's sweeps and its store of the forward states): spins about 2 µs (200 `pause`s
-/// on the Xeon; [`spin_until`] spins 2 000, about 17 µs), then yields the core at every check.
+/// (the gradient's pipelined sweep and its store of the forward states; the split sweep waits
+/// at a [`Bell`]): spins about 2 µs (200 `pause`s on the Xeon; [`spin_until`] spins 2 000,
+/// about 17 µs), then yields the core at every check.
 ///
 /// On this project's VM the hypervisor takes a vCPU away for 4–12 ms at a time, several times a
 /// second; a thread started meanwhile lands on the same core as its partner, and can stay there
 /// for a whole backward sweep (Linux does not move a thread that keeps running). Spinning
 /// 17 µs per hand-over then held every step up: about one `Auto` gradient in four swept in
 /// 38–51 ms instead of 20 ms. Yielding at once lets the two threads' work run one after the
-/// other instead. Criterion, alternating runs of both builds: `grad_auto` 36.9 / 34.9 ms
-/// (spread 31–41 ms) → 32.9 / 31.7 ms (spread 30.7–35.6 ms); `grad_all` unchanged.
+/// other instead. Criterion, alternating runs of both builds, with this in all of the
+/// gradient's waits: `grad_auto` 36.9 / 34.9 ms (spread 31–41 ms) → 32.9 / 31.7 ms (spread
+/// 30.7–35.6 ms); `grad_all` unchanged.
 pub(crate) fn spin_briefly_until(ready: impl Fn() -> bool) {
     spin_then_yield(200, ready)
 }
@@ -146,5 +148,112 @@ fn spin_then_yield(spins: u32, ready: impl Fn() -> bool) {
         } else {
             std::thread::yield_now();
         }
+    }
+}
+
+/// Where one thread waits for another's progress: it spins (2 000 `pause`s, about 17 µs on the
+/// Xeon), then sleeps until the other rings ([`Bell::ring`] after each store of progress) or
+/// for at most 1 ms.
+///
+/// Sleeping matters when the two threads share a core: on this project's VM the hypervisor
+/// takes a vCPU away for 4–12 ms at a time, a thread started meanwhile lands on the same core
+/// as its partner, and Linux does not move a thread that keeps running (spinning or
+/// yielding). A thread woken from sleep is placed on an idle core, so the pair comes apart at
+/// the first hand-over after the other core is free again. The split sweep's waits, against
+/// [`spin_briefly_until`] (criterion, four alternating rounds): `grad_auto` 33.0, 35.1, 33.2,
+/// 35.1 ms → 31.3, 31.3, 32.7, 32.0 ms; `grad_all` 24.8, 26.4, 26.3, 27.8 → 26.2, 25.9, 26.0,
+/// 26.8 ms (unchanged: most of its waits end while spinning).
+pub(crate) struct Bell {
+    parked: std::sync::atomic::AtomicBool,
+    sleeper: std::sync::Mutex<Option<std::thread::Thread>>,
+    /// The longest sleep (1 ms; only a safety net: every wake-up is rung).
+    nap: std::time::Duration,
+}
+
+impl Bell {
+    /// A bell nobody waits at.
+    pub(crate) fn new() -> Bell {
+        Bell::with_nap(std::time::Duration::from_millis(1))
+    }
+
+    fn with_nap(nap: std::time::Duration) -> Bell {
+        Bell {
+            parked: std::sync::atomic::AtomicBool::new(false),
+            sleeper: std::sync::Mutex::new(None),
+            nap,
+        }
+    }
+
+    /// Waits until `ready` (which reads what the ringing thread stores before it rings).
+    pub(crate) fn wait_until(&self, ready: impl Fn() -> bool) {
+        use std::sync::atomic::{Ordering, fence};
+        let mut n = 0u32;
+        while !ready() {
+            if n < 2000 {
+                std::hint::spin_loop();
+                n += 1;
+                continue;
+            }
+            let mut sleeper = self.sleeper.lock().unwrap_or_else(|e| e.into_inner());
+            sleeper.get_or_insert_with(std::thread::current);
+            drop(sleeper);
+            self.parked.store(true, Ordering::Relaxed);
+            // Ordered against `ring`'s fence: either it sees `parked`, or this sees its store.
+            fence(Ordering::SeqCst);
+            if !ready() {
+                std::thread::park_timeout(self.nap);
+            }
+            self.parked.store(false, Ordering::Relaxed);
+        }
+    }
+
+    /// Wakes the thread waiting at the bell, if it sleeps; call after storing progress.
+    pub(crate) fn ring(&self) {
+        use std::sync::atomic::{Ordering, fence};
+        fence(Ordering::SeqCst);
+        if self.parked.load(Ordering::Relaxed) {
+            let sleeper = self.sleeper.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(t) = &*sleeper {
+                t.unpark();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Bell;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// Two threads hand a counter back and forth 200 times, each sleeping past the spin
+    /// budget before it hands over, so that every wait ends asleep. The bells' naps are 5 s:
+    /// a wake-up the ring lost would cost one (and the waits give up after 3 s), while the
+    /// whole exchange takes well under a second.
+    #[test]
+    fn bells_wake_sleeping_waiters() {
+        let nap = Duration::from_secs(5);
+        let bells = [Bell::with_nap(nap), Bell::with_nap(nap)];
+        let count = AtomicUsize::new(0);
+        let (rounds, limit) = (200, Duration::from_secs(3));
+        let start = Instant::now();
+        std::thread::scope(|sc| {
+            for me in 0..2 {
+                let (bells, count) = (&bells, &count);
+                sc.spawn(move || {
+                    for r in 0..rounds {
+                        let turn = 2 * r + me;
+                        bells[me].wait_until(|| {
+                            count.load(Ordering::Acquire) >= turn || start.elapsed() > limit
+                        });
+                        assert!(start.elapsed() <= limit, "round {r}: a wake-up was lost");
+                        std::thread::sleep(Duration::from_micros(100));
+                        assert_eq!(count.fetch_add(1, Ordering::AcqRel), turn);
+                        bells[1 - me].ring();
+                    }
+                });
+            }
+        });
+        assert_eq!(count.load(Ordering::Relaxed), 2 * rounds);
     }
 }

@@ -19,12 +19,13 @@
 //! accumulated by one part: the gradient is the same to the last bit.
 
 use super::local::{LocalPrep, LocalTargets, LocalVjp};
-use super::step_vjp::{Plan, Prepared, lock, spin_briefly_until};
+use super::step_vjp::{Plan, Prepared, lock};
 use super::sweep::{AbortOnPanic, Reverse, SweepStates};
 use crate::compile::Compiled;
 use crate::dynamics::step_adjoint::{TreeAdjoint, VoltageAdjoint};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
+use crate::parallel::Bell;
 use crate::solver::explicit::branchpoint_voltages_of;
 use std::ops::Range;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -226,6 +227,8 @@ struct Volts {
 
 /// Where the threads are, in steps counted from the end (step `t` is `steps − t`).
 struct Progress {
+    /// Per part: where it waits (part 0 for the others' progress, the others for its solve).
+    bells: Vec<Bell>,
     /// Per part: the last step prepared, and finished.
     prepared: Vec<AtomicUsize>,
     finished: Vec<AtomicUsize>,
@@ -388,6 +391,7 @@ pub(crate) fn sweep(
             ..v_entries.partition_point(|&i| (i as usize) < r.end)
     };
     let pr = Progress {
+        bells: parts.iter().map(|_| Bell::new()).collect(),
         prepared: parts.iter().map(|_| AtomicUsize::new(0)).collect(),
         finished: parts.iter().map(|_| AtomicUsize::new(1)).collect(),
         solved: AtomicUsize::new(1),
@@ -427,6 +431,7 @@ pub(crate) fn sweep(
                 };
             }
             pr.prepared[p].store(steps - t, Ordering::Release);
+            pr.bells[0].ring();
             Ok(())
         };
         // Finishes step `t` at part `p` (after part 0's solve of it).
@@ -480,6 +485,7 @@ pub(crate) fn sweep(
                 }
             }
             pr.finished[p].store(steps - t, Ordering::Release);
+            pr.bells[0].ring();
         };
         // Part 0's solve of step `t`'s voltage stage.
         let solve = |t: usize| {
@@ -490,6 +496,9 @@ pub(crate) fn sweep(
             plan.solve_split(d, r, &mut adj);
             drop(adj);
             pr.solved.store(steps - t, Ordering::Release);
+            for bell in &pr.bells[1..] {
+                bell.ring();
+            }
         };
         let helper = |p: usize| {
             let _guard = AbortOnPanic(&pr.abort);
@@ -504,7 +513,8 @@ pub(crate) fn sweep(
                 {
                     return fail(e);
                 }
-                spin_briefly_until(|| pr.solved.load(Ordering::Acquire) >= steps - t || aborted());
+                pr.bells[p]
+                    .wait_until(|| pr.solved.load(Ordering::Acquire) >= steps - t || aborted());
                 if aborted() {
                     return;
                 }
@@ -533,7 +543,7 @@ pub(crate) fn sweep(
                     pr.prepared[p].load(Ordering::Acquire) >= steps - t
                         && pr.finished[p].load(Ordering::Acquire) >= steps - t - 1
                 };
-                spin_briefly_until(|| (1..parts.len()).all(ready) || aborted());
+                pr.bells[0].wait_until(|| (1..parts.len()).all(ready) || aborted());
                 if aborted() {
                     return;
                 }
