@@ -406,6 +406,7 @@ pub(crate) fn sweep(
         let fail = |e: Error| {
             lock(&error).get_or_insert(e);
             pr.abort.store(true, Ordering::Release);
+            pr.bells.iter().for_each(Bell::ring);
         };
         // λ of part 0's solve.
         let solved = RwLock::new(VoltageAdjoint::new(c));
