@@ -370,7 +370,15 @@ impl DynamicStateUtils {
         all_states: &'a AllStates<T>,
     ) -> Result<impl Iterator<Item = &'a [T]> + 'a> {
         self.check_states(all_states)?;
-        Ok((0..self.layout.entries.len()).flat_map(move |k| self.key_runs(k, all_states)))
+        Ok(self.all_runs(all_states))
+    }
+
+    /// [`DynamicStateUtils::flat_runs`] for states the caller has checked.
+    pub(crate) fn all_runs<'a, T: Scalar>(
+        &'a self,
+        all_states: &'a AllStates<T>,
+    ) -> impl Iterator<Item = &'a [T]> + 'a {
+        (0..self.layout.entries.len()).flat_map(move |k| self.key_runs(k, all_states))
     }
 
     /// The part of dynamic key `k` in the flat state of `all_states` (checked by the caller) as

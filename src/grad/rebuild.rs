@@ -62,9 +62,7 @@ impl Rebuild for Updates<'_> {
     }
 
     fn for_each_run(&self, f: &mut dyn FnMut(&[f64])) {
-        (0..self.utils.layout.entries.len())
-            .flat_map(|k| self.utils.key_runs(k, &self.s))
-            .for_each(f);
+        self.utils.all_runs(&self.s).for_each(f);
     }
 }
 

@@ -138,12 +138,9 @@ impl<'a> Storer<'a> {
         // The second thread misses this one: if it rebuilds, the next one goes whole.
         self.whole_next.store(true, Ordering::Relaxed);
         let mut chunk = lock(&self.chunks[i]);
-        let mut at = 0;
-        for run in runs {
-            stream(&mut chunk[at..at + run.len()], run);
-            at += run.len();
-        }
-        debug_assert_eq!(at, chunk.len());
+        let mut w = Streamer::new(&mut chunk);
+        runs.into_iter().for_each(|run| w.run(run));
+        w.end();
     }
 
     /// The stepping thread: no checkpoint follows (also on an error or a panic, so that the
@@ -177,12 +174,9 @@ impl<'a> Storer<'a> {
                 (Some(r), false) => {
                     r.advance(&slot.x[..slot.len]);
                     drop(slot);
-                    let mut at = 0;
-                    r.for_each_run(&mut |run| {
-                        stream(&mut chunk[at..at + run.len()], run);
-                        at += run.len();
-                    });
-                    debug_assert_eq!(at, self.dim);
+                    let mut w = Streamer::new(&mut chunk);
+                    r.for_each_run(&mut |run| w.run(run));
+                    w.end();
                 }
                 (r, _) => {
                     if let Some(r) = r {
@@ -194,6 +188,29 @@ impl<'a> Storer<'a> {
             d += 1;
             self.drained.store(d, Ordering::Release);
         }
+    }
+}
+
+/// Streams consecutive runs of a checkpoint into its place in the store, from the start.
+struct Streamer<'c> {
+    chunk: &'c mut [MaybeUninit<f64>],
+    at: usize,
+}
+
+impl<'c> Streamer<'c> {
+    fn new(chunk: &'c mut [MaybeUninit<f64>]) -> Self {
+        Streamer { chunk, at: 0 }
+    }
+
+    /// The next run.
+    fn run(&mut self, x: &[f64]) {
+        stream(&mut self.chunk[self.at..self.at + x.len()], x);
+        self.at += x.len();
+    }
+
+    /// Every value written.
+    fn end(self) {
+        debug_assert_eq!(self.at, self.chunk.len());
     }
 }
 
