@@ -3,7 +3,7 @@
 //! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
 //! [--channels [--no-pumps]]` (`--channels`: eight Pospischil mechanisms instead of HH;
 //! `--no-pumps`: without CaPump and CaNernstReversal). Environment: `REPS` runs of each (best
-//! shown), `ONLY=All|Auto` one mode, `T_MAX` the simulated time in ms (default 20).
+//! shown), `ONLY=All|Auto` one mode, `T_MAX` the simulated time in ms (default 20), `VERBOSE` every run's time.
 #[path = "../benches/common/grad_model.rs"]
 mod grad_model;
 
@@ -78,6 +78,9 @@ fn main() -> Result<()> {
                 &GradOptions { checkpointing: cp },
             )?;
             let ms = t.elapsed().as_secs_f64() * 1e3;
+            if std::env::var_os("VERBOSE").is_some() {
+                eprintln!("  {cp:?} {ms:.1} ms");
+            }
             if cp == Checkpointing::All {
                 all = all.min(ms);
             } else {
