@@ -6,6 +6,12 @@
 //! cell over 800 steps cost 11 ms, as much as the forward run itself. The allocator may or may
 //! not keep such blocks for reuse; a fitting loop computes gradients of the same size again and
 //! again, so the buffers are kept here instead. [`release_buffers`] frees them.
+//!
+//! The first gradient still pays for its fresh buffers, so new ones of 4 MiB or more are advised
+//! to use transparent huge pages (Linux; one fault per 2 MiB). The first gradient of the
+//! benchmark cell in a fresh process, twelve alternating rounds: median 41.1 → 36.5 ms, best
+//! 38.4 → 32.3 ms; page faults of the whole run about 8 600 → 2 500–3 000. Later gradients, which
+//! reuse the buffers, are unchanged (`All` median 27.8 → 27.55 ms in six rounds of best-of-ten).
 
 use super::step_vjp::lock;
 use std::sync::Mutex;
@@ -26,7 +32,11 @@ impl Pool {
                 b.clear();
                 b
             }
-            None => Vec::with_capacity(cap),
+            None => {
+                let buf = Vec::with_capacity(cap);
+                advise_huge_pages(&buf);
+                buf
+            }
         }
     }
 
@@ -38,6 +48,32 @@ impl Pool {
         let at = self.0.partition_point(|b| b.capacity() >= buf.capacity());
         self.0.insert(at, buf);
         self.0.truncate(KEEP);
+    }
+}
+
+/// Size of a transparent huge page on x86-64 and most aarch64 kernels.
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks the kernel (Linux) to back the untouched memory of `buf` with transparent huge pages
+/// where it can: the whole 2 MiB pages inside its capacity. A first touch then costs one fault
+/// per 2 MiB instead of one per 4 KiB. Advice only: a kernel without huge pages, or without
+/// free ones, backs the memory with small pages as before.
+fn advise_huge_pages(buf: &Vec<f64>) {
+    let bytes = buf.capacity() * std::mem::size_of::<f64>();
+    if bytes < 2 * HUGE_PAGE {
+        return;
+    }
+    let start = (buf.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+    let end = (buf.as_ptr() as usize + bytes) / HUGE_PAGE * HUGE_PAGE;
+    if end <= start {
+        return;
+    }
+    #[cfg(target_os = "linux")]
+    // SAFETY: `start..end` lies inside the buffer's allocation, which this thread owns; the
+    // advice changes how its pages are backed, not what they hold (nothing is written yet).
+    // The result is ignored: the advice may be refused.
+    unsafe {
+        libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
     }
 }
 
@@ -89,5 +125,36 @@ mod tests {
         assert_eq!(caps(&pool), [3000]);
         pool.give_back(Vec::new());
         assert_eq!(caps(&pool), [3000]);
+    }
+
+    /// A new buffer of several huge pages is advised to use them: the mapping that holds its
+    /// first whole huge page has the `hg` flag (`MADV_HUGEPAGE`) in `/proc/self/smaps`. Skipped
+    /// on kernels without transparent huge pages.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn large_new_buffers_are_advised_to_use_huge_pages() {
+        if !std::path::Path::new("/sys/kernel/mm/transparent_hugepage/enabled").exists() {
+            return;
+        }
+        let buf = Pool(Vec::new()).take(4 * HUGE_PAGE / 8);
+        let at = (buf.as_ptr() as usize).next_multiple_of(HUGE_PAGE);
+        let smaps = std::fs::read_to_string("/proc/self/smaps").expect("readable");
+        let mut inside = false;
+        let mut flags = None;
+        for line in smaps.lines() {
+            let range = line.split_once(' ').and_then(|(r, _)| r.split_once('-'));
+            if let Some((a, b)) = range
+                && let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
+            {
+                inside = a <= at && at < b;
+                continue;
+            }
+            if inside && let Some(f) = line.strip_prefix("VmFlags:") {
+                flags = Some(f.split_whitespace().map(String::from).collect::<Vec<_>>());
+                break;
+            }
+        }
+        let flags = flags.expect("the buffer's mapping is in /proc/self/smaps");
+        assert!(flags.iter().any(|f| f == "hg"), "VmFlags {flags:?}");
     }
 }
