@@ -3,7 +3,8 @@
 //! trainable values, 800 steps. `cargo run --release --example grad_profile [-- --serial]
 //! [--channels [--no-pumps]]` (`--channels`: eight Pospischil mechanisms instead of HH;
 //! `--no-pumps`: without CaPump and CaNernstReversal). Environment: `REPS` runs of each (best
-//! shown), `ONLY=All|Auto` one mode, `T_MAX` the simulated time in ms (default 20), `VERBOSE` every run's time.
+//! shown), `ONLY=All|Auto` one mode, `T_MAX` the simulated time in ms (default 20), `VERBOSE`
+//! every run's time.
 #[path = "../benches/common/grad_model.rs"]
 mod grad_model;
 
