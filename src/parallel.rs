@@ -140,15 +140,24 @@ pub(crate) fn spin_until(ready: impl Fn() -> bool) {
 /// core between checks.
 #[inline(always)]
 fn spin_then_yield(spins: u32, ready: impl Fn() -> bool) {
-    let mut n = 0u32;
-    while !ready() {
-        if n < spins {
-            std::hint::spin_loop();
-            n += 1;
-        } else {
+    if !spin(spins, &ready) {
+        while !ready() {
             std::thread::yield_now();
         }
     }
+}
+
+/// Checks `ready` up to `spins + 1` times with a `pause` between checks; whether it became
+/// true.
+#[inline(always)]
+fn spin(spins: u32, ready: &impl Fn() -> bool) -> bool {
+    for _ in 0..spins {
+        if ready() {
+            return true;
+        }
+        std::hint::spin_loop();
+    }
+    ready()
 }
 
 /// Where one thread waits for another's progress: it spins (2 000 `pause`s, about 17 µs on the
@@ -187,13 +196,10 @@ impl Bell {
     /// Waits until `ready` (which reads what the ringing thread stores before it rings).
     pub(crate) fn wait_until(&self, ready: impl Fn() -> bool) {
         use std::sync::atomic::{Ordering, fence};
-        let mut n = 0u32;
+        if spin(2000, &ready) {
+            return;
+        }
         while !ready() {
-            if n < 2000 {
-                std::hint::spin_loop();
-                n += 1;
-                continue;
-            }
             let mut sleeper = self.sleeper.lock().unwrap_or_else(|e| e.into_inner());
             sleeper.get_or_insert_with(std::thread::current);
             drop(sleeper);

@@ -153,7 +153,7 @@ pub(crate) fn lock<T>(p: &Mutex<T>) -> MutexGuard<'_, T> {
     p.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-pub(crate) use crate::parallel::spin_briefly_until;
+use crate::parallel::spin_briefly_until;
 
 impl StepAdjoint {
     /// The step's adjoint for `touched` parameter keys (those trainables and `data_set` values

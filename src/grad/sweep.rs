@@ -2,11 +2,12 @@
 //! segments), and the pipelined sweep that prepares step `n − 1` on some threads while it
 //! finishes step `n` on another.
 
-use super::step_vjp::{Finish, Plan, Prepared, lock, spin_briefly_until};
+use super::step_vjp::{Finish, Plan, Prepared, lock};
 use crate::dynamics::{DynamicStateUtils, DynamicStates};
 use crate::error::{Error, Result};
 use crate::externals::Externals;
 use crate::integrate::IntegrateOptions;
+use crate::parallel::spin_briefly_until;
 use crate::state::{AllParams, AllStates};
 use crate::step;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
